@@ -1,0 +1,244 @@
+#include "establishments.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "csv_reader.h"
+#include "header_map.h"
+#include "row_rules.h"
+#include "text_decode.h"
+
+#define READ_CHUNK (1u << 20)
+#define MAX_REPORTED 10
+
+typedef struct Load {
+        Db *db;
+        const char *path;
+        EstablishmentsReport *rep;
+        int urn_col, name_col;
+        Buf copy;
+        Buf problems;
+        unsigned n_problems;
+        int db_error;
+} Load;
+
+static int problem(Load *l, unsigned long line, const char *what) {
+        if (l->n_problems++ < MAX_REPORTED)
+                return buf_printf(&l->problems, "  line %lu: %s\n", line, what);
+        return 0;
+}
+
+static int on_record(const CsvRecord *rec, void *userdata) {
+        Load *l = userdata;
+
+        if (rec->index == 0) {
+                for (size_t i = 0; i < rec->n_cells; i++) {
+                        char norm[64];
+                        header_normalize(rec->cells[i], rec->lens[i], norm, sizeof norm);
+                        if (strcmp(norm, "urn") == 0 && l->urn_col < 0)
+                                l->urn_col = (int) i;
+                        else if (strcmp(norm, "establishmentname") == 0 && l->name_col < 0)
+                                l->name_col = (int) i;
+                }
+                if (l->urn_col < 0 || l->name_col < 0) {
+                        snprintf(l->rep->message, sizeof l->rep->message,
+                                 "the file has no %s column; a GIAS file has URN and EstablishmentName",
+                                 l->urn_col < 0 ? "URN" : "EstablishmentName");
+                        return -EINVAL;
+                }
+                return 0;
+        }
+
+        l->rep->rows++;
+        const char *urn = (size_t) l->urn_col < rec->n_cells ? rec->cells[l->urn_col] : "";
+        const char *name = (size_t) l->name_col < rec->n_cells ? rec->cells[l->name_col] : "";
+        int32_t v;
+        if (urn_parse(urn, &v) < 0 || v <= 0)
+                return problem(l, rec->line, "URN is not a 6-digit number");
+        size_t name_len = strlen(name);
+        if (name_len == 0 || name_len > 300 || text_has_control(name, name_len))
+                return problem(l, rec->line, "EstablishmentName is empty, too long or holds control characters");
+        if (l->n_problems)
+                return 0; /* nothing will be loaded: stop building the COPY */
+        int r = buf_printf(&l->copy, "%d\t", (int) v);
+        if (r >= 0)
+                r = copy_append(&l->copy, name);
+        if (r >= 0)
+                r = buf_printf(&l->copy, "\t%lu\n", rec->line);
+        if (r < 0)
+                return r;
+        if (l->copy.len > 256 * 1024) {
+                r = db_copy_send(l->db, l->copy.data, l->copy.len);
+                buf_clear(&l->copy);
+                if (r < 0) {
+                        l->db_error = r;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* First pass: what encoding is the file in? */
+static int sniff(FILE *f, TextEncoding *enc, const char **what) {
+        TextSniffer s;
+        char *chunk = malloc(READ_CHUNK);
+        if (!chunk)
+                return -ENOMEM;
+        text_sniffer_init(&s);
+        size_t n;
+        while ((n = fread(chunk, 1, READ_CHUNK, f)) > 0)
+                text_sniffer_feed(&s, chunk, n);
+        free(chunk);
+        if (ferror(f))
+                return -EIO;
+        rewind(f);
+        return text_sniffer_result(&s, enc, what);
+}
+
+static int parse_file(Load *l, FILE *f, TextEncoding enc) {
+        _cleanup_(text_decoder_freep) TextDecoder *dec = text_decoder_new(enc);
+        char *chunk = malloc(READ_CHUNK);
+        Buf text = BUF_INIT;
+        CsvReader *csv = NULL;
+        int r = 0;
+
+        if (!dec || !chunk) {
+                r = -ENOMEM;
+                goto out;
+        }
+        size_t n;
+        while (r >= 0 && (n = fread(chunk, 1, READ_CHUNK, f)) > 0) {
+                buf_clear(&text);
+                if ((r = text_decoder_feed(dec, chunk, n, &text)) < 0)
+                        break;
+                if (!csv) {
+                        csv = csv_reader_new(csv_detect_delimiter(text.data, text.len), on_record, l);
+                        if (!csv) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                }
+                r = csv_reader_feed(csv, text.data, text.len);
+        }
+        if (r >= 0 && ferror(f))
+                r = -EIO;
+        if (r >= 0 && csv) {
+                buf_clear(&text);
+                r = text_decoder_finish(dec, &text);
+                if (r >= 0)
+                        r = csv_reader_feed(csv, text.data, text.len);
+                if (r >= 0)
+                        r = csv_reader_finish(csv);
+        }
+        if (r == -EBADMSG)
+                csv_error_format(csv_reader_error(csv), l->rep->message, sizeof l->rep->message);
+out:
+        csv_reader_free(csv);
+        buf_done(&text);
+        free(chunk);
+        return r;
+}
+
+static int load_tx(Db *db, void *userdata) {
+        Load *l = userdata;
+        l->rep->rows = 0;
+        l->n_problems = 0;
+        buf_clear(&l->problems);
+        buf_clear(&l->copy);
+        l->urn_col = l->name_col = -1;
+        l->db_error = 0;
+
+        l->rep->message[0] = '\0';
+        FILE *f = fopen(l->path, "rb");
+        if (!f) {
+                int e = errno;
+                snprintf(l->rep->message, sizeof l->rep->message, "cannot open %s: %s", l->path, strerror(e));
+                return -e;
+        }
+        TextEncoding enc;
+        const char *what = NULL;
+        int r = sniff(f, &enc, &what);
+        if (r == -ENODATA || r == -EMEDIUMTYPE) {
+                snprintf(l->rep->message, sizeof l->rep->message, "the file is %s", r == -ENODATA ? "empty" : what);
+                fclose(f);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                fclose(f);
+                return r;
+        }
+        l->rep->encoding = text_encoding_name(enc);
+
+        if ((r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
+                        0, NULL)) < 0 ||
+            (r = db_copy_start(db, "COPY establishment_stage FROM STDIN")) < 0) {
+                fclose(f);
+                return r;
+        }
+        r = parse_file(l, f, enc);
+        fclose(f);
+        if (r >= 0 && l->copy.len)
+                r = db_copy_send(db, l->copy.data, l->copy.len);
+        if (r < 0 && l->db_error == 0) {
+                PQputCopyEnd(db->conn, "load abandoned");
+                PQclear(PQgetResult(db->conn));
+                if (!l->rep->message[0])
+                        snprintf(l->rep->message, sizeof l->rep->message, "%s",
+                                 r == -ENOMEM ? "out of memory" : strerror(-r));
+                return r == -EINVAL || r == -EBADMSG ? -EINVAL : r;
+        }
+        if (r < 0)
+                return r;
+        if ((r = db_copy_end(db)) < 0)
+                return r;
+        if (l->n_problems) {
+                snprintf(l->rep->message, sizeof l->rep->message, "%u bad row%s, nothing loaded:\n%s%s", l->n_problems,
+                         l->n_problems == 1 ? "" : "s", buf_str(&l->problems),
+                         l->n_problems > MAX_REPORTED ? "  ...\n" : "");
+                return -EINVAL;
+        }
+
+        _cleanup_(PQclearp) PGresult *dup =
+                db_exec(db,
+                        "SELECT urn, min(line), max(line) FROM establishment_stage GROUP BY urn HAVING count(*) > 1 "
+                        "ORDER BY 2 LIMIT 5",
+                        0, NULL);
+        if (!dup)
+                return db_error(db);
+        if (PQntuples(dup) > 0) {
+                snprintf(l->rep->message, sizeof l->rep->message,
+                         "URN %s appears twice (lines %s and %s), nothing loaded", PQgetvalue(dup, 0, 0),
+                         PQgetvalue(dup, 0, 1), PQgetvalue(dup, 0, 2));
+                return -EINVAL;
+        }
+
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "WITH up AS ("
+                "  INSERT INTO establishments (urn, name) SELECT urn, name FROM establishment_stage "
+                "  ON CONFLICT (urn) DO UPDATE SET name = EXCLUDED.name, updated_at = now() "
+                "  WHERE establishments.name IS DISTINCT FROM EXCLUDED.name "
+                "  RETURNING (xmax = 0) AS inserted) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+                0, NULL);
+        if (!res)
+                return db_error(db);
+        l->rep->inserted = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        l->rep->updated = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        return 0;
+}
+
+int establishments_load(Db *db, const char *path, EstablishmentsReport *rep) {
+        Load l = { .db = db, .path = path, .rep = rep, .copy = BUF_INIT, .problems = BUF_INIT };
+
+        /* The transaction may be tried again: each try reads the file anew. */
+        int r = db_transaction(db, 3, load_tx, &l);
+        if (r < 0 && !rep->message[0])
+                snprintf(rep->message, sizeof rep->message, "database error: %s", db->errmsg);
+        buf_done(&l.copy);
+        buf_done(&l.problems);
+        return r;
+}

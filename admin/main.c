@@ -1,0 +1,319 @@
+/* roster-admin: the operators' command. Reads ROSTER_DATABASE_URL; exits 0
+ * on success, prints a clear message and exits non-zero otherwise. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account_store.h"
+#include "config.h"
+#include "db.h"
+#include "establishments.h"
+#include "schema.h"
+#include "token.h"
+
+static const char usage_text[] =
+        "Usage: roster-admin COMMAND ...\n"
+        "\n"
+        "  migrate                              create or upgrade the database schema\n"
+        "  account create SLUG [--name NAME]    add an account with the default roles\n"
+        "  token create SLUG [--scopes imports:read,imports:write] [--actor LABEL]\n"
+        "                                       print a new API token for the account\n"
+        "  establishments load FILE             upsert establishments from a GIAS CSV\n"
+        "  team create SLUG NAME                add a team to an account\n"
+        "  role create SLUG KEY --name NAME [--needs-establishment] [--pupils]\n"
+        "                                       add a role to an account\n"
+        "  config                               list the ROSTER_* settings\n"
+        "\n"
+        "Connects to ROSTER_DATABASE_URL.\n";
+
+typedef struct Args {
+        int n;
+        char **v;
+} Args;
+
+/* Removes "--name VALUE" (or "--name=VALUE") from args; NULL when absent.
+ * -EINVAL in *err when the value is missing. */
+static const char *take_option(Args *a, const char *name, int *err) {
+        size_t len = strlen(name);
+        for (int i = 0; i < a->n; i++) {
+                const char *s = a->v[i];
+                const char *value = NULL;
+                int used = 0;
+                if (strcmp(s, name) == 0) {
+                        if (i + 1 >= a->n) {
+                                fprintf(stderr, "roster-admin: %s needs a value\n", name);
+                                *err = -EINVAL;
+                                return NULL;
+                        }
+                        value = a->v[i + 1];
+                        used = 2;
+                } else if (strncmp(s, name, len) == 0 && s[len] == '=') {
+                        value = s + len + 1;
+                        used = 1;
+                } else
+                        continue;
+                memmove(&a->v[i], &a->v[i + used], (size_t) (a->n - i - used) * sizeof *a->v);
+                a->n -= used;
+                return value;
+        }
+        return NULL;
+}
+
+static bool take_flag(Args *a, const char *name) {
+        for (int i = 0; i < a->n; i++)
+                if (strcmp(a->v[i], name) == 0) {
+                        memmove(&a->v[i], &a->v[i + 1], (size_t) (a->n - i - 1) * sizeof *a->v);
+                        a->n--;
+                        return true;
+                }
+        return false;
+}
+
+/* After options are taken, what is left must be exactly `want`
+ * positional arguments. */
+static int expect_positional(const Args *a, int want, const char *what) {
+        for (int i = 0; i < a->n; i++)
+                if (strncmp(a->v[i], "--", 2) == 0) {
+                        fprintf(stderr, "roster-admin %s: unknown option %s\n", what, a->v[i]);
+                        return -EINVAL;
+                }
+        if (a->n != want) {
+                fprintf(stderr, "roster-admin %s: expected %d argument%s, got %d\n%s", what, want, want == 1 ? "" : "s",
+                        a->n, usage_text);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static Db *connect_db(const Config *cfg) {
+        char err[512];
+        Db *db = db_connect(cfg->database_url, "roster-admin", err, sizeof err);
+        if (!db)
+                fprintf(stderr, "roster-admin: cannot connect to the database: %s\n", err);
+        return db;
+}
+
+static int find_account(Db *db, const char *slug, int64_t *id) {
+        int r = account_find(db, slug, id);
+        if (r == -ENOENT)
+                fprintf(stderr, "roster-admin: no account \"%s\"\n", slug);
+        else if (r < 0)
+                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
+        return r;
+}
+
+static int cmd_migrate(const Config *cfg, Args *a) {
+        if (expect_positional(a, 0, "migrate") < 0)
+                return 2;
+        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        if (!db)
+                return 1;
+        int from = 0, to = 0;
+        if (schema_migrate(db, &from, &to) < 0) {
+                fprintf(stderr, "roster-admin: migration failed: %s\n", db->errmsg);
+                return 1;
+        }
+        if (from == to)
+                printf("schema is up to date (version %d)\n", to);
+        else
+                printf("schema migrated from version %d to %d\n", from, to);
+        return 0;
+}
+
+static int cmd_account_create(const Config *cfg, Args *a) {
+        int err = 0;
+        const char *name = take_option(a, "--name", &err);
+        if (err < 0 || expect_positional(a, 1, "account create") < 0)
+                return 2;
+        const char *slug = a->v[0];
+        if (!account_slug_is_valid(slug)) {
+                fprintf(stderr, "roster-admin: bad slug \"%s\": use a-z, 0-9 and -, at most 63 characters\n", slug);
+                return 2;
+        }
+        if (name && (!*name || strlen(name) > 200)) {
+                fprintf(stderr, "roster-admin: --name must be 1 to 200 characters\n");
+                return 2;
+        }
+        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        if (!db)
+                return 1;
+        int64_t id;
+        int r = account_create(db, slug, name ? name : slug, &id);
+        if (r == -EEXIST) {
+                fprintf(stderr, "roster-admin: account \"%s\" already exists\n", slug);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
+                return 1;
+        }
+        printf("account %s created with roles designated_teacher, social_worker, la_user, la_super_user\n", slug);
+        return 0;
+}
+
+static int cmd_token_create(const Config *cfg, Args *a) {
+        int err = 0;
+        const char *scopes_s = take_option(a, "--scopes", &err);
+        const char *actor = err == 0 ? take_option(a, "--actor", &err) : NULL;
+        if (err < 0 || expect_positional(a, 1, "token create") < 0)
+                return 2;
+        unsigned scopes = SCOPE_ALL;
+        const char *bad = NULL;
+        size_t bad_len = 0;
+        if (scopes_s && scope_parse(scopes_s, &scopes, &bad, &bad_len) < 0) {
+                fprintf(stderr, "roster-admin: unknown scope \"%.*s\": use imports:read and/or imports:write\n",
+                        (int) bad_len, bad);
+                return 2;
+        }
+        if (actor && (!*actor || strlen(actor) > 120)) {
+                fprintf(stderr, "roster-admin: --actor must be 1 to 120 characters\n");
+                return 2;
+        }
+        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        if (!db)
+                return 1;
+        int64_t account;
+        if (find_account(db, a->v[0], &account) < 0)
+                return 1;
+        char token[TOKEN_LENGTH + 1];
+        if (api_token_create(db, account, actor ? actor : "api", scopes, token) < 0) {
+                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
+                return 1;
+        }
+        /* The token alone on stdout, so that scripts can capture it. */
+        puts(token);
+        return 0;
+}
+
+static int cmd_team_create(const Config *cfg, Args *a) {
+        if (expect_positional(a, 2, "team create") < 0)
+                return 2;
+        const char *name = a->v[1];
+        if (!*name || strlen(name) > 100 || strpbrk(name, ";|")) {
+                fprintf(stderr, "roster-admin: a team name must be 1 to 100 characters without ; or |\n");
+                return 2;
+        }
+        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        if (!db)
+                return 1;
+        int64_t account;
+        if (find_account(db, a->v[0], &account) < 0)
+                return 1;
+        int r = team_create(db, account, name, NULL);
+        if (r == -EEXIST) {
+                fprintf(stderr, "roster-admin: account %s already has a team \"%s\"\n", a->v[0], name);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
+                return 1;
+        }
+        printf("team \"%s\" created in %s\n", name, a->v[0]);
+        return 0;
+}
+
+static int cmd_role_create(const Config *cfg, Args *a) {
+        int err = 0;
+        const char *name = take_option(a, "--name", &err);
+        bool needs_est = take_flag(a, "--needs-establishment");
+        bool pupils = take_flag(a, "--pupils");
+        if (err < 0 || expect_positional(a, 2, "role create") < 0)
+                return 2;
+        const char *key = a->v[1];
+        if (!role_key_is_valid(key)) {
+                fprintf(stderr, "roster-admin: bad role key \"%s\": use a-z, 0-9 and _, at most 64\n", key);
+                return 2;
+        }
+        if (!name || !*name || strlen(name) > 100) {
+                fprintf(stderr, "roster-admin: role create needs --name \"Display Name\" (1 to 100 characters)\n");
+                return 2;
+        }
+        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        if (!db)
+                return 1;
+        int64_t account;
+        if (find_account(db, a->v[0], &account) < 0)
+                return 1;
+        int r = role_create(db, account, key, name, needs_est, pupils);
+        if (r == -EEXIST) {
+                fprintf(stderr, "roster-admin: account %s already has a role with key \"%s\" or name \"%s\"\n",
+                        a->v[0], key, name);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
+                return 1;
+        }
+        printf("role %s (\"%s\") created in %s\n", key, name, a->v[0]);
+        return 0;
+}
+
+static int cmd_establishments_load(const Config *cfg, Args *a) {
+        if (expect_positional(a, 1, "establishments load") < 0)
+                return 2;
+        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        if (!db)
+                return 1;
+        EstablishmentsReport rep = { 0 };
+        int r = establishments_load(db, a->v[0], &rep);
+        if (r < 0) {
+                fprintf(stderr, "roster-admin: %s\n", rep.message);
+                return 1;
+        }
+        printf("loaded %" PRIu64 " establishments from %s (%s): %" PRIu64 " new, %" PRIu64 " updated\n", rep.rows,
+               a->v[0], rep.encoding, rep.inserted, rep.updated);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+                fputs(usage_text, argc < 2 ? stderr : stdout);
+                return argc < 2 ? 2 : 0;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                puts("roster-admin " ROSTER_VERSION);
+                return 0;
+        }
+        if (strcmp(argv[1], "config") == 0) {
+                config_print_table(stdout);
+                return 0;
+        }
+
+        Config cfg;
+        Buf errors = BUF_INIT;
+        if (config_load(&cfg, &errors) < 0) {
+                fprintf(stderr, "roster-admin: bad configuration:\n%s", buf_str(&errors));
+                buf_done(&errors);
+                config_done(&cfg);
+                return 1;
+        }
+        buf_done(&errors);
+
+        const char *cmd = argv[1];
+        const char *sub = argc > 2 ? argv[2] : "";
+        Args rest = { argc - 3, argv + 3 };
+        int rc;
+        if (strcmp(cmd, "migrate") == 0) {
+                rest = (Args){ argc - 2, argv + 2 };
+                rc = cmd_migrate(&cfg, &rest);
+        } else if (strcmp(cmd, "account") == 0 && strcmp(sub, "create") == 0)
+                rc = cmd_account_create(&cfg, &rest);
+        else if (strcmp(cmd, "token") == 0 && strcmp(sub, "create") == 0)
+                rc = cmd_token_create(&cfg, &rest);
+        else if (strcmp(cmd, "team") == 0 && strcmp(sub, "create") == 0)
+                rc = cmd_team_create(&cfg, &rest);
+        else if (strcmp(cmd, "role") == 0 && strcmp(sub, "create") == 0)
+                rc = cmd_role_create(&cfg, &rest);
+        else if (strcmp(cmd, "establishments") == 0 && strcmp(sub, "load") == 0)
+                rc = cmd_establishments_load(&cfg, &rest);
+        else {
+                fprintf(stderr, "roster-admin: unknown command \"%s%s%s\"\n\n%s", cmd, *sub ? " " : "", sub,
+                        usage_text);
+                rc = 2;
+        }
+        config_done(&cfg);
+        return rc;
+}

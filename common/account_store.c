@@ -1,0 +1,240 @@
+#include "account_store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The roles every account starts with, as in the platform roster serves. */
+static const struct {
+        const char *key, *name;
+        bool needs_establishment, may_have_pupils;
+} default_roles[] = {
+        { "designated_teacher", "Designated Teacher", true, false },
+        { "social_worker", "Social Worker", false, true },
+        { "la_user", "LA User", false, true },
+        { "la_super_user", "LA Super User", false, true },
+};
+
+bool account_slug_is_valid(const char *slug) {
+        size_t n = strlen(slug);
+        if (n == 0 || n > 63 || slug[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!islower((unsigned char) slug[i]) && !isdigit((unsigned char) slug[i]) && slug[i] != '-')
+                        return false;
+        return true;
+}
+
+bool role_key_is_valid(const char *key) {
+        size_t n = strlen(key);
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!islower((unsigned char) key[i]) && !isdigit((unsigned char) key[i]) && key[i] != '_')
+                        return false;
+        return true;
+}
+
+static int unique_or_error(Db *db) {
+        return db_sqlstate_is(db, "23505") ? -EEXIST : db_error(db);
+}
+
+typedef struct AccountCreate {
+        const char *slug, *name;
+        int64_t id;
+} AccountCreate;
+
+static int account_create_tx(Db *db, void *userdata) {
+        AccountCreate *ac = userdata;
+        const char *p[] = { ac->slug, ac->name };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "INSERT INTO accounts (slug, name) VALUES ($1, $2) RETURNING id", 2, p);
+        if (!r)
+                return unique_or_error(db);
+        ac->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, ac->id);
+        for (size_t i = 0; i < ELEMENTSOF(default_roles); i++) {
+                const char *rp[] = { id, default_roles[i].key, default_roles[i].name,
+                                     default_roles[i].needs_establishment ? "t" : "f",
+                                     default_roles[i].may_have_pupils ? "t" : "f" };
+                int k = db_run(db,
+                               "INSERT INTO roles (account_id, key, name, needs_establishment, may_have_pupils) "
+                               "VALUES ($1, $2, $3, $4, $5)",
+                               5, rp);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+int account_create(Db *db, const char *slug, const char *name, int64_t *ret_id) {
+        AccountCreate ac = { slug, name, 0 };
+        int r = db_transaction(db, 3, account_create_tx, &ac);
+        if (r < 0)
+                return r == -EIO && db_sqlstate_is(db, "23505") ? -EEXIST : r;
+        if (ret_id)
+                *ret_id = ac.id;
+        return 0;
+}
+
+int account_find(Db *db, const char *slug, int64_t *ret_id) {
+        const char *p[] = { slug };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT id FROM accounts WHERE slug = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        *ret_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        return 0;
+}
+
+int role_create(Db *db, int64_t account_id, const char *key, const char *name, bool needs_establishment,
+                bool may_have_pupils) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, account_id);
+        const char *p[] = { id, key, name, needs_establishment ? "t" : "f", may_have_pupils ? "t" : "f" };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db,
+                        "INSERT INTO roles (account_id, key, name, needs_establishment, may_have_pupils) "
+                        "VALUES ($1, $2, $3, $4, $5)",
+                        5, p);
+        return r ? 0 : unique_or_error(db);
+}
+
+int team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, account_id);
+        const char *p[] = { id, name };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "INSERT INTO teams (account_id, name) VALUES ($1, $2) RETURNING id", 2, p);
+        if (!r)
+                return unique_or_error(db);
+        if (ret_id)
+                *ret_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        return 0;
+}
+
+int api_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
+                     char token[TOKEN_LENGTH + 1]) {
+        char tok[TOKEN_LENGTH + 1], hash[SHA256_HEX_SIZE], id[24], scope_array[64];
+        int r = token_generate(tok);
+        if (r < 0)
+                return r;
+        token_hash(tok, strlen(tok), hash);
+        snprintf(id, sizeof id, "%" PRId64, account_id);
+        snprintf(scope_array, sizeof scope_array, "{%s%s%s}",
+                 scopes & SCOPE_IMPORTS_READ ? "imports:read" : "",
+                 (scopes & SCOPE_IMPORTS_READ) && (scopes & SCOPE_IMPORTS_WRITE) ? "," : "",
+                 scopes & SCOPE_IMPORTS_WRITE ? "imports:write" : "");
+        const char *p[] = { id, hash, actor, scope_array };
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db, "INSERT INTO api_tokens (account_id, token_hash, actor, scopes) VALUES ($1, $2, $3, $4)", 4, p);
+        if (!res)
+                return db_error(db);
+        memcpy(token, tok, sizeof tok);
+        return 0;
+}
+
+int api_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) {
+        const char *p[] = { token_hash };
+        /* last_used_at is for operators auditing tokens; writing it at most
+         * once a minute keeps reads from turning into writes. */
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db,
+                        "WITH t AS (SELECT t.id, t.account_id, a.slug, t.actor, t.scopes, t.last_used_at "
+                        "           FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
+                        "           WHERE t.token_hash = $1 AND t.revoked_at IS NULL), "
+                        "     touch AS (UPDATE api_tokens SET last_used_at = now() "
+                        "           WHERE id = (SELECT id FROM t) "
+                        "             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')) "
+                        "SELECT id, account_id, slug, actor, array_to_string(scopes, ',') FROM t",
+                        1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        AuthInfo a = { 0 };
+        a.token_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        a.account_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        snprintf(a.account_slug, sizeof a.account_slug, "%s", PQgetvalue(r, 0, 2));
+        snprintf(a.actor, sizeof a.actor, "%s", PQgetvalue(r, 0, 3));
+        const char *scopes = PQgetvalue(r, 0, 4);
+        if (*scopes && scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
+                a.scopes = 0;
+        *ret = a;
+        return 0;
+}
+
+void roles_free(RoleInfo *roles, size_t n) {
+        for (size_t i = 0; roles && i < n; i++) {
+                free(roles[i].key);
+                free(roles[i].name);
+        }
+        free(roles);
+}
+
+int roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, account_id);
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT id, key, name, needs_establishment, may_have_pupils FROM roles WHERE account_id = $1 ORDER BY id",
+                1, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        RoleInfo *roles = calloc(n + 1, sizeof *roles);
+        if (!roles)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                roles[i].id = strtoll(PQgetvalue(r, (int) i, 0), NULL, 10);
+                roles[i].key = strdup(PQgetvalue(r, (int) i, 1));
+                roles[i].name = strdup(PQgetvalue(r, (int) i, 2));
+                roles[i].needs_establishment = PQgetvalue(r, (int) i, 3)[0] == 't';
+                roles[i].may_have_pupils = PQgetvalue(r, (int) i, 4)[0] == 't';
+                if (!roles[i].key || !roles[i].name) {
+                        roles_free(roles, n);
+                        return -ENOMEM;
+                }
+        }
+        *ret = roles;
+        *ret_n = n;
+        return 0;
+}
+
+void teams_free(TeamInfo *teams, size_t n) {
+        for (size_t i = 0; teams && i < n; i++)
+                free(teams[i].name);
+        free(teams);
+}
+
+int teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, account_id);
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "SELECT id, name FROM teams WHERE account_id = $1 ORDER BY id", 1, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        TeamInfo *teams = calloc(n + 1, sizeof *teams);
+        if (!teams)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                teams[i].id = strtoll(PQgetvalue(r, (int) i, 0), NULL, 10);
+                teams[i].name = strdup(PQgetvalue(r, (int) i, 1));
+                if (!teams[i].name) {
+                        teams_free(teams, n);
+                        return -ENOMEM;
+                }
+        }
+        *ret = teams;
+        *ret_n = n;
+        return 0;
+}

@@ -1,0 +1,48 @@
+/* Accounts and what belongs to them directly: roles, teams, API tokens.
+ *
+ * Functions return 0 or a negative errno: -ENOENT (no such row), -EEXIST
+ * (a unique name taken), -EAGAIN/-EIO (database; message in db->errmsg),
+ * -ENOMEM. Out-parameters are untouched on failure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "row_rules.h"
+#include "token.h"
+
+typedef struct AuthInfo {
+        int64_t account_id;
+        int64_t token_id;
+        char account_slug[64];
+        char actor[128];
+        unsigned scopes;
+} AuthInfo;
+
+/* Creates an account with the default roles (designated_teacher,
+ * social_worker, la_user, la_super_user). */
+int account_create(Db *db, const char *slug, const char *name, int64_t *ret_id) _must_check_;
+int account_find(Db *db, const char *slug, int64_t *ret_id) _must_check_;
+/* True when slug is a valid account slug (a-z, 0-9, -; at most 63). */
+bool account_slug_is_valid(const char *slug);
+
+int role_create(Db *db, int64_t account_id, const char *key, const char *name, bool needs_establishment,
+                bool may_have_pupils) _must_check_;
+bool role_key_is_valid(const char *key);
+
+int team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) _must_check_;
+
+/* Creates a token; writes it (shown once, never stored) to token. */
+int api_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
+                     char token[TOKEN_LENGTH + 1]) _must_check_;
+/* Finds the live token with this hash; -ENOENT when none (or revoked). */
+int api_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) _must_check_;
+
+/* Loads the account's roles / teams. The arrays and their strings belong
+ * to the caller: free with roles_free() / teams_free(). */
+int roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) _must_check_;
+void roles_free(RoleInfo *roles, size_t n);
+int teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) _must_check_;
+void teams_free(TeamInfo *teams, size_t n);

@@ -1,0 +1,44 @@
+/* Config: roster's settings, read from environment variables.
+ *
+ * One table (config.c) lists every variable with its default, range and a
+ * line of help; every process reads the whole table, so the API, the worker
+ * and roster-admin agree. config_load() validates all of them and reports
+ * every problem at once. */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "log.h"
+
+typedef struct Config {
+        char *database_url;
+        char *redis_url;
+        char *listen;
+        int64_t max_upload_bytes;
+        int64_t max_body_bytes;
+        int64_t worker_concurrency;
+        int64_t db_pool_size;
+        int64_t max_concurrent_uploads;
+        int64_t batch_rows;
+        int64_t job_lease_seconds;
+        int64_t max_attempts;
+        int64_t request_timeout_seconds;
+        char *cors_origins;
+        char *worker_id;
+        LogFormat log_format;
+        LogLevel log_level;
+} Config;
+
+/* Fills *c from the environment (getenv), defaults for unset variables.
+ * Returns 0, or -EINVAL with one message per bad variable appended to
+ * *errors (a Buf, lines separated by "\n"); -ENOMEM. On failure *c holds
+ * whatever was parsed and must still be released with config_done(). */
+int config_load(Config *c, Buf *errors) _must_check_;
+
+/* Frees the strings of *c. NULL is a no-op. */
+void config_done(Config *c);
+
+/* Prints the table (name, default, meaning) as Markdown rows. */
+void config_print_table(FILE *f);

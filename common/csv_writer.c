@@ -1,0 +1,39 @@
+#include "csv_writer.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+static bool is_formula_start(char c) {
+        return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) {
+        bool guard = len > 0 && is_formula_start(s[0]);
+        bool quote = len > 0 && (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t');
+        for (size_t i = 0; i < len && !quote; i++)
+                quote = s[i] == delimiter || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+
+        int r = 0;
+        if (quote)
+                r = buf_append_char(b, '"');
+        if (r >= 0 && guard)
+                r = buf_append_char(b, '\'');
+        for (size_t i = 0; r >= 0 && i < len; i++) {
+                if (s[i] == '"')
+                        r = buf_append_char(b, '"');
+                if (r >= 0)
+                        r = buf_append_char(b, s[i]);
+        }
+        if (r >= 0 && quote)
+                r = buf_append_char(b, '"');
+        return r;
+}
+
+size_t csv_unguard_formula(char *s, size_t len) {
+        if (len >= 2 && s[0] == '\'' && is_formula_start(s[1])) {
+                memmove(s, s + 1, len - 1);
+                s[len - 1] = '\0';
+                return len - 1;
+        }
+        return len;
+}

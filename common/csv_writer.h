@@ -1,0 +1,20 @@
+/* Writing CSV cells that spreadsheets open safely, and reading them back.
+ *
+ * Pure. Cells are appended to a Buf; the caller writes delimiters and line
+ * ends (CRLF). */
+#pragma once
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Appends one cell. A value that a spreadsheet would run as a formula
+ * (starting with = + - @, tab or CR) gets a leading apostrophe, which
+ * makes it inert; a value holding the delimiter, a quote, a line break or
+ * outer spaces is quoted, inner quotes doubled. 0 or -ENOMEM. */
+int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) _must_check_;
+
+/* Undoes the apostrophe csv_write_cell() adds, for a cell read back from
+ * roster's own error CSV: "'=x" becomes "=x". Works in place; returns the
+ * new length. */
+size_t csv_unguard_formula(char *s, size_t len);

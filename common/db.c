@@ -1,0 +1,363 @@
+#include "db.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static void remember_conn_error(Db *db, const char *fallback) {
+        const char *msg = db->conn ? PQerrorMessage(db->conn) : NULL;
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", msg && *msg ? msg : fallback);
+        /* libpq messages end with a newline. */
+        size_t n = strlen(db->errmsg);
+        while (n && (db->errmsg[n - 1] == '\n' || db->errmsg[n - 1] == ' '))
+                db->errmsg[--n] = '\0';
+        db->sqlstate[0] = '\0';
+        if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD)
+                db->broken = true;
+}
+
+static int open_conn(Db *db) {
+        /* Defaults for what the URL leaves out: a bounded connect and TCP
+         * keepalives, so that a dead server is noticed rather than waited
+         * on forever. libpq applies keys in order, so the URL (dbname,
+         * last) overrides them. */
+        const char *keys[] = { "application_name", "connect_timeout", "keepalives_idle",
+                               "keepalives_interval", "keepalives_count", "dbname", NULL };
+        const char *vals[] = { db->application_name, "10", "30", "10", "3", db->url, NULL };
+
+        if (db->conn)
+                PQfinish(db->conn);
+        db->conn = PQconnectdbParams(keys, vals, 1);
+        if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+                remember_conn_error(db, "cannot connect to PostgreSQL");
+                return -EIO;
+        }
+        db->broken = false;
+        /* Timestamps go out as UTC ISO 8601. */
+        PGresult *r = PQexec(db->conn, "SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; SET client_min_messages = warning");
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+                remember_conn_error(db, "cannot set up the session");
+                return -EIO;
+        }
+        return 0;
+}
+
+Db *db_connect(const char *url, const char *application_name, char *err, size_t err_size) {
+        Db *db = calloc(1, sizeof *db);
+        if (!db) {
+                snprintf(err, err_size, "out of memory");
+                return NULL;
+        }
+        db->url = strdup(url);
+        db->application_name = strdup(application_name);
+        if (!db->url || !db->application_name) {
+                snprintf(err, err_size, "out of memory");
+                db_free(db);
+                return NULL;
+        }
+        if (open_conn(db) < 0) {
+                snprintf(err, err_size, "%s", db->errmsg);
+                db_free(db);
+                return NULL;
+        }
+        return db;
+}
+
+void db_free(Db *db) {
+        if (!db)
+                return;
+        if (db->conn)
+                PQfinish(db->conn);
+        free(db->url);
+        free(db->application_name);
+        free(db);
+}
+
+int db_reconnect(Db *db) {
+        return open_conn(db);
+}
+
+static PGresult *check(Db *db, PGresult *res) {
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN) {
+                db->sqlstate[0] = '\0';
+                return res;
+        }
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = res ? PQresultErrorMessage(res) : NULL;
+        if (!state || !*state) {
+                /* No SQLSTATE: the connection itself failed. */
+                if (res)
+                        PQclear(res);
+                remember_conn_error(db, "lost the connection to PostgreSQL");
+                if (PQstatus(db->conn) == CONNECTION_BAD)
+                        db->broken = true;
+                return NULL;
+        }
+        snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", msg ? msg : "error");
+        size_t n = strlen(db->errmsg);
+        while (n && db->errmsg[n - 1] == '\n')
+                db->errmsg[--n] = '\0';
+        /* Administrator shutdown and crash recovery end the session. */
+        if (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0 || PQstatus(db->conn) == CONNECTION_BAD)
+                db->broken = true;
+        PQclear(res);
+        return NULL;
+}
+
+PGresult *db_exec_binary(Db *db, const char *sql, int n_params, const char *const *params, const int *lengths,
+                         const int *formats) {
+        if (db->broken) {
+                snprintf(db->errmsg, sizeof db->errmsg, "the connection to PostgreSQL is lost");
+                db->sqlstate[0] = '\0';
+                return NULL;
+        }
+        return check(db, PQexecParams(db->conn, sql, n_params, NULL, params, lengths, formats, 0));
+}
+
+PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const char *const *params) {
+        if (db->broken) {
+                snprintf(db->errmsg, sizeof db->errmsg, "the connection to PostgreSQL is lost");
+                db->sqlstate[0] = '\0';
+                return NULL;
+        }
+        return check(db, PQexecParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 1));
+}
+
+PGresult *db_exec(Db *db, const char *sql, int n_params, const char *const *params) {
+        return db_exec_binary(db, sql, n_params, params, NULL, NULL);
+}
+
+bool db_sqlstate_is(const Db *db, const char *state) {
+        return strcmp(db->sqlstate, state) == 0;
+}
+
+bool db_is_retryable(const Db *db) {
+        return db->broken || db_sqlstate_is(db, "40001") || db_sqlstate_is(db, "40P01") ||
+               strncmp(db->sqlstate, "57P", 3) == 0 || strncmp(db->sqlstate, "08", 2) == 0;
+}
+
+int db_error(const Db *db) {
+        return db_is_retryable(db) ? -EAGAIN : -EIO;
+}
+
+int db_run(Db *db, const char *sql, int n_params, const char *const *params) {
+        PGresult *r = db_exec(db, sql, n_params, params);
+        if (!r)
+                return db_error(db);
+        PQclear(r);
+        return 0;
+}
+
+void db_backoff(int attempt) {
+        long ms = 50;
+        for (int i = 0; i < attempt && ms < 5000; i++)
+                ms *= 2;
+        if (ms > 5000)
+                ms = 5000;
+        unsigned rnd = 0;
+        (void) !getrandom(&rnd, sizeof rnd, GRND_NONBLOCK);
+        ms = ms / 2 + (long) (rnd % (unsigned long) ms);
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) {
+        for (int attempt = 0; attempt < attempts; attempt++) {
+                if (attempt)
+                        db_backoff(attempt);
+                if (db->broken && db_reconnect(db) < 0)
+                        continue;
+
+                int r = db_run(db, "BEGIN", 0, NULL);
+                if (r == 0)
+                        r = fn(db, userdata);
+                if (r == 0)
+                        r = db_run(db, "COMMIT", 0, NULL);
+                if (r == 0)
+                        return 0;
+                if (!db->broken) {
+                        /* PQexec directly: the failure's error stays the
+                         * one remembered, not the rollback's. */
+                        PGresult *rb = PQexec(db->conn, "ROLLBACK");
+                        PQclear(rb);
+                }
+                if (r != -EAGAIN)
+                        return r;
+        }
+        return -EAGAIN;
+}
+
+int db_copy_start(Db *db, const char *sql) {
+        PGresult *r = db_exec(db, sql, 0, NULL);
+        if (!r)
+                return db_error(db);
+        PQclear(r);
+        return 0;
+}
+
+int db_copy_send(Db *db, const char *data, size_t len) {
+        while (len) {
+                int chunk = len > (1u << 30) ? (1 << 30) : (int) len;
+                if (PQputCopyData(db->conn, data, chunk) != 1) {
+                        remember_conn_error(db, "COPY failed");
+                        return db_error(db);
+                }
+                data += chunk;
+                len -= (size_t) chunk;
+        }
+        return 0;
+}
+
+int db_copy_end(Db *db) {
+        if (PQputCopyEnd(db->conn, NULL) != 1) {
+                remember_conn_error(db, "COPY failed");
+                return db_error(db);
+        }
+        int ret = 0;
+        PGresult *r;
+        /* Read every result so that the connection is ready again. */
+        while ((r = PQgetResult(db->conn))) {
+                if (ret != 0)
+                        PQclear(r);
+                else if (check(db, r))
+                        PQclear(r);
+                else
+                        ret = db_error(db);
+        }
+        return ret;
+}
+
+int copy_append(Buf *b, const char *s) {
+        int r = buf_reserve(b, strlen(s) + 8);
+        if (r < 0)
+                return r;
+        for (const char *p = s; *p; p++) {
+                const char *esc = NULL;
+                switch (*p) {
+                case '\\': esc = "\\\\"; break;
+                case '\t': esc = "\\t"; break;
+                case '\n': esc = "\\n"; break;
+                case '\r': esc = "\\r"; break;
+                }
+                r = esc ? buf_append(b, esc, 2) : buf_append_char(b, *p);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int copy_append_null(Buf *b) {
+        return buf_append(b, "\\N", 2);
+}
+
+struct DbPool {
+        pthread_mutex_t lock;
+        pthread_cond_t freed;
+        char *url;
+        char *application_name;
+        int max;
+        int open; /* connections that exist, idle or in use */
+        Db **idle;
+        int n_idle;
+};
+
+DbPool *db_pool_new(const char *url, const char *application_name, int max) {
+        DbPool *p = calloc(1, sizeof *p);
+        if (!p)
+                return NULL;
+        p->url = strdup(url);
+        p->application_name = strdup(application_name);
+        p->idle = calloc((size_t) max, sizeof *p->idle);
+        if (!p->url || !p->application_name || !p->idle) {
+                free(p->url);
+                free(p->application_name);
+                free(p->idle);
+                free(p);
+                return NULL;
+        }
+        p->max = max;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->freed, NULL);
+        return p;
+}
+
+void db_pool_free(DbPool *p) {
+        if (!p)
+                return;
+        for (int i = 0; i < p->n_idle; i++)
+                db_free(p->idle[i]);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->freed);
+        free(p->idle);
+        free(p->url);
+        free(p->application_name);
+        free(p);
+}
+
+Db *db_pool_acquire(DbPool *p, int timeout_ms, int *ret_err, char *err, size_t err_size) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+
+        pthread_mutex_lock(&p->lock);
+        while (p->n_idle == 0 && p->open >= p->max) {
+                if (pthread_cond_timedwait(&p->freed, &p->lock, &deadline) == ETIMEDOUT) {
+                        pthread_mutex_unlock(&p->lock);
+                        *ret_err = -ETIMEDOUT;
+                        snprintf(err, err_size, "all %d database connections are busy", p->max);
+                        return NULL;
+                }
+        }
+        if (p->n_idle) {
+                Db *db = p->idle[--p->n_idle];
+                pthread_mutex_unlock(&p->lock);
+                return db;
+        }
+        p->open++;
+        pthread_mutex_unlock(&p->lock);
+
+        /* Connect outside the lock: it can take a while. */
+        Db *db = db_connect(p->url, p->application_name, err, err_size);
+        if (!db) {
+                pthread_mutex_lock(&p->lock);
+                p->open--;
+                pthread_cond_signal(&p->freed);
+                pthread_mutex_unlock(&p->lock);
+                *ret_err = -EIO;
+        }
+        return db;
+}
+
+void db_pool_release(DbPool *p, Db *db) {
+        if (!db)
+                return;
+        if (!db->broken && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+                PGresult *r = PQexec(db->conn, "ROLLBACK");
+                PQclear(r);
+        }
+        bool keep = !db->broken && PQstatus(db->conn) == CONNECTION_OK &&
+                    PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+        pthread_mutex_lock(&p->lock);
+        if (keep)
+                p->idle[p->n_idle++] = db;
+        else
+                p->open--;
+        pthread_cond_signal(&p->freed);
+        pthread_mutex_unlock(&p->lock);
+        if (!keep)
+                db_free(db);
+}

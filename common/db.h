@@ -1,0 +1,95 @@
+/* Db: one PostgreSQL connection and its last error, and DbPool, a small
+ * pool of them for the API's request threads.
+ *
+ * Like hiredis, a Db remembers its last failure: db->sqlstate ("" when the
+ * connection itself failed), db->errmsg, and db->broken when the
+ * connection is lost. Functions return NULL/negative and never log.
+ *
+ * Threads: a Db is used by one thread at a time. Every PGresult returned
+ * belongs to the caller: PQclear() it (or use _cleanup_(PQclearp)). */
+#pragma once
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "macro.h"
+
+typedef struct Db {
+        PGconn *conn;
+        char *url;
+        char *application_name;
+        char sqlstate[6];
+        char errmsg[512];
+        bool broken;
+} Db;
+
+/* Connects. Returns a Db, or NULL with a message in err (size err_size). */
+Db *db_connect(const char *url, const char *application_name, char *err, size_t err_size);
+void db_free(Db *db);
+
+/* Reconnects a broken connection. 0 or -EIO (message in db->errmsg). */
+int db_reconnect(Db *db);
+
+/* Runs a statement with text parameters (NULL entries are SQL NULL).
+ * Returns the result on PGRES_COMMAND_OK/TUPLES_OK/COPY_IN, or NULL with
+ * the error remembered in db. */
+PGresult *db_exec(Db *db, const char *sql, int n_params, const char *const *params);
+/* Same with explicit lengths and formats (1 = binary) per parameter. */
+PGresult *db_exec_binary(Db *db, const char *sql, int n_params, const char *const *params, const int *lengths,
+                         const int *formats);
+/* Same, with the result in binary format (for bytea). */
+PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const char *const *params);
+/* Runs a statement and drops the result. 0, or -EAGAIN when the failure is
+ * worth retrying (db_is_retryable()), -EIO otherwise. */
+int db_run(Db *db, const char *sql, int n_params, const char *const *params) _must_check_;
+
+/* True when the last failure was a lost connection, a serialization
+ * failure or a deadlock: the whole transaction may be tried again. */
+bool db_is_retryable(const Db *db);
+/* -EAGAIN or -EIO for the last failure, as db_run() returns. */
+int db_error(const Db *db);
+/* True when the last failure had this SQLSTATE. */
+bool db_sqlstate_is(const Db *db, const char *state);
+
+/* Runs fn inside BEGIN/COMMIT. fn returns 0 to commit, -EAGAIN to roll back
+ * and retry (after a jittered pause; the connection is re-made when lost),
+ * anything else to roll back and return it. Gives up after `attempts`
+ * tries with -EAGAIN. fn must be safe to run again from the start. */
+int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) _must_check_;
+
+/* COPY ... FROM STDIN in text format. db_copy_start() runs the statement;
+ * db_copy_send() sends bytes; db_copy_end() finishes and returns 0, or
+ * -EAGAIN/-EIO. */
+int db_copy_start(Db *db, const char *sql) _must_check_;
+int db_copy_send(Db *db, const char *data, size_t len) _must_check_;
+int db_copy_end(Db *db) _must_check_;
+
+/* Appends s to a COPY text-format row, escaped; copy_append_null() appends
+ * \N. The caller writes the tab separators and the final newline. */
+int copy_append(Buf *b, const char *s) _must_check_;
+int copy_append_null(Buf *b) _must_check_;
+
+/* Sleeps for attempt-th backoff step: 50 ms doubling up to 5 s, +-50 %. */
+void db_backoff(int attempt);
+
+static inline void PQclearp(PGresult **r) {
+        if (*r)
+                PQclear(*r);
+}
+DEFINE_CLEANUP_FUNC(Db *, db_free);
+
+typedef struct DbPool DbPool;
+
+/* A pool of at most `max` connections to url, opened on demand. NULL when
+ * out of memory. */
+DbPool *db_pool_new(const char *url, const char *application_name, int max);
+void db_pool_free(DbPool *p);
+/* Takes a connection, waiting up to timeout_ms for one to be free.
+ * NULL on timeout (-ETIMEDOUT in *ret_err) or when the server cannot be
+ * reached (-EIO, message in err). */
+Db *db_pool_acquire(DbPool *p, int timeout_ms, int *ret_err, char *err, size_t err_size);
+/* Gives a connection back. One that is broken or left inside a
+ * transaction is closed instead. NULL is a no-op. */
+void db_pool_release(DbPool *p, Db *db);

@@ -1,0 +1,118 @@
+#include "error_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static bool has_issues(const BatchRow *row) {
+        return row->user.n_issues > 0;
+}
+
+int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
+        bool any = false;
+        for (size_t i = 0; i < batch->n && !any; i++)
+                any = has_issues(&batch->rows[i]);
+        if (!any)
+                return 0;
+
+        Buf b = BUF_INIT;
+        int r = db_copy_start(db,
+                              "COPY import_issues (import_id, line, seq, row_number, severity, field, code, message) "
+                              "FROM STDIN");
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                for (size_t k = 0; r >= 0 && k < u->n_issues; k++) {
+                        const RowIssue *is = &u->issues[k];
+                        r = buf_printf(&b, "%s\t%lu\t%zu\t%lu\t%s\t", import_id, u->line, k, u->row,
+                                       severity_name(is->severity));
+                        if (r >= 0)
+                                r = copy_append(&b, is->field);
+                        if (r >= 0)
+                                r = buf_printf(&b, "\t%s\t", is->code);
+                        if (r >= 0)
+                                r = copy_append(&b, is->message);
+                        if (r >= 0)
+                                r = buf_append_char(&b, '\n');
+                }
+                if (r >= 0 && b.len > 256 * 1024) {
+                        r = db_copy_send(db, b.data, b.len);
+                        buf_clear(&b);
+                }
+        }
+        if (r >= 0 && b.len)
+                r = db_copy_send(db, b.data, b.len);
+        buf_clear(&b);
+        if (r >= 0)
+                r = db_copy_end(db);
+        if (r < 0)
+                goto out;
+
+        r = db_copy_start(db, "COPY import_rows (import_id, line, row_number, failed, cells) FROM STDIN");
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                const BatchRow *row = &batch->rows[i];
+                if (!has_issues(row))
+                        continue;
+                r = buf_printf(&b, "%s\t%lu\t%lu\t%s\t", import_id, row->user.line, row->user.row,
+                               row->user.failed ? "t" : "f");
+                if (r >= 0)
+                        r = copy_append(&b, row->cells_json);
+                if (r >= 0)
+                        r = buf_append_char(&b, '\n');
+                if (r >= 0 && b.len > 256 * 1024) {
+                        r = db_copy_send(db, b.data, b.len);
+                        buf_clear(&b);
+                }
+        }
+        if (r >= 0 && b.len)
+                r = db_copy_send(db, b.data, b.len);
+        if (r >= 0)
+                r = db_copy_end(db);
+out:
+        if (r == -ENOMEM && PQtransactionStatus(db->conn) == PQTRANS_ACTIVE) {
+                PQputCopyEnd(db->conn, "out of memory");
+                PQclear(PQgetResult(db->conn));
+        }
+        buf_done(&b);
+        return r;
+}
+
+int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, bool errors_only,
+                   PGresult **ret) {
+        char line[24], seq[16], lim[16];
+        snprintf(line, sizeof line, "%ld", after_line);
+        snprintf(seq, sizeof seq, "%d", after_seq);
+        snprintf(lim, sizeof lim, "%d", limit);
+        const char *p[] = { import_id, line, seq, lim, errors_only ? "t" : "f" };
+        PGresult *r = db_exec(db,
+                              "SELECT i.line, i.seq, i.row_number, i.severity, i.field, i.code, i.message, "
+                              "       coalesce(r.cells::text, '[]') "
+                              "FROM import_issues i LEFT JOIN import_rows r "
+                              "  ON r.import_id = i.import_id AND r.line = i.line "
+                              "WHERE i.import_id = $1 AND (i.line, i.seq) > ($2::int, $3::int) "
+                              "  AND (NOT $5::boolean OR coalesce(r.failed, true)) "
+                              "ORDER BY i.line, i.seq LIMIT $4",
+                              5, p);
+        if (!r)
+                return db_error(db);
+        *ret = r;
+        return 0;
+}
+
+int error_log_failed_rows(Db *db, const char *import_id, long after_line, int limit, PGresult **ret) {
+        char line[24], lim[16];
+        snprintf(line, sizeof line, "%ld", after_line);
+        snprintf(lim, sizeof lim, "%d", limit);
+        const char *p[] = { import_id, line, lim };
+        PGresult *r = db_exec(db,
+                              "SELECT r.line, r.cells::text, "
+                              "       (SELECT string_agg(i.message, '; ' ORDER BY i.seq) FROM import_issues i "
+                              "        WHERE i.import_id = r.import_id AND i.line = r.line "
+                              "          AND i.severity = 'error') "
+                              "FROM import_rows r WHERE r.import_id = $1 AND r.failed AND r.line > $2::int "
+                              "ORDER BY r.line LIMIT $3",
+                              3, p);
+        if (!r)
+                return db_error(db);
+        *ret = r;
+        return 0;
+}

@@ -1,0 +1,134 @@
+/* HeaderMap: which column of a file holds which user field.
+ *
+ * Headers are matched case- and space-insensitively against each field's
+ * aliases (the headings of the systems roster replaces). A column_map
+ * option (header -> field, "custom.<key>" or "ignore") takes precedence.
+ * UPN columns may repeat; any other field appearing twice is an error.
+ * Columns that match nothing are listed for the import's warnings; the
+ * "line" and "error" columns that end roster's own error CSV are ignored
+ * silently, so that a corrected error file can be uploaded as it is.
+ *
+ * Pure: no I/O. Ownership: a HeaderMap owns its strings; free it with
+ * header_map_free(). A ColumnMap likewise with column_map_free(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "csv_reader.h"
+#include "macro.h"
+
+typedef enum Field {
+        FIELD_NONE,
+        FIELD_FIRST_NAME,
+        FIELD_LAST_NAME,
+        FIELD_EMAIL,
+        FIELD_JOB_TITLE,
+        FIELD_PHONE,
+        FIELD_URN,
+        FIELD_UPN,
+        FIELD_ROLE,
+        FIELD_ACTIVE,
+        FIELD_TEAMS,
+        FIELD_CUSTOM,
+        FIELD_IGNORE, /* column_map said "ignore", or roster's own line/error columns */
+        _FIELD_MAX,
+} Field;
+
+/* "first_name", ... "custom", "ignore". */
+const char *field_name(Field f);
+/* A heading for messages: "First name", "Email". */
+const char *field_label(Field f);
+/* The field named by a column_map target ("email", "upn", "custom.x" ->
+ * FIELD_CUSTOM with *ret_key = "x", "ignore"). -EINVAL when unknown. */
+int field_from_target(const char *target, Field *ret, const char **ret_key);
+
+typedef struct ColumnMapEntry {
+        char *header_norm; /* normalised header */
+        Field field;
+        char *custom_key; /* FIELD_CUSTOM only */
+} ColumnMapEntry;
+
+typedef struct ColumnMap {
+        ColumnMapEntry *entries;
+        size_t n;
+} ColumnMap;
+
+/* Parses a column_map option: a JSON object of header -> target. Returns
+ * 0, -EINVAL with a message for the user in err, or -ENOMEM. */
+int column_map_parse(const char *json, ColumnMap **ret, char *err, size_t err_size);
+void column_map_free(ColumnMap *m);
+
+typedef struct HeaderColumn {
+        Field field;
+        char *custom_key;
+        char *header; /* as in the file */
+} HeaderColumn;
+
+typedef struct HeaderMap {
+        size_t n_columns;
+        HeaderColumn *columns;
+        int single[_FIELD_MAX]; /* column of each single-valued field, or -1 */
+        size_t *upn_columns;
+        size_t n_upn_columns;
+        size_t *custom_columns;
+        size_t n_custom_columns;
+        char **ignored; /* headers of columns that are not imported, for the warning */
+        size_t n_ignored;
+        /* The file is roster's own error CSV sent back: its last two
+         * columns (line, error) are not data, and cells carry the
+         * apostrophe that made formulas inert, which extraction removes. */
+        bool roundtrip;
+        size_t n_data_columns;
+} HeaderMap;
+
+typedef struct HeaderProblem {
+        char message[512];
+} HeaderProblem;
+
+/* Builds the map for a header record. Returns 0; -EINVAL when a field
+ * appears in two columns or a custom key twice (problem->message says
+ * which); -ENOMEM. Required columns are not checked here: see
+ * header_map_missing(). */
+int header_map_build(char *const *cells, const size_t *lens, size_t n, const ColumnMap *cm, HeaderMap **ret,
+                     HeaderProblem *problem) _must_check_;
+void header_map_free(HeaderMap *m);
+
+/* Writes the required fields (email, first_name, last_name) that have no
+ * column to out (room for 3) and returns how many. */
+size_t header_map_missing(const HeaderMap *m, Field out[3]);
+
+/* Normalises a heading for matching: ASCII lower case, whitespace and
+ * no-break spaces removed. Writes at most size-1 bytes and a NUL. */
+void header_normalize(const char *s, size_t len, char *out, size_t size);
+
+typedef struct CustomValue {
+        const char *key;
+        const char *value;
+} CustomValue;
+
+/* One data row, cells picked out by field and trimmed of surrounding
+ * white space. value[f] is NULL when the file has no column for f, ""
+ * when the cell is blank. Strings live in the arena given to
+ * header_map_extract(). */
+typedef struct ImportRow {
+        unsigned long line; /* physical line of the file, from 1 (the header) */
+        unsigned long row; /* data row, from 1 */
+        const char *value[_FIELD_MAX];
+        const char **upns; /* non-blank UPN cells */
+        size_t n_upns;
+        CustomValue *custom; /* non-blank custom cells */
+        size_t n_custom;
+        size_t n_extra; /* non-blank cells beyond the last heading */
+} ImportRow;
+
+/* Fills *row from a record. A record with fewer cells than the header
+ * reads the missing ones as blank; non-blank cells past the last heading
+ * are counted in n_extra (the row rules fail such a row: usually a comma
+ * that should have been quoted). 0 or -ENOMEM. */
+int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long row_number, Arena *a,
+                       ImportRow *row) _must_check_;
+
+DEFINE_CLEANUP_FUNC(HeaderMap *, header_map_free);
+DEFINE_CLEANUP_FUNC(ColumnMap *, column_map_free);

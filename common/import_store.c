@@ -1,0 +1,426 @@
+#include "import_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
+
+/* The columns import_record_from() reads, in order. */
+#define IMPORT_COLUMNS                                                                                  \
+        "id, account_id, state, actor, role_key, mode, invite, dry_run, column_map::text, file_name, "  \
+        "file_bytes, coalesce(file_sha256, ''), coalesce(file_encoding, ''), "                          \
+        "coalesce(file_delimiter, ''), coalesce(header::text, '[]'), rows_total, rows_processed, "      \
+        "created, updated, unchanged, failed, invites, warning_rows, warnings::text, error_code, "      \
+        "error_message, worker, attempts, "                                                             \
+        "coalesce(extract(epoch FROM now() - heartbeat_at), -1), " TS("created_at") ", "               \
+        TS("started_at") ", " TS("finished_at")
+
+static const char *const final_states[] = { "completed", "completed_with_errors", "failed", "cancelled",
+                                            "validated" };
+
+bool import_state_is_final(const char *state) {
+        for (size_t i = 0; i < ELEMENTSOF(final_states); i++)
+                if (strcmp(state, final_states[i]) == 0)
+                        return true;
+        return false;
+}
+
+void import_record_done(ImportRecord *r) {
+        if (!r)
+                return;
+        free(r->actor);
+        free(r->role_key);
+        free(r->column_map);
+        free(r->file_name);
+        free(r->header);
+        free(r->warnings);
+        free(r->error_code);
+        free(r->error_message);
+        free(r->worker);
+        memset(r, 0, sizeof *r);
+}
+
+void import_records_free(ImportRecord *r, size_t n) {
+        for (size_t i = 0; r && i < n; i++)
+                import_record_done(&r[i]);
+        free(r);
+}
+
+static char *get_opt(const PGresult *res, int row, int col, bool *oom) {
+        if (PQgetisnull(res, row, col))
+                return NULL;
+        char *s = strdup(PQgetvalue(res, row, col));
+        if (!s)
+                *oom = true;
+        return s;
+}
+
+static int64_t get_i64(const PGresult *res, int row, int col) {
+        return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
+        bool oom = false;
+        int c = 0;
+
+        memset(r, 0, sizeof *r);
+        snprintf(r->id, sizeof r->id, "%s", PQgetvalue(res, row, c++));
+        r->account_id = get_i64(res, row, c++);
+        snprintf(r->state, sizeof r->state, "%s", PQgetvalue(res, row, c++));
+        r->actor = get_opt(res, row, c++, &oom);
+        r->role_key = get_opt(res, row, c++, &oom);
+        snprintf(r->mode, sizeof r->mode, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->invite, sizeof r->invite, "%s", PQgetvalue(res, row, c++));
+        r->dry_run = PQgetvalue(res, row, c++)[0] == 't';
+        r->column_map = get_opt(res, row, c++, &oom);
+        r->file_name = get_opt(res, row, c++, &oom);
+        r->file_bytes = get_i64(res, row, c++);
+        snprintf(r->file_sha256, sizeof r->file_sha256, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->file_encoding, sizeof r->file_encoding, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->file_delimiter, sizeof r->file_delimiter, "%s", PQgetvalue(res, row, c++));
+        r->header = get_opt(res, row, c++, &oom);
+        r->rows_total = get_i64(res, row, c++);
+        r->rows_processed = get_i64(res, row, c++);
+        r->created = get_i64(res, row, c++);
+        r->updated = get_i64(res, row, c++);
+        r->unchanged = get_i64(res, row, c++);
+        r->failed = get_i64(res, row, c++);
+        r->invites = get_i64(res, row, c++);
+        r->warning_rows = get_i64(res, row, c++);
+        r->warnings = get_opt(res, row, c++, &oom);
+        r->error_code = get_opt(res, row, c++, &oom);
+        r->error_message = get_opt(res, row, c++, &oom);
+        r->worker = get_opt(res, row, c++, &oom);
+        r->attempts = (int) get_i64(res, row, c++);
+        r->heartbeat_age = strtod(PQgetvalue(res, row, c++), NULL);
+        snprintf(r->created_at, sizeof r->created_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->started_at, sizeof r->started_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->finished_at, sizeof r->finished_at, "%s", PQgetvalue(res, row, c++));
+        if (oom) {
+                import_record_done(r);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int import_store_put_chunk(Db *db, const char *import_id, int seq, const void *data, size_t len) {
+        char seq_s[16];
+        snprintf(seq_s, sizeof seq_s, "%d", seq);
+        const char *params[] = { import_id, seq_s, data };
+        const int lengths[] = { 0, 0, (int) len };
+        const int formats[] = { 0, 0, 1 };
+        _cleanup_(PQclearp) PGresult *r = db_exec_binary(
+                db, "INSERT INTO import_chunks (import_id, seq, data) VALUES ($1, $2, $3)", 3, params, lengths, formats);
+        return r ? 0 : db_error(db);
+}
+
+int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) {
+        char seq_s[16];
+        snprintf(seq_s, sizeof seq_s, "%d", seq);
+        const char *params[] = { import_id, seq_s };
+        _cleanup_(PQclearp) PGresult *r = db_exec_binary_result(
+                db, "SELECT data FROM import_chunks WHERE import_id = $1 AND seq = $2", 2, params);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        buf_clear(out);
+        return buf_append(out, PQgetvalue(r, 0, 0), (size_t) PQgetlength(r, 0, 0));
+}
+
+int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STRING_SIZE]) {
+        char account[24], token[24], bytes[24], rows[24], delim[2] = { d->file_delimiter, 0 };
+        snprintf(account, sizeof account, "%" PRId64, d->account_id);
+        snprintf(token, sizeof token, "%" PRId64, d->token_id);
+        snprintf(bytes, sizeof bytes, "%" PRIu64, d->file_bytes);
+        snprintf(rows, sizeof rows, "%" PRIu64, d->rows_total);
+
+        if (d->idempotency_key) {
+                /* A key older than 24 hours is free again. */
+                const char *p[] = { account, d->idempotency_key };
+                int k = db_run(db,
+                               "UPDATE imports SET idempotency_key = NULL WHERE account_id = $1 "
+                               "AND idempotency_key = $2 AND created_at < now() - interval '24 hours'",
+                               2, p);
+                if (k < 0)
+                        return k;
+        }
+
+        const char *p[] = { d->id,         account,          token,         d->actor,
+                            d->role_key,   d->mode,          d->invite,     d->dry_run ? "t" : "f",
+                            d->column_map, d->file_name,     bytes,         d->file_sha256,
+                            d->file_encoding, delim,         d->header_json, rows,
+                            d->warnings_json, d->idempotency_key };
+        /* ON CONFLICT waits for a concurrent upload with the same key to
+         * commit or roll back, so two racing requests make one import. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "INSERT INTO imports (id, account_id, token_id, actor, state, role_key, mode, invite, dry_run, "
+                "column_map, file_name, file_bytes, file_sha256, file_encoding, file_delimiter, header, rows_total, "
+                "warnings, idempotency_key, enqueued_at) "
+                "VALUES ($1, $2, NULLIF($3, '0')::bigint, $4, 'queued', $5, $6, $7, $8, $9::jsonb, $10, $11, $12, "
+                "$13, $14, $15::jsonb, $16, $17::jsonb, $18, now()) "
+                "ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+                "RETURNING id",
+                18, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 1)
+                return 0;
+
+        const char *q[] = { account, d->idempotency_key };
+        _cleanup_(PQclearp) PGresult *e =
+                db_exec(db, "SELECT id FROM imports WHERE account_id = $1 AND idempotency_key = $2", 2, q);
+        if (!e)
+                return db_error(db);
+        if (PQntuples(e) != 1)
+                return -EAGAIN; /* the other upload went away meanwhile: try again */
+        snprintf(ret_existing, UUID_STRING_SIZE, "%s", PQgetvalue(e, 0, 0));
+        return -EEXIST;
+}
+
+int import_store_get(Db *db, int64_t account_id, const char *id, ImportRecord *ret) {
+        if (!uuid_is_valid(id))
+                return -ENOENT;
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { id, account };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "SELECT " IMPORT_COLUMNS " FROM imports WHERE id = $1 AND ($2 = '0' OR account_id = $2::bigint)",
+                        2, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        return import_record_from(r, 0, ret);
+}
+
+int import_store_list(Db *db, int64_t account_id, const char *state, int limit, const char *after_created,
+                      const char *after_id, ImportRecord **ret, size_t *ret_n) {
+        char account[24], lim[16];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        snprintf(lim, sizeof lim, "%d", limit);
+        const char *p[] = { account, state, after_created, after_id, lim };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT " IMPORT_COLUMNS " FROM imports WHERE account_id = $1 "
+                "AND ($2::text IS NULL OR state = $2) "
+                "AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid)) "
+                "ORDER BY created_at DESC, id DESC LIMIT $5",
+                5, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        ImportRecord *recs = calloc(n + 1, sizeof *recs);
+        if (!recs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (import_record_from(r, (int) i, &recs[i]) < 0) {
+                        import_records_free(recs, i);
+                        return -ENOMEM;
+                }
+        *ret = recs;
+        *ret_n = n;
+        return 0;
+}
+
+typedef struct Claim {
+        const char *id, *worker;
+        int lease, max_attempts;
+        ClaimOutcome outcome;
+} Claim;
+
+static int claim_tx(Db *db, void *userdata) {
+        Claim *c = userdata;
+        const char *p[] = { c->id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT state, coalesce(worker, ''), attempts, coalesce(extract(epoch FROM now() - heartbeat_at), -1) "
+                "FROM imports WHERE id = $1 FOR UPDATE",
+                1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0) {
+                c->outcome = CLAIM_GONE;
+                return 0;
+        }
+        const char *state = PQgetvalue(r, 0, 0);
+        const char *worker = PQgetvalue(r, 0, 1);
+        int attempts = atoi(PQgetvalue(r, 0, 2));
+        double age = strtod(PQgetvalue(r, 0, 3), NULL);
+
+        if (import_state_is_final(state)) {
+                c->outcome = CLAIM_FINAL;
+                return 0;
+        }
+        if (*worker && strcmp(worker, c->worker) != 0 && age >= 0 && age < c->lease) {
+                c->outcome = CLAIM_BUSY;
+                return 0;
+        }
+        if (attempts >= c->max_attempts) {
+                char msg[160];
+                snprintf(msg, sizeof msg,
+                         "the import was started %d times without finishing; it is given up on (rows already "
+                         "imported stay)",
+                         attempts);
+                const char *q[] = { c->id, msg };
+                int k = db_run(db,
+                               "UPDATE imports SET state = 'failed', error_code = 'too_many_attempts', "
+                               "error_message = $2, finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                               "WHERE id = $1",
+                               2, q);
+                if (k == 0) {
+                        const char *d[] = { c->id };
+                        k = db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, d);
+                }
+                c->outcome = CLAIM_EXHAUSTED;
+                return k;
+        }
+        const char *q[] = { c->id, c->worker };
+        c->outcome = CLAIM_OK;
+        return db_run(db,
+                      "UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
+                      "worker = $2, heartbeat_at = now(), attempts = attempts + 1, "
+                      "started_at = coalesce(started_at, now()) WHERE id = $1",
+                      2, q);
+}
+
+int import_store_claim(Db *db, const char *id, const char *worker, int lease_seconds, int max_attempts,
+                       ClaimOutcome *ret_outcome, ImportRecord *ret) {
+        Claim c = { id, worker, lease_seconds, max_attempts, CLAIM_GONE };
+        int r = db_transaction(db, 5, claim_tx, &c);
+        if (r < 0)
+                return r;
+        *ret_outcome = c.outcome;
+        if (c.outcome != CLAIM_OK)
+                return 0;
+        return import_store_get(db, 0, id, ret);
+}
+
+int import_store_lock(Db *db, const char *id, const char *worker, int64_t rows_processed) {
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db, "SELECT state, coalesce(worker, ''), rows_processed FROM imports WHERE id = $1 FOR UPDATE", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ESTALE;
+        const char *state = PQgetvalue(r, 0, 0);
+        if (strcmp(state, "cancelled") == 0)
+                return -ECANCELED;
+        if ((strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) ||
+            strcmp(PQgetvalue(r, 0, 1), worker) != 0 || get_i64(r, 0, 2) != rows_processed)
+                return -ESTALE;
+        return 0;
+}
+
+int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) {
+        char v[7][24];
+        const int64_t vals[7] = { c->rows, c->created, c->updated, c->unchanged, c->failed, c->invites, c->warned };
+        for (int i = 0; i < 7; i++)
+                snprintf(v[i], sizeof v[i], "%" PRId64, vals[i]);
+        const char *p[] = { id, v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
+        return db_run(db,
+                      "UPDATE imports SET rows_processed = rows_processed + $2, created = created + $3, "
+                      "updated = updated + $4, unchanged = unchanged + $5, failed = failed + $6, "
+                      "invites = invites + $7, warning_rows = warning_rows + $8, heartbeat_at = now() "
+                      "WHERE id = $1",
+                      8, p);
+}
+
+typedef struct Finish {
+        const char *id, *worker;
+        int64_t rows;
+        char state[24];
+} Finish;
+
+static int finish_tx(Db *db, void *userdata) {
+        Finish *f = userdata;
+        int k = import_store_lock(db, f->id, f->worker, f->rows);
+        if (k < 0)
+                return k;
+        const char *p[] = { f->id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET "
+                "  state = CASE WHEN dry_run THEN 'validated' "
+                "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
+                "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
+                "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                    THEN 'all_rows_failed' END, "
+                "  error_message = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
+                "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                "WHERE id = $1 RETURNING state",
+                1, p);
+        if (!r)
+                return db_error(db);
+        snprintf(f->state, sizeof f->state, "%s", PQgetvalue(r, 0, 0));
+        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+}
+
+int import_store_finish(Db *db, const char *id, const char *worker, int64_t rows_processed, char ret_state[24]) {
+        Finish f = { id, worker, rows_processed, "" };
+        int r = db_transaction(db, 10, finish_tx, &f);
+        if (r < 0)
+                return r;
+        memcpy(ret_state, f.state, sizeof f.state);
+        return 0;
+}
+
+static int fail_tx(Db *db, void *userdata) {
+        const char *const *p = userdata;
+        int k = db_run(db,
+                       "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
+                       "finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                       "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
+                       "'cancelled', 'validated')",
+                       3, p);
+        if (k < 0)
+                return k;
+        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+}
+
+int import_store_fail(Db *db, const char *id, const char *code, const char *message) {
+        const char *p[] = { id, code, message };
+        return db_transaction(db, 10, fail_tx, (void *) p);
+}
+
+int import_store_release(Db *db, const char *id, const char *worker) {
+        const char *p[] = { id, worker };
+        return db_run(db,
+                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now() "
+                      "WHERE id = $1 AND worker = $2 AND state IN ('processing', 'validating')",
+                      2, p);
+}
+
+int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                         size_t *ret_n) {
+        char w[16], l[16], m[16];
+        snprintf(w, sizeof w, "%d", wait_seconds);
+        snprintf(l, sizeof l, "%d", lease_seconds);
+        snprintf(m, sizeof m, "%zu", max);
+        const char *p[] = { w, l, m };
+        /* SKIP LOCKED: an import whose batch is being written right now is
+         * alive by definition. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                "  SELECT id FROM imports WHERE "
+                "    (state = 'queued' AND enqueued_at < now() - make_interval(secs => $1::int)) "
+                "    OR (state IN ('processing', 'validating') AND "
+                "        coalesce(heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int)) "
+                "  ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+                "RETURNING id",
+                3, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        for (size_t i = 0; i < n; i++)
+                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
+        *ret_n = n;
+        return 0;
+}

@@ -1,0 +1,142 @@
+/* The imports table: one row per accepted upload, the record of its state
+ * and counts, plus its stored bytes (import_chunks).
+ *
+ * The API writes chunks as they arrive and the imports row at the end, in
+ * one transaction (import_store_put_chunk, import_store_insert). Workers
+ * claim an import, lock it at each checkpoint (fencing out a worker that
+ * lost its lease), add counts and finish it.
+ *
+ * Functions return 0 or -ENOENT, -EEXIST, -ECANCELED, -ESTALE as said,
+ * -EAGAIN/-EIO for database failures (db->errmsg), -ENOMEM. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "sha256.h"
+#include "uuid.h"
+
+typedef struct ImportRecord {
+        char id[UUID_STRING_SIZE];
+        int64_t account_id;
+        char state[24];
+        char *actor;
+        char *role_key; /* NULL when the import has no role option */
+        char mode[16];
+        char invite[16];
+        bool dry_run;
+        char *column_map; /* JSON text or NULL */
+        char *file_name; /* NULL when not given */
+        int64_t file_bytes;
+        char file_sha256[SHA256_HEX_SIZE];
+        char file_encoding[16];
+        char file_delimiter[4];
+        char *header; /* JSON array text */
+        int64_t rows_total, rows_processed, created, updated, unchanged, failed, invites, warning_rows;
+        char *warnings; /* JSON array text */
+        char *error_code; /* NULL unless failed as a whole */
+        char *error_message;
+        char *worker;
+        int attempts;
+        double heartbeat_age; /* seconds since the worker's last heartbeat, -1 when none */
+        char created_at[40], started_at[40], finished_at[40]; /* "" when not yet */
+} ImportRecord;
+
+void import_record_done(ImportRecord *r);
+
+/* What the API learnt from an upload. */
+typedef struct ImportDraft {
+        const char *id;
+        int64_t account_id;
+        int64_t token_id;
+        const char *actor;
+        const char *role_key;
+        const char *mode;
+        const char *invite;
+        bool dry_run;
+        const char *column_map;
+        const char *file_name;
+        uint64_t file_bytes;
+        const char *file_sha256;
+        const char *file_encoding;
+        char file_delimiter;
+        const char *header_json;
+        uint64_t rows_total;
+        const char *warnings_json;
+        const char *idempotency_key; /* NULL when none */
+} ImportDraft;
+
+/* Stores one chunk of an upload (inside the caller's transaction). */
+int import_store_put_chunk(Db *db, const char *import_id, int seq, const void *data, size_t len) _must_check_;
+
+/* Inserts the imports row (inside the caller's transaction, after the
+ * chunks). -EEXIST when the account already has an import with this
+ * Idempotency-Key from the last 24 hours: its id is written to
+ * ret_existing and nothing is inserted (the caller rolls back). */
+int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STRING_SIZE]) _must_check_;
+
+/* Reads an import. account_id 0 reads any account's (workers). -ENOENT
+ * when there is none, or it belongs to another account. */
+int import_store_get(Db *db, int64_t account_id, const char *id, ImportRecord *ret) _must_check_;
+
+/* Lists an account's imports, newest first. state may be NULL. after_*:
+ * the cursor (created_at and id of the last item seen) or NULL. The array
+ * belongs to the caller: import_records_free(). */
+int import_store_list(Db *db, int64_t account_id, const char *state, int limit, const char *after_created,
+                      const char *after_id, ImportRecord **ret, size_t *ret_n) _must_check_;
+void import_records_free(ImportRecord *r, size_t n);
+
+/* Reads chunk seq of an import's upload into *out (cleared first).
+ * -ENOENT after the last chunk. */
+int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;
+
+typedef enum ClaimOutcome {
+        CLAIM_OK, /* this worker runs it now */
+        CLAIM_GONE, /* no such import */
+        CLAIM_FINAL, /* already finished (or validated, or cancelled) */
+        CLAIM_BUSY, /* another worker holds a live lease */
+        CLAIM_EXHAUSTED, /* too many attempts: now marked failed */
+} ClaimOutcome;
+
+/* Takes an import for this worker: state processing (validating for a dry
+ * run), attempts + 1, heartbeat now. Runs its own transaction. */
+int import_store_claim(Db *db, const char *id, const char *worker, int lease_seconds, int max_attempts,
+                       ClaimOutcome *ret_outcome, ImportRecord *ret) _must_check_;
+
+/* At a checkpoint, inside the batch's transaction: locks the row and
+ * checks that this worker still holds it and that rows_processed is what
+ * it expects. -ECANCELED when the import was cancelled; -ESTALE when
+ * another worker has taken it over. */
+int import_store_lock(Db *db, const char *id, const char *worker, int64_t rows_processed) _must_check_;
+
+typedef struct BatchCounts {
+        int64_t rows, created, updated, unchanged, failed, invites, warned;
+} BatchCounts;
+
+/* Adds a batch's counts and moves the checkpoint (inside the batch's
+ * transaction). */
+int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) _must_check_;
+
+/* Ends an import that read every row: validated (dry run),
+ * completed, completed_with_errors, or failed when every row failed. Runs
+ * its own transaction; -ECANCELED / -ESTALE as import_store_lock(). */
+int import_store_finish(Db *db, const char *id, const char *worker, int64_t rows_processed,
+                        char ret_state[24]) _must_check_;
+
+/* Marks an import failed as a whole with a stable code and a message. */
+int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
+
+/* Hands an import back (graceful stop): clears worker and lease so that
+ * another worker may start at once. */
+int import_store_release(Db *db, const char *id, const char *worker) _must_check_;
+
+/* Imports waiting for a worker that may have lost their queue message:
+ * queued for more than wait_seconds, or processing/validating with a
+ * heartbeat older than lease_seconds. Writes up to max ids. */
+int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                         size_t *ret_n) _must_check_;
+
+/* True for the states an import does not leave by itself. */
+bool import_state_is_final(const char *state);

@@ -1,0 +1,261 @@
+#include "schema.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Each migration runs once, in its own transaction, in order. Never edit
+ * one that has shipped: add the next. */
+static const struct {
+        int version;
+        const char *description;
+        const char *sql;
+} migrations[] = {
+        { 1, "accounts, users, links, imports, outbox, tokens",
+          "CREATE TABLE accounts (\n"
+          "    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+          "    slug        text NOT NULL UNIQUE CHECK (slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'),\n"
+          "    name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),\n"
+          "    created_at  timestamptz NOT NULL DEFAULT now()\n"
+          ");\n"
+          "CREATE TABLE roles (\n"
+          "    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+          "    account_id          bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    key                 text NOT NULL CHECK (key ~ '^[a-z0-9_]{1,64}$'),\n"
+          "    name                text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),\n"
+          "    needs_establishment boolean NOT NULL DEFAULT false,\n"
+          "    may_have_pupils     boolean NOT NULL DEFAULT false,\n"
+          "    created_at          timestamptz NOT NULL DEFAULT now(),\n"
+          "    UNIQUE (account_id, key)\n"
+          ");\n"
+          "CREATE UNIQUE INDEX roles_account_name ON roles (account_id, lower(name));\n"
+          "CREATE TABLE establishments (\n"
+          "    urn         integer PRIMARY KEY CHECK (urn BETWEEN 1 AND 999999),\n"
+          "    name        text NOT NULL,\n"
+          "    updated_at  timestamptz NOT NULL DEFAULT now()\n"
+          ");\n"
+          "CREATE TABLE teams (\n"
+          "    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+          "    account_id  bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    name        text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),\n"
+          "    created_at  timestamptz NOT NULL DEFAULT now()\n"
+          ");\n"
+          "CREATE UNIQUE INDEX teams_account_name ON teams (account_id, lower(name));\n"
+          "CREATE TABLE users (\n"
+          "    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+          "    account_id         bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    email              text NOT NULL,\n"
+          "    first_name         text NOT NULL,\n"
+          "    last_name          text NOT NULL,\n"
+          "    job_title          text,\n"
+          "    phone              text,\n"
+          "    role_id            bigint NOT NULL REFERENCES roles(id),\n"
+          "    establishment_urn  integer REFERENCES establishments(urn),\n"
+          "    active             boolean NOT NULL DEFAULT true,\n"
+          "    custom             jsonb NOT NULL DEFAULT '{}',\n"
+          "    created_at         timestamptz NOT NULL DEFAULT now(),\n"
+          "    updated_at         timestamptz NOT NULL DEFAULT now(),\n"
+          "    created_by_import  uuid,\n"
+          "    updated_by_import  uuid\n"
+          ");\n"
+          "CREATE UNIQUE INDEX users_account_email ON users (account_id, lower(email));\n"
+          "CREATE TABLE user_pupils (\n"
+          "    user_id  bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+          "    upn      text NOT NULL CHECK (upn ~ '^[A-Z0-9]{13}$'),\n"
+          "    PRIMARY KEY (user_id, upn)\n"
+          ");\n"
+          "CREATE TABLE user_teams (\n"
+          "    user_id  bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+          "    team_id  bigint NOT NULL REFERENCES teams(id) ON DELETE CASCADE,\n"
+          "    PRIMARY KEY (user_id, team_id)\n"
+          ");\n"
+          "CREATE TABLE api_tokens (\n"
+          "    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+          "    account_id    bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    token_hash    text NOT NULL UNIQUE,\n"
+          "    actor         text NOT NULL,\n"
+          "    scopes        text[] NOT NULL,\n"
+          "    created_at    timestamptz NOT NULL DEFAULT now(),\n"
+          "    last_used_at  timestamptz,\n"
+          "    revoked_at    timestamptz\n"
+          ");\n"
+          "CREATE TABLE imports (\n"
+          "    id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n"
+          "    account_id       bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    token_id         bigint REFERENCES api_tokens(id) ON DELETE SET NULL,\n"
+          "    actor            text NOT NULL,\n"
+          "    state            text NOT NULL CHECK (state IN ('queued', 'processing', 'validating',\n"
+          "                         'validated', 'completed', 'completed_with_errors', 'failed', 'cancelled')),\n"
+          "    role_key         text,\n"
+          "    mode             text NOT NULL CHECK (mode IN ('upsert', 'create_only', 'update_only')),\n"
+          "    invite           text NOT NULL CHECK (invite IN ('new_users', 'none')),\n"
+          "    dry_run          boolean NOT NULL DEFAULT false,\n"
+          "    column_map       jsonb,\n"
+          "    file_name        text,\n"
+          "    file_bytes       bigint NOT NULL DEFAULT 0,\n"
+          "    file_sha256      text,\n"
+          "    file_encoding    text,\n"
+          "    file_delimiter   text,\n"
+          "    header           jsonb,\n"
+          "    rows_total       integer NOT NULL DEFAULT 0,\n"
+          "    rows_processed   integer NOT NULL DEFAULT 0,\n"
+          "    created          integer NOT NULL DEFAULT 0,\n"
+          "    updated          integer NOT NULL DEFAULT 0,\n"
+          "    unchanged        integer NOT NULL DEFAULT 0,\n"
+          "    failed           integer NOT NULL DEFAULT 0,\n"
+          "    invites          integer NOT NULL DEFAULT 0,\n"
+          "    warning_rows     integer NOT NULL DEFAULT 0,\n"
+          "    warnings         jsonb NOT NULL DEFAULT '[]',\n"
+          "    error_code       text,\n"
+          "    error_message    text,\n"
+          "    idempotency_key  text,\n"
+          "    worker           text,\n"
+          "    attempts         integer NOT NULL DEFAULT 0,\n"
+          "    heartbeat_at     timestamptz,\n"
+          "    enqueued_at      timestamptz,\n"
+          "    created_at       timestamptz NOT NULL DEFAULT now(),\n"
+          "    started_at       timestamptz,\n"
+          "    finished_at      timestamptz\n"
+          ");\n"
+          "CREATE INDEX imports_account_created ON imports (account_id, created_at DESC, id DESC);\n"
+          "CREATE UNIQUE INDEX imports_idempotency ON imports (account_id, idempotency_key)\n"
+          "    WHERE idempotency_key IS NOT NULL;\n"
+          "CREATE INDEX imports_active ON imports (state, enqueued_at)\n"
+          "    WHERE state IN ('queued', 'processing', 'validating');\n"
+          "CREATE TABLE import_chunks (\n"
+          "    -- Deferred: the API stores chunks as they arrive and writes the\n"
+          "    -- imports row, with what it learnt from them, in the same\n"
+          "    -- transaction at the end.\n"
+          "    import_id  uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE\n"
+          "               DEFERRABLE INITIALLY DEFERRED,\n"
+          "    seq        integer NOT NULL,\n"
+          "    data       bytea NOT NULL,\n"
+          "    PRIMARY KEY (import_id, seq)\n"
+          ");\n"
+          "CREATE TABLE import_issues (\n"
+          "    import_id   uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE,\n"
+          "    line        integer NOT NULL,\n"
+          "    seq         smallint NOT NULL,\n"
+          "    row_number  integer NOT NULL,\n"
+          "    severity    text NOT NULL CHECK (severity IN ('error', 'warning')),\n"
+          "    field       text NOT NULL,\n"
+          "    code        text NOT NULL,\n"
+          "    message     text NOT NULL,\n"
+          "    PRIMARY KEY (import_id, line, seq)\n"
+          ");\n"
+          "CREATE TABLE import_rows (\n"
+          "    import_id   uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE,\n"
+          "    line        integer NOT NULL,\n"
+          "    row_number  integer NOT NULL,\n"
+          "    failed      boolean NOT NULL,\n"
+          "    cells       jsonb NOT NULL,\n"
+          "    PRIMARY KEY (import_id, line)\n"
+          ");\n"
+          "CREATE TABLE import_emails (\n"
+          "    import_id    uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE,\n"
+          "    email_lower  text NOT NULL,\n"
+          "    line         integer NOT NULL,\n"
+          "    PRIMARY KEY (import_id, email_lower)\n"
+          ");\n"
+          "CREATE TABLE invite_outbox (\n"
+          "    event_id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),\n"
+          "    account_id    bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    import_id     uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE,\n"
+          "    user_id       bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+          "    email         text NOT NULL,\n"
+          "    first_name    text NOT NULL,\n"
+          "    last_name     text NOT NULL,\n"
+          "    role          text NOT NULL,\n"
+          "    created_at    timestamptz NOT NULL DEFAULT now(),\n"
+          "    published_at  timestamptz\n"
+          ");\n"
+          "CREATE INDEX invite_outbox_unpublished ON invite_outbox (created_at) WHERE published_at IS NULL;\n" },
+};
+
+int schema_latest_version(void) {
+        return migrations[ELEMENTSOF(migrations) - 1].version;
+}
+
+static int exec_script(Db *db, const char *sql) {
+        PGresult *r = PQexec(db->conn, sql);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                PQclear(r);
+                return 0;
+        }
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", PQresultErrorMessage(r));
+        if (!state)
+                db->broken = PQstatus(db->conn) == CONNECTION_BAD;
+        PQclear(r);
+        return -EIO;
+}
+
+int schema_migrate(Db *db, int *ret_from, int *ret_to) {
+        int current = 0, r;
+
+        /* Two migrators at once (two hosts deploying) wait for each other. */
+        if ((r = exec_script(db, "SELECT pg_advisory_lock(7461726)")) < 0)
+                return r;
+        r = exec_script(db,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (\n"
+                        "    version      integer PRIMARY KEY,\n"
+                        "    description  text NOT NULL,\n"
+                        "    applied_at   timestamptz NOT NULL DEFAULT now()\n"
+                        ")");
+        if (r < 0)
+                goto out;
+
+        PGresult *res = db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL);
+        if (!res) {
+                r = -EIO;
+                goto out;
+        }
+        current = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (ret_from)
+                *ret_from = current;
+
+        for (size_t i = 0; i < ELEMENTSOF(migrations); i++) {
+                if (migrations[i].version <= current)
+                        continue;
+                char version[16];
+                snprintf(version, sizeof version, "%d", migrations[i].version);
+                const char *params[] = { version, migrations[i].description };
+                if ((r = exec_script(db, "BEGIN")) < 0)
+                        goto out;
+                if ((r = exec_script(db, migrations[i].sql)) < 0 ||
+                    (r = db_run(db, "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)", 2,
+                                params)) < 0 ||
+                    (r = exec_script(db, "COMMIT")) < 0) {
+                        char state[6], msg[512];
+                        snprintf(state, sizeof state, "%s", db->sqlstate);
+                        snprintf(msg, sizeof msg, "migration %d: %.480s", migrations[i].version, db->errmsg);
+                        PQclear(PQexec(db->conn, "ROLLBACK"));
+                        snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state);
+                        snprintf(db->errmsg, sizeof db->errmsg, "%s", msg);
+                        r = -EIO;
+                        goto out;
+                }
+                current = migrations[i].version;
+        }
+        if (ret_to)
+                *ret_to = current;
+        r = 0;
+out:
+        if (!db->broken)
+                PQclear(PQexec(db->conn, "SELECT pg_advisory_unlock(7461726)"));
+        return r;
+}
+
+int schema_check(Db *db) {
+        PGresult *res = db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL);
+        if (!res)
+                return db_sqlstate_is(db, "42P01") ? -ENOENT : -EIO;
+        int v = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (v < schema_latest_version())
+                return -ENOENT;
+        return v;
+}

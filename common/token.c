@@ -1,0 +1,119 @@
+#include "token.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int token_generate(char out[TOKEN_LENGTH + 1]) {
+        uint8_t raw[33]; /* 264 bits read, 258 used: 43 characters of 6 bits */
+        size_t got = 0;
+
+        while (got < sizeof raw) {
+                ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t) n;
+        }
+        memcpy(out, TOKEN_PREFIX, 4);
+        for (int i = 0; i < 43; i++) {
+                /* Take 6 bits at bit offset 6*i. */
+                unsigned bit = (unsigned) i * 6, byte = bit / 8, shift = bit % 8;
+                unsigned v = ((unsigned) raw[byte] << 8 | raw[byte + 1]) >> (10 - shift);
+                out[4 + i] = b64url[v & 63];
+        }
+        out[TOKEN_LENGTH] = '\0';
+        return 0;
+}
+
+bool token_is_well_formed(const char *s, size_t len) {
+        if (len != TOKEN_LENGTH || strncmp(s, TOKEN_PREFIX, 4) != 0)
+                return false;
+        for (size_t i = 4; i < len; i++)
+                if (!memchr(b64url, s[i], 64))
+                        return false;
+        return true;
+}
+
+void token_hash(const char *token, size_t len, char out[SHA256_HEX_SIZE]) {
+        uint8_t d[SHA256_DIGEST_SIZE];
+        sha256_digest(token, len, d);
+        hex_encode(d, sizeof d, out);
+}
+
+int token_from_authorization(const char *header, const char **ret, size_t *ret_len) {
+        if (!header)
+                return -ENOENT;
+        while (*header == ' ' || *header == '\t')
+                header++;
+        if (!*header)
+                return -ENOENT;
+        if (strncasecmp(header, "Bearer", 6) != 0 || (header[6] != ' ' && header[6] != '\t'))
+                return -EINVAL;
+        const char *p = header + 6;
+        while (*p == ' ' || *p == '\t')
+                p++;
+        size_t len = strcspn(p, " \t");
+        const char *end = p + len;
+        while (*end == ' ' || *end == '\t')
+                end++;
+        if (len == 0 || *end)
+                return -EINVAL;
+        *ret = p;
+        *ret_len = len;
+        return 0;
+}
+
+static const struct {
+        Scope scope;
+        const char *name;
+} scope_names[] = {
+        { SCOPE_IMPORTS_READ, "imports:read" },
+        { SCOPE_IMPORTS_WRITE, "imports:write" },
+};
+
+const char *scope_name(Scope s) {
+        for (size_t i = 0; i < ELEMENTSOF(scope_names); i++)
+                if (scope_names[i].scope == s)
+                        return scope_names[i].name;
+        return NULL;
+}
+
+int scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len) {
+        unsigned mask = 0;
+        const char *p = s;
+
+        for (;;) {
+                size_t len = strcspn(p, ",");
+                const char *tok = p;
+                size_t tlen = len;
+                while (tlen && *tok == ' ')
+                        tok++, tlen--;
+                while (tlen && tok[tlen - 1] == ' ')
+                        tlen--;
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(scope_names); i++)
+                        if (strlen(scope_names[i].name) == tlen && memcmp(scope_names[i].name, tok, tlen) == 0) {
+                                mask |= scope_names[i].scope;
+                                found = true;
+                        }
+                if (!found) {
+                        if (ret_bad) {
+                                *ret_bad = tok;
+                                *ret_bad_len = tlen;
+                        }
+                        return -EINVAL;
+                }
+                if (!p[len])
+                        break;
+                p += len + 1;
+        }
+        *ret = mask;
+        return 0;
+}

@@ -1,0 +1,415 @@
+#include "user_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_log.h"
+#include "json_util.h"
+
+static const char *const mode_names[] = {
+        [IMPORT_MODE_UPSERT] = "upsert",
+        [IMPORT_MODE_CREATE_ONLY] = "create_only",
+        [IMPORT_MODE_UPDATE_ONLY] = "update_only",
+};
+
+int import_mode_from_string(const char *s, ImportMode *ret) {
+        for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
+                if (strcmp(s, mode_names[i]) == 0) {
+                        *ret = (ImportMode) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *import_mode_to_string(ImportMode m) {
+        return m < ELEMENTSOF(mode_names) ? mode_names[m] : "upsert";
+}
+
+/* The staging table lives as long as the connection; rows go with each
+ * commit. Created again after a reconnect, hence IF NOT EXISTS each time. */
+static const char stage_ddl[] =
+        "CREATE TEMP TABLE IF NOT EXISTS roster_stage ("
+        "  line integer PRIMARY KEY,"
+        "  ok boolean NOT NULL,"
+        "  register boolean NOT NULL,"
+        "  email text, email_lower text,"
+        "  first_name text, last_name text, job_title text, phone text,"
+        "  urn integer, role_id bigint, active boolean, custom jsonb,"
+        "  upns text[], set_pupils boolean NOT NULL,"
+        "  team_ids bigint[], set_teams boolean NOT NULL,"
+        "  user_id bigint, created boolean NOT NULL DEFAULT false, changed boolean NOT NULL DEFAULT false"
+        ") ON COMMIT DELETE ROWS";
+
+static int put_text(Buf *b, const char *s) {
+        int r = s ? copy_append(b, s) : copy_append_null(b);
+        return r < 0 ? r : buf_append_char(b, '\t');
+}
+
+static int put_fmt(Buf *b, const char *fmt, ...) _printf_(2, 3);
+static int put_fmt(Buf *b, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        int r = buf_vprintf(b, fmt, ap);
+        va_end(ap);
+        return r < 0 ? r : buf_append_char(b, '\t');
+}
+
+static int put_custom(Buf *b, const UserRow *u) {
+        if (u->n_custom == 0)
+                return put_text(b, NULL);
+        Buf j = BUF_INIT;
+        int r = buf_append_char(&j, '{');
+        for (size_t i = 0; r >= 0 && i < u->n_custom; i++) {
+                if (i)
+                        r = buf_append_char(&j, ',');
+                if (r >= 0)
+                        r = json_util_append_string(&j, u->custom[i].key);
+                if (r >= 0)
+                        r = buf_append_char(&j, ':');
+                if (r >= 0)
+                        r = json_util_append_string(&j, u->custom[i].value);
+        }
+        if (r >= 0)
+                r = buf_append_char(&j, '}');
+        if (r >= 0)
+                r = put_text(b, buf_str(&j));
+        buf_done(&j);
+        return r;
+}
+
+/* One staging row in COPY text format. */
+static int stage_row(Buf *b, const BatchRow *row) {
+        const UserRow *u = &row->user;
+        bool ok = !u->failed;
+        int r;
+
+        if ((r = put_fmt(b, "%lu", u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 ||
+            (r = put_text(b, row->register_email ? "t" : "f")) < 0 || (r = put_text(b, u->email)) < 0 ||
+            (r = put_text(b, u->email_lower)) < 0 || (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
+            (r = put_text(b, ok ? u->last_name : NULL)) < 0 || (r = put_text(b, ok ? u->job_title : NULL)) < 0 ||
+            (r = put_text(b, ok ? u->phone : NULL)) < 0)
+                return r;
+        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_fmt(b, "%" PRId32, u->urn);
+        if (r < 0)
+                return r;
+        r = ok && u->role ? put_fmt(b, "%" PRId64, u->role->id) : put_text(b, NULL);
+        if (r < 0)
+                return r;
+        r = put_text(b, u->active < 0 ? NULL : u->active ? "t" : "f");
+        if (r < 0 || (r = ok ? put_custom(b, u) : put_text(b, NULL)) < 0)
+                return r;
+
+        /* UPNs are A-Z0-9 and team ids digits: no array quoting needed. */
+        if (ok && u->set_pupils) {
+                r = buf_append_char(b, '{');
+                for (size_t i = 0; r >= 0 && i < u->n_upns; i++)
+                        r = buf_printf(b, "%s%s", i ? "," : "", u->upns[i]);
+                if (r >= 0)
+                        r = buf_append_str(b, "}\tt\t");
+        } else
+                r = buf_append_str(b, "\\N\tf\t");
+        if (r < 0)
+                return r;
+        if (ok && u->set_teams) {
+                r = buf_append_char(b, '{');
+                for (size_t i = 0; r >= 0 && i < u->n_teams; i++)
+                        r = buf_printf(b, "%s%" PRId64, i ? "," : "", u->team_ids[i]);
+                if (r >= 0)
+                        r = buf_append_str(b, "}\tt\n");
+        } else
+                r = buf_append_str(b, "\\N\tf\n");
+        return r;
+}
+
+static int copy_stage(Db *db, const ImportBatch *batch) {
+        Buf b = BUF_INIT;
+        int r = db_copy_start(db,
+                              "COPY roster_stage (line, ok, register, email, email_lower, first_name, last_name, "
+                              "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
+                              "set_teams) FROM STDIN");
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                r = stage_row(&b, &batch->rows[i]);
+                if (r >= 0 && (b.len > 256 * 1024 || i + 1 == batch->n)) {
+                        r = db_copy_send(db, b.data, b.len);
+                        buf_clear(&b);
+                }
+        }
+        buf_done(&b);
+        if (r == -ENOMEM) {
+                /* Abort the COPY so that the connection is usable again. */
+                PQputCopyEnd(db->conn, "out of memory");
+                PQclear(PQgetResult(db->conn));
+                return r;
+        }
+        return r < 0 ? r : db_copy_end(db);
+}
+
+/* Rows are in line order; so are the results read back. */
+static BatchRow *row_at_line(ImportBatch *batch, unsigned long line, size_t *hint) {
+        for (size_t i = *hint; i < batch->n; i++)
+                if (batch->rows[i].user.line == line) {
+                        *hint = i + 1;
+                        return &batch->rows[i];
+                }
+        for (size_t i = 0; i < *hint && i < batch->n; i++)
+                if (batch->rows[i].user.line == line)
+                        return &batch->rows[i];
+        return NULL;
+}
+
+static int add(ImportBatch *batch, BatchRow *row, const char *field, const char *code, const char *msg) {
+        return row_rules_add_issue(&row->user, &batch->arena, SEVERITY_ERROR, field, code, msg);
+}
+
+/* The checks that need the database. Fills newly_failed with the lines of
+ * rows that passed so far and fail now. */
+static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, Buf *newly_failed) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, job->account_id);
+        const char *pa[] = { account };
+        int r = db_run(db,
+                       "UPDATE roster_stage s SET user_id = u.id FROM users u "
+                       "WHERE u.account_id = $1 AND lower(u.email) = s.email_lower",
+                       1, pa);
+        if (r < 0)
+                return r;
+
+        const char *pi[] = { job->import_id };
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "SELECT s.line, e.line, "
+                "       s.urn > 0 AND NOT EXISTS (SELECT 1 FROM establishments x WHERE x.urn = s.urn), "
+                "       s.user_id IS NOT NULL, s.email_lower IS NOT NULL "
+                "FROM roster_stage s LEFT JOIN import_emails e ON e.import_id = $1 AND e.email_lower = s.email_lower "
+                "ORDER BY s.line",
+                1, pi);
+        if (!res)
+                return db_error(db);
+
+        size_t hint = 0;
+        for (int i = 0; i < PQntuples(res); i++) {
+                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                if (!row)
+                        continue;
+                bool was_ok = !row->user.failed;
+                bool has_email = PQgetvalue(res, i, 4)[0] == 't';
+                bool exists = PQgetvalue(res, i, 3)[0] == 't';
+                char msg[160];
+
+                if (!PQgetisnull(res, i, 1)) {
+                        snprintf(msg, sizeof msg, "the same email is on line %s; the first occurrence is imported",
+                                 PQgetvalue(res, i, 1));
+                        if ((r = add(batch, row, "email", "duplicate_in_file", msg)) < 0)
+                                return r;
+                }
+                if (PQgetvalue(res, i, 2)[0] == 't' &&
+                    (r = add(batch, row, "urn", "unknown_establishment",
+                             "no establishment has this URN; load the establishments (GIAS) or correct the URN")) < 0)
+                        return r;
+                if (has_email && exists && job->mode == IMPORT_MODE_CREATE_ONLY &&
+                    (r = add(batch, row, "email", "already_exists",
+                             "a user with this email already exists, and the import only creates users")) < 0)
+                        return r;
+                if (has_email && !exists && job->mode == IMPORT_MODE_UPDATE_ONLY &&
+                    (r = add(batch, row, "email", "not_found",
+                             "no user has this email, and the import only updates users")) < 0)
+                        return r;
+                if (was_ok && row->user.failed &&
+                    (r = buf_printf(newly_failed, "%s%lu", newly_failed->len > 1 ? "," : "", row->user.line)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int mark_failed(Db *db, Buf *lines) {
+        if (lines->len <= 1)
+                return 0;
+        int r = buf_append_char(lines, '}');
+        if (r < 0)
+                return r;
+        const char *p[] = { lines->data };
+        return db_run(db, "UPDATE roster_stage SET ok = false WHERE line = ANY ($1::int[])", 1, p);
+}
+
+static int64_t count_of(const PGresult *res) {
+        return strtoll(PQcmdTuples((PGresult *) res), NULL, 10);
+}
+
+static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, job->account_id);
+        const char *p[] = { account, job->import_id };
+        int r;
+
+        if (job->mode != IMPORT_MODE_UPDATE_ONLY) {
+                r = db_run(db,
+                           "WITH ins AS ("
+                           "  INSERT INTO users (account_id, email, first_name, last_name, job_title, phone, role_id, "
+                           "                     establishment_urn, active, custom, created_by_import, "
+                           "                     updated_by_import) "
+                           "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
+                           "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
+                           "  FROM roster_stage WHERE ok AND user_id IS NULL "
+                           "  ON CONFLICT (account_id, lower(email)) DO NOTHING "
+                           "  RETURNING id, lower(email) AS email_lower) "
+                           "UPDATE roster_stage s SET user_id = ins.id, created = true FROM ins "
+                           "WHERE s.email_lower = ins.email_lower",
+                           2, p);
+                if (r < 0)
+                        return r;
+                /* A user another import created a moment ago: match it now. */
+                r = db_run(db,
+                           "UPDATE roster_stage s SET user_id = u.id FROM users u "
+                           "WHERE s.ok AND s.user_id IS NULL AND u.account_id = $1 AND lower(u.email) = s.email_lower",
+                           1, p);
+                if (r < 0)
+                        return r;
+        }
+        if (job->mode == IMPORT_MODE_CREATE_ONLY) {
+                /* Only possible when another import created the user
+                 * between our check and our insert. */
+                _cleanup_(PQclearp) PGresult *res = db_exec(
+                        db, "UPDATE roster_stage SET ok = false WHERE ok AND NOT created RETURNING line", 0, NULL);
+                if (!res)
+                        return db_error(db);
+                size_t hint = 0;
+                for (int i = 0; i < PQntuples(res); i++) {
+                        BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                        if (row && (r = add(batch, row, "email", "already_exists",
+                                            "a user with this email already exists, and the import only creates "
+                                            "users")) < 0)
+                                return r;
+                }
+        }
+
+        /* Blank optional cells (NULL here) leave stored values alone; a URN
+         * of 0 unlinks the establishment. Only rows that change something
+         * are written, so that unchanged rows count as unchanged. */
+        r = db_run(db,
+                   "WITH upd AS ("
+                   "  UPDATE users u SET first_name = s.first_name, last_name = s.last_name, "
+                   "    job_title = coalesce(s.job_title, u.job_title), phone = coalesce(s.phone, u.phone), "
+                   "    role_id = s.role_id, "
+                   "    establishment_urn = CASE WHEN s.urn IS NULL THEN u.establishment_urn ELSE NULLIF(s.urn, 0) END, "
+                   "    active = coalesce(s.active, u.active), custom = u.custom || coalesce(s.custom, '{}'), "
+                   "    updated_at = now(), updated_by_import = $1::uuid "
+                   "  FROM roster_stage s "
+                   "  WHERE s.ok AND NOT s.created AND s.user_id = u.id "
+                   "    AND (u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, "
+                   "         u.active, u.custom) IS DISTINCT FROM "
+                   "        (s.first_name, s.last_name, coalesce(s.job_title, u.job_title), "
+                   "         coalesce(s.phone, u.phone), s.role_id, "
+                   "         CASE WHEN s.urn IS NULL THEN u.establishment_urn ELSE NULLIF(s.urn, 0) END, "
+                   "         coalesce(s.active, u.active), u.custom || coalesce(s.custom, '{}')) "
+                   "  RETURNING u.id) "
+                   "UPDATE roster_stage s SET changed = true FROM upd WHERE s.user_id = upd.id",
+                   1, p + 1);
+        if (r < 0)
+                return r;
+
+        /* Links: remove what the row no longer lists, add what is new. */
+        r = db_run(db,
+                   "WITH del AS ("
+                   "  DELETE FROM user_pupils p USING roster_stage s "
+                   "  WHERE s.ok AND s.set_pupils AND p.user_id = s.user_id AND NOT (p.upn = ANY (s.upns)) "
+                   "  RETURNING p.user_id), "
+                   "ins AS ("
+                   "  INSERT INTO user_pupils (user_id, upn) "
+                   "  SELECT s.user_id, x FROM roster_stage s CROSS JOIN LATERAL unnest(s.upns) AS x "
+                   "  WHERE s.ok AND s.set_pupils AND s.user_id IS NOT NULL "
+                   "  ON CONFLICT DO NOTHING RETURNING user_id) "
+                   "UPDATE roster_stage SET changed = true "
+                   "WHERE user_id IN (SELECT user_id FROM del UNION SELECT user_id FROM ins)",
+                   0, NULL);
+        if (r < 0)
+                return r;
+        return db_run(db,
+                      "WITH del AS ("
+                      "  DELETE FROM user_teams t USING roster_stage s "
+                      "  WHERE s.ok AND s.set_teams AND t.user_id = s.user_id AND NOT (t.team_id = ANY (s.team_ids)) "
+                      "  RETURNING t.user_id), "
+                      "ins AS ("
+                      "  INSERT INTO user_teams (user_id, team_id) "
+                      "  SELECT s.user_id, x FROM roster_stage s CROSS JOIN LATERAL unnest(s.team_ids) AS x "
+                      "  WHERE s.ok AND s.set_teams AND s.user_id IS NOT NULL "
+                      "  ON CONFLICT DO NOTHING RETURNING user_id) "
+                      "UPDATE roster_stage SET changed = true "
+                      "WHERE user_id IN (SELECT user_id FROM del UNION SELECT user_id FROM ins)",
+                      0, NULL);
+}
+
+static int read_counts(Db *db, BatchCounts *c) {
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT count(*) FILTER (WHERE ok AND created), "
+                        "       count(*) FILTER (WHERE ok AND NOT created AND changed), "
+                        "       count(*) FILTER (WHERE ok AND NOT created AND NOT changed) "
+                        "FROM roster_stage",
+                        0, NULL);
+        if (!res)
+                return db_error(db);
+        c->created = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        c->updated = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        c->unchanged = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        return 0;
+}
+
+int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) {
+        BatchCounts c = { .rows = (int64_t) batch->n };
+        Buf newly_failed = BUF_INIT;
+        int r;
+
+        if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0 ||
+            /* Statistics, or the planner guesses badly on a fresh temp table. */
+            (r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
+                goto out;
+
+        if ((r = buf_append_char(&newly_failed, '{')) < 0 || (r = database_checks(db, job, batch, &newly_failed)) < 0 ||
+            (r = mark_failed(db, &newly_failed)) < 0)
+                goto out;
+
+        const char *pi[] = { job->import_id };
+        r = db_run(db,
+                   "INSERT INTO import_emails (import_id, email_lower, line) "
+                   "SELECT $1::uuid, email_lower, line FROM roster_stage WHERE register ON CONFLICT DO NOTHING",
+                   1, pi);
+        if (r < 0)
+                goto out;
+
+        if (job->dry_run && (r = db_run(db, "SAVEPOINT dry_run", 0, NULL)) < 0)
+                goto out;
+        if ((r = write_users(db, job, batch)) < 0 || (r = read_counts(db, &c)) < 0)
+                goto out;
+        if (job->dry_run) {
+                if ((r = db_run(db, "ROLLBACK TO SAVEPOINT dry_run", 0, NULL)) < 0)
+                        goto out;
+        } else if (job->invite) {
+                char account[24];
+                snprintf(account, sizeof account, "%" PRId64, job->account_id);
+                const char *p[] = { account, job->import_id };
+                _cleanup_(PQclearp) PGresult *res =
+                        db_exec(db,
+                                "INSERT INTO invite_outbox (account_id, import_id, user_id, email, first_name, "
+                                "                           last_name, role) "
+                                "SELECT $1::bigint, $2::uuid, s.user_id, s.email, s.first_name, s.last_name, r.key "
+                                "FROM roster_stage s JOIN roles r ON r.id = s.role_id WHERE s.ok AND s.created",
+                                2, p);
+                if (!res) {
+                        r = db_error(db);
+                        goto out;
+                }
+                c.invites = count_of(res);
+        }
+
+        if ((r = error_log_write(db, job->import_id, batch)) < 0)
+                goto out;
+        c.failed = (int64_t) import_batch_failed(batch);
+        c.warned = (int64_t) import_batch_warned(batch);
+        *ret = c;
+out:
+        buf_done(&newly_failed);
+        return r;
+}
