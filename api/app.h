@@ -1,0 +1,57 @@
+/* The API process's shared state and the per-request context handed to
+ * every handler.
+ *
+ * Ownership: App lives for the whole process (main.c). A Request lives
+ * for one call of a handler; its Db, when a handler asked for one, goes
+ * back to the pool when the handler returns (routes.c). */
+#pragma once
+
+#include <netinet/in.h> /* ulfius.h needs struct sockaddr_in */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <ulfius.h>
+
+#include "account_store.h"
+#include "config.h"
+#include "db.h"
+#include "redis_client.h"
+
+typedef struct App {
+        Config cfg;
+        DbPool *pool;
+        /* One Redis connection shared by request threads for short
+         * commands (enqueue, ping), behind a lock: hiredis contexts are not
+         * thread-safe. */
+        Redis *redis;
+        pthread_mutex_t redis_lock;
+        atomic_int uploads; /* uploads being received now */
+        char **cors_origins;
+        size_t n_cors_origins;
+        atomic_uint_fast64_t requests_total;
+        atomic_uint_fast64_t imports_accepted;
+} App;
+
+typedef struct Route Route;
+
+typedef struct Request {
+        App *app;
+        const struct _u_request *req;
+        struct _u_response *resp;
+        const Route *route;
+        AuthInfo auth;
+        char id[65]; /* request id: the client's X-Request-Id, or made here */
+        Db *db; /* taken from the pool by request_db(), given back after */
+} Request;
+
+/* The request's database connection, taken from the pool on first use.
+ * NULL when none can be had; a 503 problem has then been set. */
+Db *request_db(Request *r);
+
+/* A request header, case-insensitively; NULL when absent. */
+const char *request_header(const Request *r, const char *name);
+/* A query parameter; NULL when absent. */
+const char *request_query(const Request *r, const char *name);
+
+/* Sets a JSON response (takes the reference to body). */
+void respond_json(Request *r, unsigned status, json_t *body);

@@ -1,0 +1,44 @@
+#include "health.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "schema.h"
+
+unsigned health_live(Request *r) {
+        respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        return 200;
+}
+
+unsigned health_ready(Request *r) {
+        App *app = r->app;
+        const char *database = "ok", *redis = "ok";
+
+        char err[256];
+        int e;
+        Db *db = db_pool_acquire(app->pool, 2000, &e, err, sizeof err);
+        if (!db)
+                database = "unreachable";
+        else {
+                int v = schema_check(db);
+                if (v == -ENOENT)
+                        database = "schema not migrated";
+                else if (v < 0)
+                        database = "unreachable";
+                db_pool_release(app->pool, db);
+        }
+
+        pthread_mutex_lock(&app->redis_lock);
+        redisReply *rep = redis_cmd(app->redis, "PING");
+        if (!rep || rep->type == REDIS_REPLY_ERROR)
+                redis = "unreachable";
+        if (rep)
+                freeReplyObject(rep);
+        pthread_mutex_unlock(&app->redis_lock);
+
+        bool ok = strcmp(database, "ok") == 0 && strcmp(redis, "ok") == 0;
+        respond_json(r, ok ? 200 : 503,
+                     json_pack("{s:s, s:{s:s, s:s}}", "status", ok ? "ready" : "not ready", "checks", "database",
+                               database, "redis", redis));
+        return ok ? 200 : 503;
+}

@@ -1,0 +1,59 @@
+#include "import_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static json_t *opt_string(const char *s) {
+        return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *parse_or(const char *text, json_t *fallback) {
+        json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+        if (v) {
+                json_decref(fallback);
+                return v;
+        }
+        return fallback;
+}
+
+json_t *import_to_json(const ImportRecord *rec) {
+        char self[96], errors[112], errors_csv[112], events[112];
+        snprintf(self, sizeof self, "/v1/imports/%s", rec->id);
+        snprintf(errors, sizeof errors, "%s/errors", self);
+        snprintf(errors_csv, sizeof errors_csv, "%s/errors.csv", self);
+        snprintf(events, sizeof events, "%s/events", self);
+
+        double progress = 0;
+        if (rec->rows_total > 0)
+                progress = (double) rec->rows_processed / (double) rec->rows_total;
+        if (progress > 1)
+                progress = 1;
+        /* A finished import is done even when it stopped early. */
+        if (import_state_is_final(rec->state) && strcmp(rec->state, "cancelled") != 0 &&
+            strcmp(rec->state, "failed") != 0)
+                progress = 1;
+
+        json_t *error = json_null();
+        if (rec->error_code)
+                error = json_pack("{s:s, s:s}", "code", rec->error_code, "message",
+                                  rec->error_message ? rec->error_message : "");
+
+        return json_pack(
+                "{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:{s:o, s:I, s:o, s:o, s:o}, "
+                "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, "
+                "s:{s:s, s:s, s:s, s:s}}",
+                "id", rec->id, "state", rec->state, "role", opt_string(rec->role_key), "mode", rec->mode, "invite",
+                rec->invite, "dry_run", rec->dry_run, "actor", opt_string(rec->actor),
+                "file", "name", opt_string(rec->file_name), "bytes", (json_int_t) rec->file_bytes, "sha256",
+                opt_string(rec->file_sha256), "encoding", opt_string(rec->file_encoding), "delimiter",
+                opt_string(rec->file_delimiter),
+                "counts", "rows_total", (json_int_t) rec->rows_total, "rows_processed",
+                (json_int_t) rec->rows_processed, "created", (json_int_t) rec->created, "updated",
+                (json_int_t) rec->updated, "unchanged", (json_int_t) rec->unchanged, "failed",
+                (json_int_t) rec->failed, "invites", (json_int_t) rec->invites, "warnings",
+                (json_int_t) rec->warning_rows,
+                "progress", progress, "warnings", parse_or(rec->warnings, json_array()), "error", error,
+                "created_at", opt_string(rec->created_at), "started_at", opt_string(rec->started_at),
+                "finished_at", opt_string(rec->finished_at),
+                "links", "self", self, "errors", errors, "errors_csv", errors_csv, "events", events);
+}

@@ -1,0 +1,130 @@
+#include "import_options.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "problem.h"
+
+static const char *const known[] = { "role", "mode", "invite", "dry_run", "delimiter", "column_map", NULL };
+
+void import_options_done(ImportOptions *o) {
+        column_map_free(o->column_map);
+        free(o->column_map_json);
+        free(o->role_key);
+        *o = (ImportOptions){ 0 };
+}
+
+int import_options_delimiter(const char *s, char *ret) {
+        if (!s || !*s || strcasecmp(s, "auto") == 0)
+                *ret = 0;
+        else if (strcmp(s, ",") == 0 || strcasecmp(s, "comma") == 0)
+                *ret = ',';
+        else if (strcmp(s, ";") == 0 || strcasecmp(s, "semicolon") == 0)
+                *ret = ';';
+        else if (strcmp(s, "\t") == 0 || strcasecmp(s, "tab") == 0 || strcmp(s, "\\t") == 0)
+                *ret = '\t';
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static bool listed(const char *name, const char *const *list) {
+        for (size_t i = 0; list && list[i]; i++)
+                if (strcmp(name, list[i]) == 0)
+                        return true;
+        return false;
+}
+
+static unsigned bad(Request *r, const char *name, const char *detail) {
+        json_t *extra = json_pack("{s:[{s:s, s:s}]}", "errors", "name", name, "message", detail);
+        problem_with(r, 400, "invalid_option", "Invalid option", detail, extra);
+        return 400;
+}
+
+unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o) {
+        *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = true };
+
+        const char **keys = map ? u_map_enum_keys(map) : NULL;
+        for (size_t i = 0; keys && keys[i]; i++) {
+                if (listed(keys[i], known) || listed(keys[i], ignore))
+                        continue;
+                char detail[300];
+                snprintf(detail, sizeof detail,
+                         "unknown option \"%.100s\"; the options are role, mode, invite, dry_run, delimiter and "
+                         "column_map",
+                         keys[i]);
+                return bad(r, keys[i], detail);
+        }
+
+        const char *v;
+        if ((v = map ? u_map_get(map, "mode") : NULL) && import_mode_from_string(v, &o->mode) < 0)
+                return bad(r, "mode", "mode must be upsert, create_only or update_only");
+        if ((v = map ? u_map_get(map, "invite") : NULL)) {
+                if (strcmp(v, "new_users") == 0)
+                        o->invite = true;
+                else if (strcmp(v, "none") == 0)
+                        o->invite = false;
+                else
+                        return bad(r, "invite", "invite must be new_users or none");
+        }
+        if ((v = map ? u_map_get(map, "dry_run") : NULL)) {
+                if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+                        o->dry_run = true;
+                else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+                        o->dry_run = false;
+                else
+                        return bad(r, "dry_run", "dry_run must be true or false");
+        }
+        if (import_options_delimiter(map ? u_map_get(map, "delimiter") : NULL, &o->delimiter) < 0)
+                return bad(r, "delimiter", "delimiter must be \",\", \";\", tab, or auto (the default)");
+
+        if ((v = map ? u_map_get(map, "column_map") : NULL) && *v) {
+                char err[300];
+                int k = column_map_parse(v, &o->column_map, err, sizeof err);
+                if (k == -ENOMEM) {
+                        problem(r, 500, "internal_error", "Internal error", "out of memory");
+                        return 500;
+                }
+                if (k < 0)
+                        return bad(r, "column_map", err);
+                /* Stored as the client sent it; parsed again by the worker. */
+                if (!(o->column_map_json = strdup(v))) {
+                        problem(r, 500, "internal_error", "Internal error", "out of memory");
+                        return 500;
+                }
+        }
+
+        if ((v = map ? u_map_get(map, "role") : NULL) && *v) {
+                Db *db = request_db(r);
+                if (!db)
+                        return 503;
+                RoleInfo *roles = NULL;
+                size_t n = 0;
+                if (roles_load(db, r->auth.account_id, &roles, &n) < 0) {
+                        problem(r, 503, "database_unavailable", "Service unavailable",
+                                "the database cannot be reached; try again shortly");
+                        return 503;
+                }
+                const RoleInfo *role = row_rules_find_role(roles, n, v);
+                if (!role) {
+                        Buf msg = BUF_INIT;
+                        int k = buf_printf(&msg, "role \"%.100s\" is not a role of this account; known roles:", v);
+                        for (size_t i = 0; k >= 0 && i < n; i++)
+                                k = buf_printf(&msg, "%s %s (%s)", i ? "," : "", roles[i].name, roles[i].key);
+                        roles_free(roles, n);
+                        unsigned st = bad(r, "role", buf_str(&msg));
+                        buf_done(&msg);
+                        return st;
+                }
+                o->role_key = strdup(role->key);
+                roles_free(roles, n);
+                if (!o->role_key) {
+                        problem(r, 500, "internal_error", "Internal error", "out of memory");
+                        return 500;
+                }
+                o->role = o->role_key;
+        }
+        return 0;
+}

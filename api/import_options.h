@@ -1,0 +1,33 @@
+/* The options of an upload (form fields of a multipart body, or query
+ * parameters of a raw text/csv body): role, mode, invite, dry_run,
+ * delimiter, column_map. Unknown names and bad values are refused with a
+ * message naming them (400). */
+#pragma once
+
+#include <stdbool.h>
+
+#include "app.h"
+#include "header_map.h"
+#include "user_store.h"
+
+typedef struct ImportOptions {
+        const char *role; /* the role's key once checked, or NULL */
+        ImportMode mode;
+        bool invite;
+        bool dry_run;
+        char delimiter; /* 0: detect */
+        ColumnMap *column_map; /* owned */
+        char *column_map_json; /* owned: normalised JSON text, or NULL */
+        char *role_key; /* owned */
+} ImportOptions;
+
+void import_options_done(ImportOptions *o);
+
+/* Reads the options from map (skipping the names in `ignore`, NULL-ended),
+ * checks the role against the account's roles. Returns 0, or a status with
+ * a problem response set (400; 503 when the database failed). */
+unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o);
+
+/* Parses just the delimiter option value: ",", ";", "\t" (or the words
+ * comma, semicolon, tab), "auto" or empty for detection. -EINVAL else. */
+int import_options_delimiter(const char *s, char *ret);

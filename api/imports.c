@@ -1,0 +1,701 @@
+/* Handlers of /v1/imports: upload, status, list, error log. */
+#include "imports.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "csv_writer.h"
+#include "cursor.h"
+#include "error_log.h"
+#include "header_map.h"
+#include "import_json.h"
+#include "import_options.h"
+#include "ingest.h"
+#include "job_queue.h"
+#include "json_util.h"
+#include "log.h"
+#include "problem.h"
+#include "upload.h"
+
+static bool content_type_is(const char *ct, const char *type) {
+        size_t n = strlen(type);
+        return ct && strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static unsigned database_unavailable(Request *r) {
+        problem(r, 503, "database_unavailable", "Service unavailable", "the database cannot be reached; try again shortly");
+        return 503;
+}
+
+/* Loads the caller's import named in the path; 404 for another account's. */
+static unsigned load_import(Request *r, ImportRecord *rec) {
+        const char *id = u_map_get(r->req->map_url, "id");
+        Db *db = request_db(r);
+        if (!db)
+                return 503;
+        int k = import_store_get(db, r->auth.account_id, id ? id : "", rec);
+        if (k == -ENOENT) {
+                problem(r, 404, "not_found", "Not found", "no import %.40s in this account", id ? id : "");
+                return 404;
+        }
+        if (k < 0)
+                return database_unavailable(r);
+        return 0;
+}
+
+static unsigned respond_import(Request *r, unsigned status, const char *id) {
+        ImportRecord rec;
+        Db *db = request_db(r);
+        if (!db)
+                return 503;
+        if (import_store_get(db, r->auth.account_id, id, &rec) < 0)
+                return database_unavailable(r);
+        char location[80];
+        snprintf(location, sizeof location, "/v1/imports/%s", rec.id);
+        u_map_put(r->resp->map_header, "Location", location);
+        respond_json(r, status, import_to_json(&rec));
+        import_record_done(&rec);
+        return status;
+}
+
+/* The header of the file against the required fields: 422 listing what
+ * is missing and what was found. */
+static unsigned check_header(Request *r, const UploadReport *rep, const ImportOptions *o, json_t **ret_warnings) {
+        HeaderMap *hm = NULL;
+        HeaderProblem hp;
+        int k = header_map_build(rep->header, rep->header_lens, rep->n_header, o->column_map, &hm, &hp);
+        if (k == -EINVAL) {
+                problem(r, 422, "invalid_header", "Invalid header row", "%s", hp.message);
+                return 422;
+        }
+        if (k < 0) {
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+
+        Field missing[3];
+        size_t n_missing = header_map_missing(hm, missing);
+        bool role_missing = hm->single[FIELD_ROLE] < 0 && !o->role;
+        if (n_missing || role_missing) {
+                json_t *errors = json_array(), *found = json_array(), *names = json_array();
+                for (size_t i = 0; i < n_missing; i++) {
+                        json_array_append_new(names, json_string(field_name(missing[i])));
+                        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field_name(missing[i]),
+                                                                "message", "no column holds this field"));
+                }
+                if (role_missing) {
+                        json_array_append_new(names, json_string("role"));
+                        json_array_append_new(errors, json_pack("{s:s, s:s}", "field", "role", "message",
+                                                                "no Role column, and no role option for the import"));
+                }
+                for (size_t i = 0; i < rep->n_header && i < 200; i++)
+                        json_array_append_new(found, json_string(rep->header[i]));
+                Buf detail = BUF_INIT;
+                int rr = buf_append_str(&detail, "the header row lacks required columns:");
+                for (size_t i = 0; rr >= 0 && i < json_array_size(names); i++)
+                        rr = buf_printf(&detail, "%s %s", i ? "," : "", json_string_value(json_array_get(names, i)));
+                if (rr >= 0)
+                        rr = buf_append_str(&detail,
+                                            ". Headings are matched without regard to case and spaces "
+                                            "(e.g. \"Email Address\", \"First Name\"); column_map can name others");
+                problem_with(r, 422, "missing_columns", "Missing columns", buf_str(&detail),
+                             json_pack("{s:o, s:o, s:o}", "errors", errors, "missing", names, "found_headers", found));
+                buf_done(&detail);
+                header_map_free(hm);
+                return 422;
+        }
+
+        json_t *warnings = json_array();
+        if (hm->n_ignored) {
+                json_t *cols = json_array();
+                Buf msg = BUF_INIT;
+                int rr = buf_printf(&msg, "%zu column%s not imported:", hm->n_ignored, hm->n_ignored == 1 ? " is" : "s are");
+                for (size_t i = 0; i < hm->n_ignored; i++) {
+                        json_array_append_new(cols, json_string(hm->ignored[i]));
+                        if (rr >= 0)
+                                rr = buf_printf(&msg, "%s \"%s\"", i ? "," : "", hm->ignored[i]);
+                }
+                if (rr >= 0)
+                        rr = buf_append_str(&msg, "; map them with column_map to keep them");
+                json_array_append_new(warnings, json_pack("{s:s, s:s, s:o}", "code", "ignored_columns", "message",
+                                                          buf_str(&msg), "columns", cols));
+                buf_done(&msg);
+        }
+        header_map_free(hm);
+        *ret_warnings = warnings;
+        return 0;
+}
+
+static json_t *header_json(const UploadReport *rep) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < rep->n_header; i++)
+                json_array_append_new(a, json_stringn(rep->header[i], rep->header_lens[i]));
+        return a;
+}
+
+static void enqueue(Request *r, const char *id) {
+        App *app = r->app;
+        pthread_mutex_lock(&app->redis_lock);
+        int k = job_queue_enqueue(app->redis, id);
+        if (k < 0)
+                log_request(LOG_LEVEL_WARNING, r->id, "import %s stored but not queued (the sweeper will): %s", id,
+                            app->redis->errstr);
+        pthread_mutex_unlock(&app->redis_lock);
+}
+
+static bool idempotency_key_ok(const char *k) {
+        size_t n = strlen(k);
+        if (n == 0 || n > 255)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (k[i] < 0x21 || k[i] > 0x7e)
+                        return false;
+        return true;
+}
+
+/* Everything after the bytes are in: options, report, header, commit,
+ * enqueue, 202. Takes over (and ends) the ingest. */
+static unsigned finish_upload(Request *r, Ingest *in, const char *filename, const struct _u_map *options_map,
+                              const char *const *ignore) {
+        ImportOptions o;
+        UploadReport rep = { 0 };
+        json_t *warnings = NULL;
+        char *header = NULL, *warnings_text = NULL;
+        unsigned st;
+
+        const char *idem = request_header(r, "Idempotency-Key");
+        if (idem && !idempotency_key_ok(idem)) {
+                ingest_abort(in);
+                problem(r, 400, "invalid_option", "Invalid Idempotency-Key",
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters");
+                return 400;
+        }
+        if ((st = import_options_parse(r, options_map, ignore, &o))) {
+                ingest_abort(in);
+                return st;
+        }
+
+        int k = ingest_end(in, o.delimiter, &rep);
+        if (k < 0) {
+                if (k == -EIO)
+                        log_request(LOG_LEVEL_WARNING, r->id, "storing an upload failed: %s", ingest_error(in));
+                st = k == -EIO ? database_unavailable(r) : 500;
+                if (k != -EIO)
+                        problem(r, 500, "internal_error", "Internal error", "out of memory");
+                goto out;
+        }
+        if (rep.error_code) {
+                problem(r, 422, rep.error_code, "The file cannot be imported", "%s", rep.error_message);
+                st = 422;
+                goto out;
+        }
+        if ((st = check_header(r, &rep, &o, &warnings)))
+                goto out;
+
+        json_t *hj = header_json(&rep);
+        header = hj ? json_dumps(hj, JSON_COMPACT) : NULL;
+        json_decref(hj);
+        warnings_text = json_dumps(warnings, JSON_COMPACT);
+        char delim[2] = { rep.delimiter, 0 };
+        ImportDraft draft = {
+                .account_id = r->auth.account_id,
+                .token_id = r->auth.token_id,
+                .actor = r->auth.actor,
+                .role_key = o.role,
+                .mode = import_mode_to_string(o.mode),
+                .invite = o.invite ? "new_users" : "none",
+                .dry_run = o.dry_run,
+                .column_map = o.column_map_json,
+                .file_name = filename && *filename ? filename : NULL,
+                .file_bytes = rep.bytes,
+                .file_sha256 = rep.sha256,
+                .file_encoding = text_encoding_name(rep.encoding),
+                .file_delimiter = delim[0],
+                .header_json = header ? header : "[]",
+                .rows_total = rep.rows,
+                .warnings_json = warnings_text ? warnings_text : "[]",
+                .idempotency_key = idem,
+        };
+        char existing[UUID_STRING_SIZE];
+        char id[UUID_STRING_SIZE];
+        snprintf(id, sizeof id, "%s", ingest_id(in));
+        k = ingest_commit(in, &draft, existing);
+        if (k == -EEXIST) {
+                /* The same request again: the first import, not a second. */
+                u_map_put(r->resp->map_header, "Idempotent-Replayed", "true");
+                st = respond_import(r, 202, existing);
+                goto out;
+        }
+        if (k < 0) {
+                log_request(LOG_LEVEL_WARNING, r->id, "committing an upload failed: %s", ingest_error(in));
+                st = database_unavailable(r);
+                goto out;
+        }
+        atomic_fetch_add(&r->app->imports_accepted, 1);
+        log_request(LOG_LEVEL_INFO, r->id, "import %s accepted: %llu bytes, %llu rows, %s, delimiter %s", id,
+                    (unsigned long long) rep.bytes, (unsigned long long) rep.rows, text_encoding_name(rep.encoding),
+                    rep.delimiter == '\t' ? "tab" : delim);
+        enqueue(r, id);
+        st = respond_import(r, 202, id);
+out:
+        /* After a commit there is nothing to roll back: this only frees. */
+        ingest_abort(in);
+        json_decref(warnings);
+        free(header);
+        free(warnings_text);
+        upload_report_done(&rep);
+        import_options_done(&o);
+        return st;
+}
+
+static unsigned create_multipart(Request *r) {
+        Upload *u = upload_find(r->req);
+        if (!u) {
+                if (r->req->map_post_body && u_map_has_key(r->req->map_post_body, "file"))
+                        problem(r, 400, "missing_file", "Missing file",
+                                "the \"file\" part needs a filename (Content-Disposition: form-data; name=\"file\"; "
+                                "filename=\"users.csv\")");
+                else
+                        problem(r, 400, "missing_file", "Missing file",
+                                "send the CSV in a multipart/form-data field named \"file\"");
+                return 400;
+        }
+        if (u->status) {
+                problem(r, u->status, u->code, u->title, "%s", u->detail);
+                return u->status;
+        }
+        Ingest *in = u->ingest;
+        u->ingest = NULL; /* finish_upload() owns it now */
+        return finish_upload(r, in, u->filename, r->req->map_post_body, NULL);
+}
+
+static unsigned create_raw(Request *r, char default_delimiter) {
+        App *app = r->app;
+        const char *cl = request_header(r, "Content-Length");
+        uint64_t announced = cl ? strtoull(cl, NULL, 10) : 0;
+        uint64_t limit = (uint64_t) MIN(app->cfg.max_body_bytes, app->cfg.max_upload_bytes);
+
+        /* ulfius keeps a raw body in memory, up to ROSTER_MAX_BODY_BYTES;
+         * past that it would be cut silently. */
+        if (announced > limit || r->req->binary_body_length >= (size_t) app->cfg.max_body_bytes) {
+                problem(r, 413, "file_too_large", "Body too large",
+                        "a text/csv body may be at most %llu bytes; send larger files as multipart/form-data "
+                        "(field \"file\"), up to %lld bytes",
+                        (unsigned long long) limit, (long long) app->cfg.max_upload_bytes);
+                return 413;
+        }
+        if (atomic_fetch_add(&app->uploads, 1) >= app->cfg.max_concurrent_uploads) {
+                atomic_fetch_sub(&app->uploads, 1);
+                problem(r, 503, "too_many_uploads", "Too many uploads", "try again shortly");
+                return 503;
+        }
+
+        char delim = default_delimiter, err[256];
+        const char *opt = u_map_get(r->req->map_url, "delimiter");
+        if (opt && import_options_delimiter(opt, &delim) == 0 && delim == 0)
+                delim = default_delimiter;
+        unsigned st;
+        Ingest *in = ingest_begin(app, delim, &st, err, sizeof err);
+        if (!in) {
+                atomic_fetch_sub(&app->uploads, 1);
+                log_request(LOG_LEVEL_WARNING, r->id, "cannot start storing an upload: %s", err);
+                return st == 503 ? database_unavailable(r) : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
+        }
+        int k = ingest_feed(in, r->req->binary_body, r->req->binary_body_length);
+        if (k < 0) {
+                ingest_abort(in);
+                atomic_fetch_sub(&app->uploads, 1);
+                if (k == -EFBIG) {
+                        problem(r, 413, "file_too_large", "File too large", "the file is larger than the limit");
+                        return 413;
+                }
+                return database_unavailable(r);
+        }
+        const char *filename = u_map_get(r->req->map_url, "filename");
+        static const char *const ignore[] = { "filename", NULL };
+        st = finish_upload(r, in, filename, r->req->map_url, ignore);
+        atomic_fetch_sub(&app->uploads, 1);
+        return st;
+}
+
+unsigned imports_create(Request *r) {
+        const char *ct = request_header(r, "Content-Type");
+        if (content_type_is(ct, "multipart/form-data"))
+                return create_multipart(r);
+        if (content_type_is(ct, "text/csv") || content_type_is(ct, "application/csv"))
+                return create_raw(r, 0);
+        if (content_type_is(ct, "text/tab-separated-values"))
+                return create_raw(r, '\t');
+        problem(r, 415, "unsupported_media_type", "Unsupported media type",
+                "send multipart/form-data with the CSV in the field \"file\", or a text/csv or "
+                "text/tab-separated-values body; got %.100s",
+                ct ? ct : "no Content-Type");
+        return 415;
+}
+
+unsigned imports_get(Request *r) {
+        ImportRecord rec;
+        unsigned st = load_import(r, &rec);
+        if (st)
+                return st;
+        respond_json(r, 200, import_to_json(&rec));
+        import_record_done(&rec);
+        return 200;
+}
+
+static int parse_limit(Request *r, int def, int max, int *ret) {
+        const char *v = request_query(r, "limit");
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || *end || n < 1 || n > max) {
+                problem(r, 400, "invalid_option", "Invalid limit", "limit must be a whole number from 1 to %d", max);
+                return -EINVAL;
+        }
+        *ret = (int) n;
+        return 0;
+}
+
+static bool known_state(const char *s) {
+        static const char *const states[] = { "queued", "processing", "validating", "validated", "completed",
+                                              "completed_with_errors", "failed", "cancelled" };
+        for (size_t i = 0; i < ELEMENTSOF(states); i++)
+                if (strcmp(s, states[i]) == 0)
+                        return true;
+        return false;
+}
+
+unsigned imports_list(Request *r) {
+        int limit;
+        if (parse_limit(r, 20, 100, &limit) < 0)
+                return 400;
+        const char *state = request_query(r, "state");
+        if (state && !known_state(state)) {
+                problem(r, 400, "invalid_option", "Invalid state",
+                        "state must be one of queued, processing, validating, validated, completed, "
+                        "completed_with_errors, failed, cancelled");
+                return 400;
+        }
+        char after[128] = "", *after_id = NULL;
+        const char *cursor = request_query(r, "cursor");
+        if (cursor) {
+                if (cursor_decode(cursor, after, sizeof after) < 0 || !(after_id = strchr(after, '|')) ||
+                    !uuid_is_valid(after_id + 1)) {
+                        problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
+                        return 400;
+                }
+                *after_id++ = '\0';
+        }
+        Db *db = request_db(r);
+        if (!db)
+                return 503;
+        ImportRecord *recs = NULL;
+        size_t n = 0;
+        /* One more than asked, to know whether there is a next page. */
+        int k = import_store_list(db, r->auth.account_id, state, limit + 1, cursor ? after : NULL, after_id, &recs, &n);
+        if (k < 0) {
+                if (db_sqlstate_is(db, "22007") || db_sqlstate_is(db, "22008")) {
+                        problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
+                        return 400;
+                }
+                return database_unavailable(r);
+        }
+        json_t *items = json_array();
+        for (size_t i = 0; i < n && i < (size_t) limit; i++)
+                json_array_append_new(items, import_to_json(&recs[i]));
+        json_t *next = json_null();
+        if (n > (size_t) limit) {
+                char raw[128], enc[192];
+                snprintf(raw, sizeof raw, "%s|%s", recs[limit - 1].created_at, recs[limit - 1].id);
+                cursor_encode(raw, enc, sizeof enc);
+                next = json_string(enc);
+        }
+        import_records_free(recs, n);
+        respond_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+        return 200;
+}
+
+/* What the import's columns mean, rebuilt from its stored header. */
+static HeaderMap *import_header_map(const ImportRecord *rec, json_t **ret_cells) {
+        json_t *cells = json_loads(rec->header ? rec->header : "[]", 0, NULL);
+        if (!json_is_array(cells)) {
+                json_decref(cells);
+                return NULL;
+        }
+        size_t n = json_array_size(cells);
+        char **texts = calloc(n + 1, sizeof *texts);
+        size_t *lens = calloc(n + 1, sizeof *lens);
+        ColumnMap *cm = NULL;
+        HeaderMap *hm = NULL;
+        HeaderProblem hp;
+        char err[300];
+        if (texts && lens) {
+                for (size_t i = 0; i < n; i++) {
+                        texts[i] = (char *) json_string_value(json_array_get(cells, i));
+                        if (!texts[i])
+                                texts[i] = "";
+                        lens[i] = strlen(texts[i]);
+                }
+                if (!rec->column_map || column_map_parse(rec->column_map, &cm, err, sizeof err) == 0)
+                        (void) !header_map_build(texts, lens, n, cm, &hm, &hp);
+        }
+        free(texts);
+        free(lens);
+        column_map_free(cm);
+        *ret_cells = cells;
+        return hm;
+}
+
+/* The row's values by field: {"email": "...", "upn": ["..."], ...}. */
+static json_t *row_values(const HeaderMap *hm, json_t *cells) {
+        json_t *v = json_object();
+        if (!hm || !json_is_array(cells))
+                return v;
+        for (size_t i = 0; i < hm->n_columns && i < json_array_size(cells); i++) {
+                const HeaderColumn *col = &hm->columns[i];
+                json_t *cell = json_array_get(cells, i);
+                if (col->field == FIELD_NONE || col->field == FIELD_IGNORE)
+                        continue;
+                if (col->field == FIELD_UPN) {
+                        json_t *a = json_object_get(v, "upn");
+                        if (!a) {
+                                a = json_array();
+                                json_object_set_new(v, "upn", a);
+                        }
+                        if (json_string_length(cell) > 0)
+                                json_array_append(a, cell);
+                } else if (col->field == FIELD_CUSTOM) {
+                        char key[80];
+                        snprintf(key, sizeof key, "custom.%s", col->custom_key);
+                        json_object_set(v, key, cell);
+                } else
+                        json_object_set(v, field_name(col->field), cell);
+        }
+        return v;
+}
+
+static bool wants_csv(Request *r) {
+        const char *accept = request_header(r, "Accept");
+        return accept && strstr(accept, "text/csv") && !strstr(accept, "application/json");
+}
+
+static unsigned errors_csv(Request *r, const ImportRecord *rec);
+
+unsigned imports_errors(Request *r) {
+        ImportRecord rec;
+        unsigned st = load_import(r, &rec);
+        if (st)
+                return st;
+        if (wants_csv(r)) {
+                st = errors_csv(r, &rec);
+                import_record_done(&rec);
+                return st;
+        }
+
+        int limit;
+        if (parse_limit(r, 100, 1000, &limit) < 0) {
+                import_record_done(&rec);
+                return 400;
+        }
+        long after_line = 0;
+        int after_seq = -1;
+        const char *cursor = request_query(r, "cursor");
+        if (cursor) {
+                char raw[64];
+                if (cursor_decode(cursor, raw, sizeof raw) < 0 || sscanf(raw, "%ld.%d", &after_line, &after_seq) != 2 ||
+                    after_line < 0 || after_seq < 0) {
+                        import_record_done(&rec);
+                        problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
+                        return 400;
+                }
+        }
+        const char *severity = request_query(r, "severity");
+        if (severity && strcmp(severity, "error") != 0 && strcmp(severity, "warning") != 0) {
+                import_record_done(&rec);
+                problem(r, 400, "invalid_option", "Invalid severity", "severity must be error or warning");
+                return 400;
+        }
+
+        Db *db = request_db(r);
+        PGresult *res = NULL;
+        if (!db || error_log_page(db, rec.id, after_line, after_seq, limit + 1, false, &res) < 0) {
+                import_record_done(&rec);
+                return db ? database_unavailable(r) : 503;
+        }
+        json_t *header_cells = NULL;
+        HeaderMap *hm = import_header_map(&rec, &header_cells);
+        json_t *items = json_array();
+        int n = PQntuples(res);
+        for (int i = 0; i < n && i < limit; i++) {
+                if (severity && strcmp(PQgetvalue(res, i, 3), severity) != 0)
+                        continue;
+                json_t *cells = json_loads(PQgetvalue(res, i, 7), 0, NULL);
+                json_array_append_new(items,
+                                      json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "line",
+                                                (json_int_t) atol(PQgetvalue(res, i, 0)), "row",
+                                                (json_int_t) atol(PQgetvalue(res, i, 2)), "severity",
+                                                PQgetvalue(res, i, 3), "field", PQgetvalue(res, i, 4), "code",
+                                                PQgetvalue(res, i, 5), "message", PQgetvalue(res, i, 6), "values",
+                                                row_values(hm, cells)));
+                json_decref(cells);
+        }
+        json_t *next = json_null();
+        if (n > limit) {
+                char raw[64], enc[96];
+                snprintf(raw, sizeof raw, "%s.%s", PQgetvalue(res, limit - 1, 0), PQgetvalue(res, limit - 1, 1));
+                cursor_encode(raw, enc, sizeof enc);
+                next = json_string(enc);
+        }
+        PQclear(res);
+        header_map_free(hm);
+        json_decref(header_cells);
+        respond_json(r, 200,
+                     json_pack("{s:o, s:o, s:{s:I, s:I}}", "items", items, "next_cursor", next, "counts", "failed",
+                               (json_int_t) rec.failed, "warnings", (json_int_t) rec.warning_rows));
+        import_record_done(&rec);
+        return 200;
+}
+
+unsigned imports_errors_csv(Request *r) {
+        ImportRecord rec;
+        unsigned st = load_import(r, &rec);
+        if (st)
+                return st;
+        st = errors_csv(r, &rec);
+        import_record_done(&rec);
+        return st;
+}
+
+/* The error CSV is streamed a page of rows at a time, each page read with
+ * a connection taken from the pool for just that read. */
+typedef struct CsvStream {
+        App *app;
+        char import_id[UUID_STRING_SIZE];
+        char delimiter;
+        size_t n_data_columns;
+        long last_line;
+        Buf pending;
+        size_t sent;
+        bool done;
+} CsvStream;
+
+#define CSV_PAGE 500
+
+static int csv_fill(CsvStream *s) {
+        char err[256];
+        int e;
+        Db *db = db_pool_acquire(s->app->pool, 5000, &e, err, sizeof err);
+        if (!db)
+                return -EIO;
+        PGresult *res = NULL;
+        int k = error_log_failed_rows(db, s->import_id, s->last_line, CSV_PAGE, &res);
+        db_pool_release(s->app->pool, db);
+        if (k < 0)
+                return k;
+        int n = PQntuples(res);
+        int r = 0;
+        for (int i = 0; i < n && r >= 0; i++) {
+                json_t *cells = json_loads(PQgetvalue(res, i, 1), 0, NULL);
+                for (size_t c = 0; r >= 0 && c < s->n_data_columns; c++) {
+                        const char *cell = json_string_value(json_array_get(cells, c));
+                        if (c)
+                                r = buf_append_char(&s->pending, s->delimiter);
+                        if (r >= 0 && cell)
+                                r = csv_write_cell(&s->pending, cell, json_string_length(json_array_get(cells, c)),
+                                                   s->delimiter);
+                }
+                json_decref(cells);
+                const char *line = PQgetvalue(res, i, 0);
+                const char *msg = PQgetvalue(res, i, 2);
+                if (r >= 0)
+                        r = buf_printf(&s->pending, "%c%s%c", s->delimiter, line, s->delimiter);
+                if (r >= 0)
+                        r = csv_write_cell(&s->pending, msg, strlen(msg), s->delimiter);
+                if (r >= 0)
+                        r = buf_append_str(&s->pending, "\r\n");
+                s->last_line = atol(line);
+        }
+        if (n < CSV_PAGE)
+                s->done = true;
+        PQclear(res);
+        return r;
+}
+
+static ssize_t csv_stream(void *userdata, uint64_t offset, char *out, size_t max) {
+        CsvStream *s = userdata;
+        if (s->sent == s->pending.len) {
+                buf_clear(&s->pending);
+                s->sent = 0;
+                if (s->done)
+                        return U_STREAM_END;
+                if (csv_fill(s) < 0) {
+                        log_import(LOG_LEVEL_ERROR, s->import_id, "error CSV cut short: the database failed");
+                        return U_STREAM_ERROR;
+                }
+                if (s->pending.len == 0)
+                        return U_STREAM_END;
+        }
+        size_t n = MIN(max, s->pending.len - s->sent);
+        memcpy(out, s->pending.data + s->sent, n);
+        s->sent += n;
+        return (ssize_t) n;
+}
+
+static void csv_stream_free(void *userdata) {
+        CsvStream *s = userdata;
+        buf_done(&s->pending);
+        free(s);
+}
+
+static unsigned errors_csv(Request *r, const ImportRecord *rec) {
+        json_t *header_cells = NULL;
+        HeaderMap *hm = import_header_map(rec, &header_cells);
+        CsvStream *s = calloc(1, sizeof *s);
+        if (!s || !json_is_array(header_cells)) {
+                free(s);
+                header_map_free(hm);
+                json_decref(header_cells);
+                problem(r, 500, "internal_error", "Internal error", "the import's header cannot be read");
+                return 500;
+        }
+        s->app = r->app;
+        snprintf(s->import_id, sizeof s->import_id, "%s", rec->id);
+        s->delimiter = rec->file_delimiter[0] ? rec->file_delimiter[0] : ',';
+        /* A file that was itself an error CSV already ends in line and
+         * error: those are replaced, not repeated. */
+        s->n_data_columns = hm ? hm->n_data_columns : json_array_size(header_cells);
+        header_map_free(hm);
+
+        /* UTF-8 with a byte-order mark, so that spreadsheets read accents
+         * right; the original header, then line and error. */
+        int k = buf_append_str(&s->pending, "\xEF\xBB\xBF");
+        for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
+                json_t *cell = json_array_get(header_cells, c);
+                if (c)
+                        k = buf_append_char(&s->pending, s->delimiter);
+                if (k >= 0)
+                        k = csv_write_cell(&s->pending, json_string_value(cell), json_string_length(cell), s->delimiter);
+        }
+        if (k >= 0)
+                k = buf_printf(&s->pending, "%cline%cerror\r\n", s->delimiter, s->delimiter);
+        json_decref(header_cells);
+        if (k < 0) {
+                csv_stream_free(s);
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+
+        char disposition[128];
+        snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-errors.csv\"", rec->id);
+        u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
+        u_map_put(r->resp->map_header, "Content-Disposition", disposition);
+        ulfius_set_stream_response(r->resp, 200, csv_stream, csv_stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
+        return 200;
+}

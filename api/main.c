@@ -1,0 +1,225 @@
+/* roster-api: the HTTP API. Stateless; run as many as needed behind a load
+ * balancer.
+ *
+ * libmicrohttpd runs a thread per connection (handlers make blocking
+ * PostgreSQL calls); the main thread only waits for SIGTERM/SIGINT. */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "app.h"
+#include "log.h"
+#include "routes.h"
+#include "schema.h"
+#include "upload.h"
+
+/* Called by libmicrohttpd when it is done with a request, including one
+ * whose client went away mid-upload (which never reaches a handler). */
+static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+        struct connection_info_struct *ci = *con_cls;
+        if (ci && ci->request)
+                upload_request_completed(ci->request);
+        mhd_request_completed(cls, connection, con_cls, toe);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+        char msg[512];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        size_t n = strlen(msg);
+        while (n && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+        log_warning("http: %s", msg);
+}
+
+/* Resolves ROSTER_LISTEN ("host:port", "[v6]:port"). */
+static int resolve_listen(const char *listen, struct sockaddr_storage *ret, socklen_t *ret_len, bool *ret_v6) {
+        char host[256];
+        const char *colon = strrchr(listen, ':');
+        size_t hlen = (size_t) (colon - listen);
+        if (listen[0] == '[') {
+                listen++;
+                hlen -= 2;
+        }
+        if (hlen >= sizeof host)
+                return -EINVAL;
+        memcpy(host, listen, hlen);
+        host[hlen] = '\0';
+
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+        struct addrinfo *res = NULL;
+        if (getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res) != 0 || !res)
+                return -EINVAL;
+        memcpy(ret, res->ai_addr, res->ai_addrlen);
+        *ret_len = res->ai_addrlen;
+        *ret_v6 = res->ai_family == AF_INET6;
+        freeaddrinfo(res);
+        return 0;
+}
+
+static int parse_cors(App *app) {
+        const char *s = app->cfg.cors_origins;
+        if (!*s)
+                return 0;
+        size_t n = 1;
+        for (const char *p = s; *p; p++)
+                n += *p == ',';
+        app->cors_origins = calloc(n, sizeof *app->cors_origins);
+        if (!app->cors_origins)
+                return -ENOMEM;
+        for (const char *p = s; *p;) {
+                size_t len = strcspn(p, ",");
+                const char *t = p;
+                size_t l = len;
+                while (l && *t == ' ')
+                        t++, l--;
+                while (l && t[l - 1] == ' ')
+                        l--;
+                if (l && !(app->cors_origins[app->n_cors_origins++] = strndup(t, l)))
+                        return -ENOMEM;
+                p += len + (p[len] == ',');
+        }
+        return 0;
+}
+
+static int usage(FILE *f) {
+        fputs("Usage: roster-api [--help] [--version]\n\n"
+              "Serves roster's HTTP API on ROSTER_LISTEN. Configuration comes from\n"
+              "ROSTER_* environment variables (roster-admin config lists them).\n",
+              f);
+        return f == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv) {
+        static App app;
+        Buf errors = BUF_INIT;
+        int rc = 1;
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                        return usage(stdout);
+                if (strcmp(argv[i], "--version") == 0) {
+                        puts("roster-api " ROSTER_VERSION);
+                        return 0;
+                }
+                fprintf(stderr, "roster-api: unknown argument \"%s\"\n", argv[i]);
+                return usage(stderr);
+        }
+
+        if (config_load(&app.cfg, &errors) < 0) {
+                fprintf(stderr, "roster-api: bad configuration:\n%s", buf_str(&errors));
+                buf_done(&errors);
+                config_done(&app.cfg);
+                return 1;
+        }
+        buf_done(&errors);
+        log_setup("roster-api", app.cfg.log_format, app.cfg.log_level);
+        signal(SIGPIPE, SIG_IGN);
+
+        struct sockaddr_storage addr;
+        socklen_t addr_len;
+        bool v6;
+        if (resolve_listen(app.cfg.listen, &addr, &addr_len, &v6) < 0) {
+                log_error("ROSTER_LISTEN=%s: cannot resolve the address", app.cfg.listen);
+                goto out;
+        }
+        if (parse_cors(&app) < 0)
+                goto out;
+
+        app.pool = db_pool_new(app.cfg.database_url, "roster-api", (int) app.cfg.db_pool_size);
+        char err[512];
+        if (!app.pool)
+                goto out;
+        {
+                /* A database on an old schema is a deployment mistake to
+                 * report at once; one that is merely down may come back
+                 * (and /readyz says so meanwhile). */
+                _cleanup_(db_freep) Db *db = db_connect(app.cfg.database_url, "roster-api", err, sizeof err);
+                if (!db)
+                        log_warning("PostgreSQL is not reachable yet: %s", err);
+                else if (schema_check(db) == -ENOENT) {
+                        log_error("the database schema is missing or old: run roster-admin migrate");
+                        goto out;
+                }
+        }
+        app.redis = redis_new(app.cfg.redis_url, 2000, err, sizeof err);
+        if (!app.redis) {
+                log_error("ROSTER_REDIS_URL: %s", err);
+                goto out;
+        }
+        if (app.redis->broken)
+                log_warning("Redis is not reachable yet: %s", app.redis->errstr);
+        pthread_mutex_init(&app.redis_lock, NULL);
+        upload_registry_init();
+
+        /* The port given here only satisfies ulfius: the socket address
+         * that counts is MHD_OPTION_SOCK_ADDR below. */
+        struct _u_instance inst;
+        unsigned port = (unsigned) atoi(strrchr(app.cfg.listen, ':') + 1);
+        if (ulfius_init_instance(&inst, port, NULL, NULL) != U_OK) {
+                log_error("cannot set up the HTTP server");
+                goto out;
+        }
+        /* ulfius keeps every request body in memory up to this size (a
+         * multipart file part goes to the upload callback as well); it is
+         * also the most a raw text/csv body may be. */
+        inst.max_post_body_size = (size_t) app.cfg.max_body_bytes;
+        inst.max_post_param_size = 64 * 1024;
+        /* Checked where it matters; otherwise ulfius drops values that are
+         * not UTF-8 without a word. */
+        inst.check_utf8 = 0;
+        ulfius_set_upload_file_callback_function(&inst, upload_file_callback, &app);
+        if (routes_register(&inst, &app) < 0) {
+                log_error("cannot register the routes");
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
+
+        struct MHD_OptionItem ops[] = {
+                /* First, or libmicrohttpd prints some messages itself. */
+                { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_logger, NULL },
+                { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) request_completed, NULL },
+                { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) ulfius_uri_logger, NULL },
+                { MHD_OPTION_SOCK_ADDR, 0, &addr },
+                { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) app.cfg.request_timeout_seconds, NULL },
+                { MHD_OPTION_CONNECTION_LIMIT, 2000, NULL },
+                { MHD_OPTION_END, 0, NULL },
+        };
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+
+        /* Block the stop signals before any thread starts, so that they
+         * all inherit the mask and sigwait() below receives them. */
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+        if (ulfius_start_framework_with_mhd_options(&inst, flags, ops) != U_OK) {
+                log_error("cannot listen on %s", app.cfg.listen);
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
+        log_info("listening on http://%s (%lld MiB uploads, %lld database connections)", app.cfg.listen,
+                 (long long) (app.cfg.max_upload_bytes >> 20), (long long) app.cfg.db_pool_size);
+
+        int sig;
+        sigwait(&stop, &sig);
+        log_info("stopping (signal %d)", sig);
+        ulfius_stop_framework(&inst);
+        ulfius_clean_instance(&inst);
+        rc = 0;
+out:
+        redis_free(app.redis);
+        db_pool_free(app.pool);
+        for (size_t i = 0; i < app.n_cors_origins; i++)
+                free(app.cors_origins[i]);
+        free(app.cors_origins);
+        config_done(&app.cfg);
+        return rc;
+}

@@ -1,0 +1,198 @@
+/* The only place that maps paths to handlers, and the dispatcher every
+ * request goes through: request id, CORS, authentication with the route's
+ * scope, the handler, the access log line. */
+#include "routes.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "health.h"
+#include "imports.h"
+#include "log.h"
+#include "problem.h"
+#include "uuid.h"
+
+struct Route {
+        const char *method;
+        const char *path; /* ulfius format: ":name" matches one segment */
+        unsigned (*handler)(Request *r);
+        unsigned scope; /* 0: public */
+};
+
+static const Route routes[] = {
+        { "GET", "/healthz", health_live, 0 },
+        { "GET", "/readyz", health_ready, 0 },
+        { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE },
+        { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ },
+        { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ },
+        { "GET", "/v1/imports/:id/errors", imports_errors, SCOPE_IMPORTS_READ },
+        { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ },
+};
+
+static App *the_app;
+
+Db *request_db(Request *r) {
+        if (r->db)
+                return r->db;
+        char err[256];
+        int e;
+        r->db = db_pool_acquire(r->app->pool, 5000, &e, err, sizeof err);
+        if (!r->db) {
+                log_request(LOG_LEVEL_WARNING, r->id, "no database connection: %s", err);
+                problem(r, 503, "database_unavailable", "Service unavailable",
+                        "the database cannot be reached; try again shortly");
+                u_map_put(r->resp->map_header, "Retry-After", "5");
+        }
+        return r->db;
+}
+
+const char *request_header(const Request *r, const char *name) {
+        return u_map_get_case(r->req->map_header, name);
+}
+
+const char *request_query(const Request *r, const char *name) {
+        return u_map_get(r->req->map_url, name);
+}
+
+void respond_json(Request *r, unsigned status, json_t *body) {
+        if (!body) {
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return;
+        }
+        ulfius_set_json_body_response(r->resp, status, body);
+        json_decref(body);
+}
+
+static bool request_id_ok(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+                        return false;
+        return true;
+}
+
+static void begin(Request *r) {
+        const char *given = request_header(r, "X-Request-Id");
+        if (given && request_id_ok(given))
+                snprintf(r->id, sizeof r->id, "%s", given);
+        else if (uuid_v4(r->id) < 0)
+                snprintf(r->id, sizeof r->id, "unknown");
+        u_map_put(r->resp->map_header, "X-Request-Id", r->id);
+        u_map_put(r->resp->map_header, "Cache-Control", "no-store");
+        u_map_put(r->resp->map_header, "X-Content-Type-Options", "nosniff");
+
+        const char *origin = request_header(r, "Origin");
+        if (!origin)
+                return;
+        for (size_t i = 0; i < r->app->n_cors_origins; i++)
+                if (strcasecmp(origin, r->app->cors_origins[i]) == 0) {
+                        u_map_put(r->resp->map_header, "Access-Control-Allow-Origin", r->app->cors_origins[i]);
+                        u_map_put(r->resp->map_header, "Access-Control-Expose-Headers",
+                                  "Location, X-Request-Id, Idempotent-Replayed, Retry-After");
+                        u_map_put(r->resp->map_header, "Vary", "Origin");
+                        return;
+                }
+}
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
+}
+
+static void finish(Request *r, unsigned status, double started) {
+        if (r->db) {
+                db_pool_release(r->app->pool, r->db);
+                r->db = NULL;
+        }
+        atomic_fetch_add(&r->app->requests_total, 1);
+        /* The path only: a query string may carry a file name. */
+        log_request(status >= 500 ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, r->id, "%s %s %u %.1fms", r->req->http_verb,
+                    r->req->url_path, status, now_ms() - started);
+}
+
+static int dispatch(const struct _u_request *req, struct _u_response *resp, void *user_data) {
+        const Route *route = user_data;
+        Request r = { .app = the_app, .req = req, .resp = resp, .route = route };
+        double started = now_ms();
+
+        begin(&r);
+        unsigned status = route->scope ? auth_require(&r, route->scope) : 0;
+        if (!status)
+                status = route->handler(&r);
+        finish(&r, status, started);
+        return U_CALLBACK_COMPLETE;
+}
+
+/* Segment-by-segment match, as ulfius does it. */
+static bool path_matches(const char *format, const char *path) {
+        for (;;) {
+                while (*format == '/')
+                        format++;
+                while (*path == '/')
+                        path++;
+                if (!*format || !*path)
+                        return !*format && !*path;
+                size_t fl = strcspn(format, "/"), pl = strcspn(path, "/");
+                if (format[0] != ':' && (fl != pl || strncmp(format, path, fl) != 0))
+                        return false;
+                format += fl;
+                path += pl;
+        }
+}
+
+/* Everything no route took: CORS preflight, 405 for a known path with
+ * another method, 404. */
+static int fallback(const struct _u_request *req, struct _u_response *resp, void *user_data) {
+        Request r = { .app = the_app, .req = req, .resp = resp };
+        double started = now_ms();
+        unsigned status;
+        char allow[64] = "";
+
+        begin(&r);
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                if (path_matches(routes[i].path, req->url_path) && !strstr(allow, routes[i].method))
+                        snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", *allow ? ", " : "",
+                                 routes[i].method);
+
+        if (strcmp(req->http_verb, "OPTIONS") == 0 && *allow) {
+                if (!u_map_get(resp->map_header, "Access-Control-Allow-Origin")) {
+                        problem(&r, 403, "cors_origin_denied", "Origin not allowed",
+                                "this origin is not in ROSTER_CORS_ORIGINS");
+                        status = 403;
+                } else {
+                        u_map_put(resp->map_header, "Access-Control-Allow-Methods", allow);
+                        u_map_put(resp->map_header, "Access-Control-Allow-Headers",
+                                  "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id");
+                        u_map_put(resp->map_header, "Access-Control-Max-Age", "600");
+                        ulfius_set_empty_body_response(resp, 204);
+                        status = 204;
+                }
+        } else if (*allow) {
+                u_map_put(resp->map_header, "Allow", allow);
+                problem(&r, 405, "method_not_allowed", "Method not allowed", "%s is not allowed here; use %s",
+                        req->http_verb, allow);
+                status = 405;
+        } else {
+                problem(&r, 404, "not_found", "Not found", "no such path");
+                status = 404;
+        }
+        finish(&r, status, started);
+        return U_CALLBACK_COMPLETE;
+}
+
+int routes_register(struct _u_instance *inst, App *app) {
+        the_app = app;
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                if (ulfius_add_endpoint_by_val(inst, routes[i].method, NULL, routes[i].path, 0, dispatch,
+                                               (void *) &routes[i]) != U_OK)
+                        return -1;
+        return ulfius_set_default_endpoint(inst, fallback, NULL) == U_OK ? 0 : -1;
+}
