@@ -265,6 +265,8 @@ static unsigned create_multipart(Request *r) {
                 return 400;
         }
         if (u->status) {
+                if (u->status == 503)
+                        u_map_put(r->resp->map_header, "Retry-After", "5");
                 problem(r, u->status, u->code, u->title, "%s", u->detail);
                 return u->status;
         }
@@ -290,7 +292,10 @@ static unsigned create_raw(Request *r, char default_delimiter) {
         }
         if (atomic_fetch_add(&app->uploads, 1) >= app->cfg.max_concurrent_uploads) {
                 atomic_fetch_sub(&app->uploads, 1);
-                problem(r, 503, "too_many_uploads", "Too many uploads", "try again shortly");
+                u_map_put(r->resp->map_header, "Retry-After", "5");
+                problem(r, 503, "too_many_uploads", "Too many uploads",
+                        "the server is receiving %lld uploads already; try again shortly",
+                        (long long) app->cfg.max_concurrent_uploads);
                 return 503;
         }
 

@@ -1,0 +1,68 @@
+"""Shared fixtures: one set of servers, one API and one worker for the
+session; a fresh account (and so a fresh set of users) for each test."""
+
+import pytest
+import requests
+
+import harness
+import openapi_check
+
+
+@pytest.fixture(scope="session", autouse=True)
+def responses_match_openapi():
+    """Every response from roster seen by requests is checked against
+    openapi/openapi.yaml; a test whose response is not as documented
+    fails."""
+    original = requests.Session.send
+
+    def send(self, request, **kwargs):
+        response = original(self, request, **kwargs)
+        if request.url.startswith("http://127.0.0.1:"):
+            openapi_check.check(request.method, openapi_check.path_of(request.url), response.status_code,
+                                response.headers.get("Content-Type"), response.content)
+        return response
+
+    requests.Session.send = send
+    yield
+    requests.Session.send = original
+    assert openapi_check.checked["responses"] > 0
+
+
+@pytest.fixture(scope="session")
+def roster():
+    r = harness.Roster()
+    r.admin("establishments", "load", harness.fixture("gias_establishments.csv"))
+    yield r
+    r.close()
+
+
+def stopped_cleanly(p):
+    """A process asked to stop exits 0, without sanitizer reports."""
+    code = p.stop()
+    out = p.output()
+    assert code == 0, f"{p.name} exited {code}:\n{out[-3000:]}"
+    assert "Sanitizer" not in out and "runtime error" not in out, out[-5000:]
+
+
+@pytest.fixture(scope="session")
+def api(roster):
+    p = roster.start_api()
+    yield p
+    stopped_cleanly(p)
+
+
+@pytest.fixture(scope="session")
+def worker(roster):
+    p = roster.start_worker()
+    yield p
+    stopped_cleanly(p)
+
+
+@pytest.fixture
+def account(roster):
+    return roster.new_account()
+
+
+@pytest.fixture
+def other_account(roster):
+    return roster.new_account()

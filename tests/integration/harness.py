@@ -1,0 +1,330 @@
+"""Real servers and roster processes for the integration tests.
+
+Everything runs on loopback, on free ports, in a temporary directory that
+is removed afterwards: a PostgreSQL cluster (run as the `postgres` user
+when the tests run as root, since PostgreSQL refuses root), a Redis
+server, and the built roster binaries.
+"""
+
+import glob
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import psycopg2
+import redis as redis_lib
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("ROSTER_BUILD_DIR", os.path.join(REPO, "build"))
+FIXTURES = os.environ.get("ROSTER_FIXTURES", os.path.join(REPO, "tests", "fixtures"))
+
+BIN = {
+    "api": os.path.join(BUILD, "api", "roster-api"),
+    "worker": os.path.join(BUILD, "worker", "roster-worker"),
+    "admin": os.path.join(BUILD, "admin", "roster-admin"),
+}
+
+FINAL_STATES = {"completed", "completed_with_errors", "failed", "cancelled", "validated"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_bindir():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return os.path.dirname(found[-1])
+    out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as e:  # the server may not be up yet
+            last = e
+        time.sleep(interval)
+    raise TimeoutError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Postgres:
+    def __init__(self, root):
+        self.dir = os.path.join(root, "pg")
+        self.port = free_port()
+        self.bindir = pg_bindir()
+        os.makedirs(self.dir)
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._run("initdb", "-D", os.path.join(self.dir, "data"), "-U", "roster", "--auth=trust",
+                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        self.start()
+        self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "roster", "-d", "postgres",
+                  "-qc", "CREATE DATABASE roster")
+        self.url = f"postgresql://roster@127.0.0.1:{self.port}/roster"
+
+    def _run(self, tool, *args):
+        cmd = [os.path.join(self.bindir, tool), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd="/")
+
+    def start(self):
+        # fsync off: these clusters are thrown away.
+        self._run("pg_ctl", "-D", os.path.join(self.dir, "data"), "-l", os.path.join(self.dir, "log"), "-w",
+                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                        f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                  "start")
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "-D", os.path.join(self.dir, "data"), "-m", mode, "-w", "stop")
+
+    def restart(self):
+        self.stop("fast")
+        self.start()
+
+    def connect(self):
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
+        return conn
+
+
+class Redis:
+    def __init__(self, root):
+        self.dir = os.path.join(root, "redis")
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.proc = None
+        self.start()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+             "--save", "", "--appendonly", "no", "--logfile", os.path.join(self.dir, "log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self.client().ping(), what="redis")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def client(self):
+        return redis_lib.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+
+
+class Process:
+    """A roster binary running in the background, its output in a file."""
+
+    def __init__(self, name, env, log_dir, args=()):
+        self.name = name
+        self.log_path = os.path.join(log_dir, f"{name}-{uuid.uuid4().hex[:8]}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([BIN[name], *args], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Roster:
+    """The servers plus helpers to start roster processes against them."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="roster-it-")
+        os.chmod(self.root, 0o755)
+        self.processes = []
+        self.pg = Postgres(self.root)
+        self.redis = Redis(self.root)
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ROSTER_DATABASE_URL": self.pg.url,
+            "ROSTER_REDIS_URL": self.redis.url,
+            "ROSTER_LOG_FORMAT": "text",
+            "ROSTER_LOG_LEVEL": "info",
+            "ROSTER_WORKER_CONCURRENCY": "2",
+            "ROSTER_JOB_LEASE_SECONDS": "10",
+        }
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if var in os.environ:
+                self.env[var] = os.environ[var]
+        self.admin("migrate")
+
+    def close(self):
+        for p in self.processes:
+            if p.alive():
+                p.stop(signal.SIGKILL)
+        self.redis.stop()
+        try:
+            self.pg.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def admin(self, *args, env=None, check=True, input=None):
+        e = dict(self.env, **(env or {}))
+        out = subprocess.run([BIN["admin"], *args], env=e, capture_output=True, text=True, input=input)
+        if check and out.returncode != 0:
+            raise AssertionError(f"roster-admin {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+        return out
+
+    def start_api(self, **overrides):
+        port = free_port()
+        env = dict(self.env, ROSTER_LISTEN=f"127.0.0.1:{port}", **overrides)
+        p = Process("api", env, self.root)
+        self.processes.append(p)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: requests.get(base + "/healthz", timeout=1).status_code == 200, what="roster-api")
+        except TimeoutError:
+            raise AssertionError("roster-api did not start:\n" + p.output())
+        p.base = base
+        return p
+
+    def start_worker(self, **overrides):
+        env = dict(self.env, **overrides)
+        p = Process("worker", env, self.root)
+        self.processes.append(p)
+        return p
+
+    def db(self):
+        return self.pg.connect()
+
+    def new_account(self, scopes="imports:read,imports:write"):
+        slug = "acct-" + uuid.uuid4().hex[:10]
+        self.admin("account", "create", slug, "--name", "Test " + slug)
+        token = self.admin("token", "create", slug, "--scopes", scopes, "--actor", "LA Super User").stdout.strip()
+        return Account(self, slug, token)
+
+
+class Account:
+    def __init__(self, roster, slug, token):
+        self.roster = roster
+        self.slug = slug
+        self.token = token
+
+    @property
+    def headers(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def token_with(self, scopes):
+        return self.roster.admin("token", "create", self.slug, "--scopes", scopes).stdout.strip()
+
+    def users(self):
+        with self.roster.db() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT u.email, u.first_name, u.last_name, u.job_title, u.phone, u.establishment_urn, r.key, "
+                "u.active, u.custom FROM users u JOIN roles r ON r.id = u.role_id "
+                "JOIN accounts a ON a.id = u.account_id WHERE a.slug = %s ORDER BY lower(u.email)", (self.slug,))
+            cols = ["email", "first_name", "last_name", "job_title", "phone", "urn", "role", "active", "custom"]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+def upload(api, account, path=None, data=None, filename="users.csv", token=None, headers=None, **options):
+    """POST /v1/imports as multipart with the file and options as fields."""
+    if path is not None:
+        with open(path, "rb") as f:
+            data = f.read()
+        filename = os.path.basename(path)
+    h = {"Authorization": f"Bearer {token or account.token}"}
+    h.update(headers or {})
+    fields = {k: (None, str(v)) for k, v in options.items()}
+    files = dict(fields)
+    files["file"] = (filename, data, "text/csv")
+    return requests.post(api.base + "/v1/imports", files=files, headers=h, timeout=60)
+
+
+def wait_final(api, account, import_id, timeout=60):
+    def done():
+        r = requests.get(f"{api.base}/v1/imports/{import_id}", headers=account.headers, timeout=10)
+        r.raise_for_status()
+        body = r.json()
+        return body if body["state"] in FINAL_STATES else None
+    return wait_until(done, timeout=timeout, interval=0.1, what=f"import {import_id} to finish")
+
+
+def errors_of(api, account, import_id):
+    items, cursor = [], None
+    while True:
+        params = {"limit": 1000}
+        if cursor:
+            params["cursor"] = cursor
+        r = requests.get(f"{api.base}/v1/imports/{import_id}/errors", headers=account.headers, params=params,
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items
+
+
+def invites_for(roster, import_id):
+    entries = roster.redis.client().xrange("roster:invites", "-", "+")
+    return [fields for _, fields in entries if fields.get("import_id") == import_id]
+
+
+def is_problem(response, status, code=None):
+    assert response.status_code == status, f"{response.status_code} {response.text}"
+    assert response.headers["Content-Type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    for key in ("type", "title", "status", "detail"):
+        assert key in body, body
+    assert body["status"] == status
+    if code:
+        assert body["code"] == code, body
+    return body
+
+
+def import_rows(roster, where="TRUE", params=()):
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM imports WHERE {where}", params)
+        return cur.fetchone()[0]
+
+
+def dump(obj):
+    return json.dumps(obj, indent=2, sort_keys=True)

@@ -1,0 +1,241 @@
+"""Uploads that must be refused, each with a specific problem and nothing
+left behind; uploads cut off mid-way; memory while a big file streams."""
+
+import http.client
+import socket
+import time
+import uuid
+
+import pytest
+import requests
+
+from harness import fixture, is_problem, upload, wait_until
+
+GOOD = b"Email,First Name,Last Name\njane@example.org,Jane,Doe\n"
+
+
+def account_imports(roster, account):
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM imports i JOIN accounts a ON a.id = i.account_id WHERE a.slug = %s",
+                    (account.slug,))
+        return cur.fetchone()[0]
+
+
+def orphan_chunks(roster):
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM import_chunks c WHERE NOT EXISTS "
+                    "(SELECT 1 FROM imports i WHERE i.id = c.import_id)")
+        return cur.fetchone()[0]
+
+
+def open_upload_transactions(roster):
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'roster-api' "
+                    "AND state LIKE 'idle in transaction%'")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("data, code, words", [
+    (b"", "empty_file", "empty"),
+    (b"\xef\xbb\xbf", "empty_file", "no header"),
+    (b"Email,First Name,Last Name\r\n", "no_data_rows", "no data rows"),
+    (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 100, "not_text", "Excel"),
+    (b"Email,First Name,Last Name\njane@example.org,Ja\x00ne,Doe\n", "not_text", "line 2"),
+    (b"Email,First Name,Last Name\njane@example.org,Ja\"ne,Doe\nx@example.org,X,Y\n", "bad_quote", "line 2"),
+    (b"Email,First Name,Last Name\njane@example.org,\"Jane,Doe\nx@example.org,X,Y\n", "unterminated_quote",
+     "line 2"),
+])
+def test_unimportable_files_are_422(roster, api, account, data, code, words):
+    r = upload(api, account, data=data, role="la_user")
+    body = is_problem(r, 422, code)
+    assert words in body["detail"], body
+    assert account_imports(roster, account) == 0
+
+
+def test_missing_required_columns_are_422_listing_them(roster, api, account):
+    r = upload(api, account, data=b"E-mail,Surname,Phone\nx@example.org,Doe,01234567\n", role="la_user")
+    body = is_problem(r, 422, "missing_columns")
+    assert body["missing"] == ["first_name"]
+    assert body["found_headers"] == ["E-mail", "Surname", "Phone"]
+    assert [e["field"] for e in body["errors"]] == ["first_name"]
+    assert account_imports(roster, account) == 0
+
+
+def test_no_role_column_and_no_role_option_is_422(roster, api, account):
+    body = is_problem(upload(api, account, data=GOOD), 422, "missing_columns")
+    assert body["missing"] == ["role"]
+    assert account_imports(roster, account) == 0
+
+
+@pytest.mark.parametrize("options, name", [
+    ({"role": "la_user", "mode": "replace"}, "mode"),
+    ({"role": "la_user", "invite": "all"}, "invite"),
+    ({"role": "la_user", "dry_run": "maybe"}, "dry_run"),
+    ({"role": "la_user", "delimiter": "|"}, "delimiter"),
+    ({"role": "la_user", "column_map": "{not json"}, "column_map"),
+    ({"role": "la_user", "column_map": '{"Lone Working": "custom.Bad Key"}'}, "column_map"),
+    ({"role": "la_user", "dryrun": "true"}, "dryrun"),
+    ({"role": "head_teacher"}, "role"),
+])
+def test_bad_options_are_400(roster, api, account, options, name):
+    r = upload(api, account, data=GOOD, **options)
+    body = is_problem(r, 400, "invalid_option")
+    assert body["errors"][0]["name"] == name, body
+    assert account_imports(roster, account) == 0
+
+
+def test_role_by_display_name_is_accepted(api, account):
+    r = upload(api, account, data=GOOD, role="LA User")
+    assert r.status_code == 202, r.text
+    assert r.json()["role"] == "la_user"
+
+
+def test_other_content_types_are_415(roster, api, account):
+    for ct, body in (("application/json", b'{"users": []}'), ("application/octet-stream", GOOD), (None, GOOD)):
+        headers = dict(account.headers)
+        if ct:
+            headers["Content-Type"] = ct
+        r = requests.post(api.base + "/v1/imports", data=body, headers=headers, timeout=10)
+        is_problem(r, 415, "unsupported_media_type")
+    assert account_imports(roster, account) == 0
+
+
+def test_missing_file_part_is_400(roster, api, account):
+    r = requests.post(api.base + "/v1/imports", files={"role": (None, "la_user")}, headers=account.headers,
+                      timeout=10)
+    is_problem(r, 400, "missing_file")
+    r = requests.post(api.base + "/v1/imports", files={"file": (None, GOOD)}, headers=account.headers, timeout=10)
+    body = is_problem(r, 400, "missing_file")
+    assert "filename" in body["detail"]
+    r = requests.post(api.base + "/v1/imports", files={"upload": ("a.csv", GOOD)}, headers=account.headers,
+                      timeout=10)
+    is_problem(r, 400, "invalid_option")
+    assert account_imports(roster, account) == 0
+
+
+def test_unknown_path_and_method(api, account):
+    is_problem(requests.get(api.base + "/v2/imports", headers=account.headers, timeout=10), 404, "not_found")
+    r = requests.delete(api.base + "/v1/imports", headers=account.headers, timeout=10)
+    is_problem(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["Allow"] and "GET" in r.headers["Allow"]
+
+
+def test_idempotency_key_returns_the_first_import(roster, api, account):
+    key = str(uuid.uuid4())
+    first = upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": key})
+    second = upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert account_imports(roster, account) == 1
+    third = upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": key + "-other"})
+    assert third.json()["id"] != first.json()["id"]
+    is_problem(upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": "a b"}), 400)
+
+
+@pytest.fixture(scope="module")
+def small_api(roster):
+    """An API with a 2 KiB upload limit."""
+    p = roster.start_api(ROSTER_MAX_UPLOAD_BYTES="2K")
+    yield p
+    p.stop()
+
+
+def test_over_the_limit_is_413_and_leaves_nothing(roster, small_api, account):
+    big = GOOD + b"".join(b"user%05d@example.org,First,Last\n" % i for i in range(200))
+    r = upload(small_api, account, data=big, role="la_user")
+    body = is_problem(r, 413, "file_too_large")
+    assert "2048" in body["detail"]
+    assert account_imports(roster, account) == 0
+    assert orphan_chunks(roster) == 0
+    # Just under the limit is fine.
+    r = upload(small_api, account, data=GOOD, role="la_user")
+    assert r.status_code == 202, r.text
+
+
+def send_partial(api, account, total, sent):
+    """Starts a multipart upload announcing `total` bytes and sends `sent`;
+    returns the open socket."""
+    boundary = "rosterboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nla_user\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode() + b"Email,First Name,Last Name\n"
+    host, port = api.base.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)))
+    s.sendall((f"POST /v1/imports HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {account.token}\r\n"
+               f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {total}\r\n\r\n").encode())
+    s.sendall(head)
+    row = b"someone@example.org,Some,One\n"
+    left = sent - len(head)
+    while left > 0:
+        chunk = row * 1000
+        s.sendall(chunk[:left])
+        left -= len(chunk)
+    return s
+
+
+def test_cut_off_upload_leaves_nothing(roster, api, account):
+    s = send_partial(api, account, total=20_000_000, sent=3_000_000)
+    # Chunks are being stored inside the upload's transaction...
+    wait_until(lambda: open_upload_transactions(roster) >= 1, timeout=15, what="the upload transaction")
+    s.close()
+    # ...and when the client hangs up, the server rolls them back.
+    wait_until(lambda: open_upload_transactions(roster) == 0, timeout=15, what="the upload transaction to end")
+    assert account_imports(roster, account) == 0
+    assert orphan_chunks(roster) == 0
+    # And the API still serves.
+    assert requests.get(api.base + "/healthz", timeout=5).status_code == 200
+
+
+def vm_hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_fifty_megabytes_stream_in_bounded_memory(roster, account):
+    # Its own API, and a Redis database no worker reads: only the upload is
+    # measured here, and the import is removed right after.
+    port = roster.redis.port
+    api = roster.start_api(ROSTER_REDIS_URL=f"redis://127.0.0.1:{port}/1")
+    try:
+        boundary = "rosterboundary50mb"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nla_user\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
+                "Content-Type: text/csv\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        header = b"Email,First Name,Last Name,Job Title\n"
+        row_len = len(b"user0000000@example.org,First0000000,Last0000000,Teacher\n")
+        rows = (50 * 1024 * 1024 - len(header)) // row_len
+        total = len(head) + len(header) + rows * row_len + len(tail)
+
+        host, p = api.base.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(p), timeout=120)
+        conn.putrequest("POST", "/v1/imports")
+        conn.putheader("Authorization", f"Bearer {account.token}")
+        conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        conn.putheader("Content-Length", str(total))
+        conn.endheaders()
+        conn.send(head + header)
+        block = 10000
+        for start in range(0, rows, block):
+            conn.send(b"".join(b"user%07d@example.org,First%07d,Last%07d,Teacher\n" % (i, i, i)
+                               for i in range(start, min(rows, start + block))))
+        conn.send(tail)
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 202, body
+        hwm = vm_hwm_kib(api.pid)
+        import json
+        imp = json.loads(body)
+        assert imp["counts"]["rows_total"] == rows
+        assert imp["file"]["bytes"] == len(header) + rows * row_len
+        print(f"peak RSS of roster-api after 50 MB: {hwm} KiB")
+        assert hwm < 64 * 1024, f"peak RSS {hwm} KiB"
+    finally:
+        api.stop()
+        with roster.db() as c, c.cursor() as cur:
+            cur.execute("DELETE FROM imports i USING accounts a WHERE a.id = i.account_id AND a.slug = %s",
+                        (account.slug,))
