@@ -1,6 +1,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@ static void remember_conn_error(Db *db, const char *fallback) {
                 db->broken = true;
 }
 
+static void ignore_notice(void *arg, const char *message) {
+}
+
 static int open_conn(Db *db) {
         /* Defaults for what the URL leaves out: a bounded connect and TCP
          * keepalives, so that a dead server is noticed rather than waited
@@ -37,6 +41,9 @@ static int open_conn(Db *db) {
                 return -EIO;
         }
         db->broken = false;
+        /* libpq prints notices, and the FATAL a server sends as it shuts
+         * down, to stderr; the failure reaches the caller anyway. */
+        PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
         /* Timestamps go out as UTC ISO 8601. */
         PGresult *r = PQexec(db->conn, "SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; SET client_min_messages = warning");
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -303,6 +310,26 @@ void db_pool_free(DbPool *p) {
         free(p);
 }
 
+/* A server that restarted, or dropped the connection while it sat idle,
+ * has sent a FATAL message and closed its end: see that now, without
+ * blocking, rather than fail the request that would use it. */
+static bool idle_conn_alive(PGconn *conn) {
+        if (PQstatus(conn) != CONNECTION_OK)
+                return false;
+        struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN | POLLRDHUP };
+        if (poll(&pfd, 1, 0) <= 0)
+                return true;
+        if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+                return false;
+        /* Something arrived unasked (a notice): read it and look again. */
+        if (!PQconsumeInput(conn))
+                return false;
+        PGresult *stray;
+        while (!PQisBusy(conn) && (stray = PQgetResult(conn)))
+                PQclear(stray);
+        return PQstatus(conn) == CONNECTION_OK;
+}
+
 Db *db_pool_acquire(DbPool *p, int timeout_ms, int *ret_err, char *err, size_t err_size) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
@@ -322,10 +349,14 @@ Db *db_pool_acquire(DbPool *p, int timeout_ms, int *ret_err, char *err, size_t e
                         return NULL;
                 }
         }
-        if (p->n_idle) {
+        while (p->n_idle) {
                 Db *db = p->idle[--p->n_idle];
-                pthread_mutex_unlock(&p->lock);
-                return db;
+                if (idle_conn_alive(db->conn)) {
+                        pthread_mutex_unlock(&p->lock);
+                        return db;
+                }
+                p->open--;
+                db_free(db);
         }
         p->open++;
         pthread_mutex_unlock(&p->lock);

@@ -7,9 +7,6 @@
 #include "job_queue.h"
 #include "log.h"
 
-/* A queued import that has waited this long without Redis holding a
- * message for it is enqueued again. */
-#define QUEUE_WAIT_SECONDS 30
 /* Invite events older than this are no longer being published by the
  * worker that wrote them. */
 #define OUTBOX_AGE_SECONDS 30
@@ -30,7 +27,10 @@ void maintenance_run(Maintenance *m) {
 
         char ids[64][UUID_STRING_SIZE];
         size_t n = 0;
-        if (import_store_stalled(m->db, QUEUE_WAIT_SECONDS, (int) m->cfg->job_lease_seconds, 64, ids, &n) < 0) {
+        /* Waiting one lease before deciding that Redis lost a queued
+         * import's message leaves the API time to add it after its commit. */
+        int lease = (int) m->cfg->job_lease_seconds;
+        if (import_store_stalled(m->db, lease, lease, 64, ids, &n) < 0) {
                 log_warning("sweeper: %s", m->db->errmsg);
                 return;
         }

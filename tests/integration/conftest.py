@@ -25,7 +25,6 @@ def responses_match_openapi():
     requests.Session.send = send
     yield
     requests.Session.send = original
-    assert openapi_check.checked["responses"] > 0
 
 
 @pytest.fixture(scope="session")

@@ -100,15 +100,24 @@ class Postgres:
         self.stop("fast")
         self.start()
 
-    def connect(self):
-        conn = psycopg2.connect(self.url)
+    def connect(self, url=None):
+        conn = psycopg2.connect(url or self.url)
         conn.autocommit = True
         return conn
 
+    def create_database(self, name):
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+        return f"postgresql://roster@127.0.0.1:{self.port}/{name}"
+
 
 class Redis:
-    def __init__(self, root):
-        self.dir = os.path.join(root, "redis")
+    def __init__(self, root, name="redis"):
+        self.dir = os.path.join(root, name)
         os.makedirs(self.dir)
         self.port = free_port()
         self.proc = None
@@ -137,6 +146,7 @@ class Process:
 
     def __init__(self, name, env, log_dir, args=()):
         self.name = name
+        self.env_db = env.get("ROSTER_DATABASE_URL")
         self.log_path = os.path.join(log_dir, f"{name}-{uuid.uuid4().hex[:8]}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BIN[name], *args], env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -228,13 +238,57 @@ class Roster:
         return p
 
     def db(self):
-        return self.pg.connect()
+        return self.pg.connect(self.env["ROSTER_DATABASE_URL"])
+
+    def redis_client(self):
+        return self.redis.client()
+
+    def sandbox(self, own_redis=False):
+        """A database (and Redis) of its own, for tests that kill, stop or
+        restart things and must not meet other tests' workers."""
+        return Sandbox(self, own_redis)
 
     def new_account(self, scopes="imports:read,imports:write"):
         slug = "acct-" + uuid.uuid4().hex[:10]
         self.admin("account", "create", slug, "--name", "Test " + slug)
         token = self.admin("token", "create", slug, "--scopes", scopes, "--actor", "LA Super User").stdout.strip()
         return Account(self, slug, token)
+
+
+class Sandbox(Roster):
+    """Shares the PostgreSQL cluster and the process list of a Roster; has
+    its own database and a Redis database (or server) of its own."""
+
+    _next_db = 1
+
+    def __init__(self, parent, own_redis):
+        self.root = parent.root
+        self.processes = parent.processes
+        self.pg = parent.pg
+        url = self.pg.create_database("sandbox_" + uuid.uuid4().hex[:12])
+        if own_redis:
+            self.redis = Redis(self.root, "redis-" + uuid.uuid4().hex[:8])
+            redis_url = self.redis.url
+            self.own_redis = True
+        else:
+            self.redis = parent.redis
+            Sandbox._next_db = Sandbox._next_db % 15 + 1
+            redis_url = f"redis://127.0.0.1:{parent.redis.port}/{Sandbox._next_db}"
+            redis_lib.Redis(host="127.0.0.1", port=parent.redis.port, db=Sandbox._next_db).flushdb()
+            self.own_redis = False
+        self.redis_db = int(redis_url.rsplit("/", 1)[1])
+        self.env = dict(parent.env, ROSTER_DATABASE_URL=url, ROSTER_REDIS_URL=redis_url)
+        self.admin("migrate")
+
+    def redis_client(self):
+        return redis_lib.Redis(host="127.0.0.1", port=self.redis.port, db=self.redis_db, decode_responses=True)
+
+    def close(self):
+        for p in list(self.processes):
+            if p.alive() and p.env_db == self.env["ROSTER_DATABASE_URL"]:
+                p.stop(signal.SIGKILL)
+        if self.own_redis:
+            self.redis.stop()
 
 
 class Account:
@@ -304,7 +358,7 @@ def errors_of(api, account, import_id):
 
 
 def invites_for(roster, import_id):
-    entries = roster.redis.client().xrange("roster:invites", "-", "+")
+    entries = roster.redis_client().xrange("roster:invites", "-", "+")
     return [fields for _, fields in entries if fields.get("import_id") == import_id]
 
 

@@ -1,0 +1,141 @@
+"""What SPEC section 7 promises when things die: a worker killed at any
+moment, a worker stopped, Redis losing its data, PostgreSQL restarting -
+the import is delayed, never lost, no row applied twice and no invite
+emitted twice."""
+
+import collections
+import time
+
+import pytest
+import requests
+
+from harness import invites_for, upload, wait_final, wait_until
+
+ROWS = 20000
+
+
+def big_file(rows=ROWS, tag="u"):
+    lines = ["Email,First Name,Last Name,Job Title"]
+    lines += [f"{tag}{i:06d}@example.org,First{i},Last{i},Teacher" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def status(api, account, iid):
+    return requests.get(f"{api.base}/v1/imports/{iid}", headers=account.headers, timeout=10).json()
+
+
+def check_exactly_once(sandbox, account, imp, rows=ROWS):
+    """Every row imported once, every user invited once."""
+    c = imp["counts"]
+    assert imp["state"] == "completed", imp
+    assert c["rows_total"] == c["rows_processed"] == rows
+    assert c["created"] == rows and c["failed"] == 0 and c["updated"] == 0 and c["unchanged"] == 0
+    assert c["invites"] == rows
+    users = account.users()
+    assert len(users) == rows
+    invites = invites_for(sandbox, imp["id"])
+    assert len(invites) == rows, f"{len(invites)} invite events for {rows} users"
+    dup = [e for e, n in collections.Counter(i["email"] for i in invites).items() if n > 1]
+    assert not dup, f"invited twice: {dup[:5]}"
+    with sandbox.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM invite_outbox "
+                    "WHERE import_id = %s", (imp["id"],))
+        assert cur.fetchone() == (rows, 0)
+        cur.execute("SELECT count(*) FROM import_emails WHERE import_id = %s", (imp["id"],))
+        assert cur.fetchone()[0] == 0
+
+
+@pytest.fixture
+def sandbox(roster):
+    s = roster.sandbox()
+    yield s
+    s.close()
+
+
+def test_killed_worker_is_replaced_and_resumes_after_its_last_batch(sandbox):
+    api = sandbox.start_api()
+    account = sandbox.new_account()
+    first = sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="1",
+                                 ROSTER_JOB_LEASE_SECONDS="5")
+    iid = upload(api, account, data=big_file(), role="la_user").json()["id"]
+
+    wait_until(lambda: status(api, account, iid)["counts"]["rows_processed"] >= 2000, timeout=60,
+               interval=0.01, what="the first batches")
+    first.kill()
+    at_kill = status(api, account, iid)["counts"]["rows_processed"]
+    assert 0 < at_kill < ROWS, "killed too late to test a resume"
+
+    second = sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_JOB_LEASE_SECONDS="5")
+    done = wait_final(api, account, iid, timeout=120)
+    check_exactly_once(sandbox, account, done)
+    out = second.output()
+    assert "resuming after" in out
+    resumed_after = int(out.split("resuming after ")[1].split()[0])
+    assert resumed_after >= at_kill
+    with sandbox.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT attempts FROM imports WHERE id = %s", (iid,))
+        assert cur.fetchone()[0] == 2
+    second.stop()
+
+
+def test_stopped_worker_hands_its_import_back(sandbox):
+    api = sandbox.start_api()
+    account = sandbox.new_account()
+    first = sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="1")
+    iid = upload(api, account, data=big_file(), role="la_user").json()["id"]
+    wait_until(lambda: status(api, account, iid)["counts"]["rows_processed"] >= 1000, timeout=60,
+               interval=0.01, what="the first batches")
+    assert first.stop() == 0
+    assert "stopped for shutdown" in first.output()
+    assert status(api, account, iid)["state"] == "queued"
+
+    # Handed back, not abandoned: a new worker starts on it at once rather
+    # than after the lease (60 s by default).
+    second = sandbox.start_worker(ROSTER_BATCH_ROWS="500", ROSTER_JOB_LEASE_SECONDS="60")
+    started = time.monotonic()
+    done = wait_final(api, account, iid, timeout=50)
+    assert time.monotonic() - started < 50
+    check_exactly_once(sandbox, account, done)
+    second.stop()
+
+
+def test_redis_losing_its_data_loses_no_import(roster):
+    sandbox = roster.sandbox(own_redis=True)
+    try:
+        api = sandbox.start_api()
+        account = sandbox.new_account()
+        iid = upload(api, account, data=big_file(2000), role="la_user").json()["id"]
+        # Redis restarts empty before any worker saw the job.
+        sandbox.redis.stop()
+        sandbox.redis.start()
+        assert sandbox.redis_client().exists("roster:jobs") == 0
+        worker = sandbox.start_worker(ROSTER_JOB_LEASE_SECONDS="5")
+        done = wait_final(api, account, iid, timeout=60)
+        check_exactly_once(sandbox, account, done, rows=2000)
+        assert "enqueued again" in worker.output()
+        worker.stop()
+    finally:
+        sandbox.close()
+
+
+def test_database_restart_mid_import_delays_it_only(roster):
+    sandbox = roster.sandbox()
+    try:
+        api = sandbox.start_api()
+        account = sandbox.new_account()
+        worker = sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="1")
+        iid = upload(api, account, data=big_file(), role="la_user").json()["id"]
+        wait_until(lambda: status(api, account, iid)["counts"]["rows_processed"] >= 1000, timeout=60,
+                   interval=0.01, what="the first batches")
+        roster.pg.restart()
+        # The API's pooled connections died with the server: it notices
+        # and answers with new ones, not with an error.
+        for _ in range(5):
+            r = requests.get(f"{api.base}/v1/imports/{iid}", headers=account.headers, timeout=10)
+            assert r.status_code == 200, r.text
+        done = wait_final(api, account, iid, timeout=120)
+        check_exactly_once(sandbox, account, done)
+        assert worker.alive()
+        worker.stop()
+    finally:
+        sandbox.close()
