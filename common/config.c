@@ -112,6 +112,9 @@ static int check_listen(const char *s) {
                 return -EINVAL;
         if (s[0] == '[' && colon[-1] != ']')
                 return -EINVAL;
+        /* An IPv6 address needs brackets: "::1:8080" is ambiguous. */
+        if (s[0] != '[' && memchr(s, ':', (size_t) (colon - s)))
+                return -EINVAL;
         if (parse_int(colon + 1, false, &port) < 0 || port < 1 || port > 65535)
                 return -EINVAL;
         return 0;

@@ -230,6 +230,8 @@ static int parse_piece(CsvReader *r, const char *p, size_t len) {
 int csv_reader_feed(CsvReader *r, const char *data, size_t len) {
         if (r->stop)
                 return r->stop;
+        if (len == 0)
+                return 0;
 
         const char *nul = memchr(data, '\0', len);
         size_t good = nul ? (size_t) (nul - data) : len;

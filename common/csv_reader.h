@@ -62,9 +62,6 @@ int csv_reader_feed(CsvReader *r, const char *data, size_t len) _must_check_;
 int csv_reader_finish(CsvReader *r) _must_check_;
 
 const CsvError *csv_reader_error(const CsvReader *r);
-/* Physical lines seen so far (a final line without a break counts). */
-unsigned long csv_reader_lines(const CsvReader *r);
-
 /* Describes a CSV error for a person: "line 7: a quote ..." into buf. */
 void csv_error_format(const CsvError *e, char *buf, size_t size);
 /* A stable code for problem documents and error items. */

@@ -7,8 +7,19 @@ static bool is_formula_start(char c) {
         return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
+/* What csv_write_cell() guards, and what csv_unguard_formula() therefore
+ * reads as guarded: an apostrophe before a formula character, or before an
+ * apostrophe and a formula character. */
+static bool is_guarded(const char *s, size_t len) {
+        if (len < 2 || s[0] != '\'')
+                return false;
+        return is_formula_start(s[1]) || (len > 2 && s[1] == '\'' && is_formula_start(s[2]));
+}
+
 int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) {
-        bool guard = len > 0 && is_formula_start(s[0]);
+        /* "'=x" gets an apostrophe too, so that reading it back (which
+         * drops one) gives "'=x" again rather than "=x". */
+        bool guard = len > 0 && (is_formula_start(s[0]) || is_guarded(s, len));
         bool quote = len > 0 && (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t');
         for (size_t i = 0; i < len && !quote; i++)
                 quote = s[i] == delimiter || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
@@ -30,7 +41,7 @@ int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) {
 }
 
 size_t csv_unguard_formula(char *s, size_t len) {
-        if (len >= 2 && s[0] == '\'' && is_formula_start(s[1])) {
+        if (is_guarded(s, len)) {
                 memmove(s, s + 1, len - 1);
                 s[len - 1] = '\0';
                 return len - 1;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "csv_writer.h"
 
@@ -94,7 +95,7 @@ int field_from_target(const char *target, Field *ret, const char **ret_key) {
                 return 0;
         }
         for (int f = FIELD_FIRST_NAME; f < _FIELD_MAX; f++)
-                if (f != FIELD_CUSTOM && strcmp(target, fields[f].name) == 0) {
+                if (f != FIELD_CUSTOM && strcasecmp(target, fields[f].name) == 0) {
                         *ret = (Field) f;
                         if (ret_key)
                                 *ret_key = NULL;
@@ -272,8 +273,8 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
 
                 switch (col->field) {
                 case FIELD_NONE: {
-                        char *what = lens[i] ? strndup(cells[i], lens[i]) : NULL;
-                        if (!lens[i] && asprintf(&what, "(column %zu, no heading)", i + 1) < 0)
+                        char *what = *norm ? strndup(cells[i], lens[i]) : NULL;
+                        if (!*norm && asprintf(&what, "(column %zu, no heading)", i + 1) < 0)
                                 what = NULL;
                         if (!what)
                                 return -ENOMEM;

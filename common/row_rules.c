@@ -186,8 +186,8 @@ int upn_check(const char *u, char *ret_expected) {
 }
 
 int active_parse(const char *s, int8_t *ret) {
-        static const char *const yes[] = { "1", "true", "yes", "active", "y" };
-        static const char *const no[] = { "0", "false", "no", "archived", "n" };
+        static const char *const yes[] = { "1", "true", "yes", "active" };
+        static const char *const no[] = { "0", "false", "no", "archived" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++)
                 if (strcasecmp(s, yes[i]) == 0) {
                         *ret = 1;
@@ -275,15 +275,19 @@ static int check_optional(UserRow *out, Arena *a, const ImportRow *in, Field f, 
 
 static int check_email(const ImportRow *in, Arena *a, UserRow *out) {
         const char *v = in->value[FIELD_EMAIL];
-        int err = 0;
 
         if (!v || !*v) {
                 ADD(SEVERITY_ERROR, "email", "required", "Email is required");
                 return 0;
         }
-        if (!check_text(out, a, FIELD_EMAIL, v, RULE_MAX_EMAIL, &err))
-                return err;
         size_t len = strlen(v);
+        if (text_has_control(v, len)) {
+                ADD(SEVERITY_ERROR, "email", "invalid_text",
+                    "Email contains a control character, a line break or a character that could not be decoded");
+                return 0;
+        }
+        /* Its lengths (64 before the @, 254 in all) are part of being a
+         * valid address: invalid_email, not too_long. */
         if (!email_is_valid(v, len)) {
                 ADD(SEVERITY_ERROR, "email", "invalid_email",
                     "Email is not a valid address: expected local@domain.tld, at most 64 characters before the @ "
