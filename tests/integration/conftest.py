@@ -35,6 +35,21 @@ def roster():
     r.close()
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(roster):
+    """Fails the test when a roster process printed a sanitizer report
+    (only sanitizer builds print them)."""
+    yield
+    for p in roster.processes:
+        out = p.output()
+        new, p.sanitizer_seen = out[getattr(p, "sanitizer_seen", 0):], len(out)
+        for mark in SANITIZER_MARKS:
+            assert mark not in new, f"{p.name} ({p.log_path}):\n" + new[max(0, new.index(mark) - 200):][:6000]
+
+
 def stopped_cleanly(p):
     """A process asked to stop exits 0, without sanitizer reports."""
     code = p.stop()

@@ -2,6 +2,7 @@
 left behind; uploads cut off mid-way; memory while a big file streams."""
 
 import http.client
+import os
 import socket
 import time
 import uuid
@@ -233,7 +234,10 @@ def test_fifty_megabytes_stream_in_bounded_memory(roster, account):
         assert imp["counts"]["rows_total"] == rows
         assert imp["file"]["bytes"] == len(header) + rows * row_len
         print(f"peak RSS of roster-api after 50 MB: {hwm} KiB")
-        assert hwm < 64 * 1024, f"peak RSS {hwm} KiB"
+        # AddressSanitizer's shadow memory and quarantine make RSS say
+        # nothing about the program's own use.
+        if "ASAN_OPTIONS" not in os.environ:
+            assert hwm < 64 * 1024, f"peak RSS {hwm} KiB"
     finally:
         api.stop()
         with roster.db() as c, c.cursor() as cur:
