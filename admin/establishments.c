@@ -19,10 +19,10 @@ typedef struct Load {
         const char *path;
         EstablishmentsReport *rep;
         int urn_col, name_col;
-        Buf copy;
+        CopyIn copy;
         Buf problems;
         unsigned n_problems;
-        int db_error;
+        int db_error; /* the COPY failed: the message is the database's */
 } Load;
 
 static int problem(Load *l, unsigned long line, const char *what) {
@@ -63,22 +63,17 @@ static int on_record(const CsvRecord *rec, void *userdata) {
                 return problem(l, rec->line, "EstablishmentName is empty, too long or holds control characters");
         if (l->n_problems)
                 return 0; /* nothing will be loaded: stop building the COPY */
-        int r = buf_printf(&l->copy, "%d\t", (int) v);
+        Buf *b = &l->copy.rows;
+        int r = buf_printf(b, "%d\t", (int) v);
         if (r >= 0)
-                r = copy_append(&l->copy, name);
+                r = copy_append(b, name);
         if (r >= 0)
-                r = buf_printf(&l->copy, "\t%lu\n", rec->line);
+                r = buf_printf(b, "\t%lu\n", rec->line);
         if (r < 0)
                 return r;
-        if (l->copy.len > 256 * 1024) {
-                r = db_copy_send(l->db, l->copy.data, l->copy.len);
-                buf_clear(&l->copy);
-                if (r < 0) {
-                        l->db_error = r;
-                        return r;
-                }
-        }
-        return 0;
+        if ((r = copy_in_flush(&l->copy)) < 0)
+                l->db_error = r;
+        return r;
 }
 
 /* First pass: what encoding is the file in? */
@@ -147,7 +142,6 @@ static int load_tx(Db *db, void *userdata) {
         l->rep->rows = 0;
         l->n_problems = 0;
         buf_clear(&l->problems);
-        buf_clear(&l->copy);
         l->urn_col = l->name_col = -1;
         l->db_error = 0;
 
@@ -174,25 +168,20 @@ static int load_tx(Db *db, void *userdata) {
 
         if ((r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
                         0, NULL)) < 0 ||
-            (r = db_copy_start(db, "COPY establishment_stage FROM STDIN")) < 0) {
+            (r = copy_in_start(&l->copy, db, "COPY establishment_stage FROM STDIN")) < 0) {
                 fclose(f);
                 return r;
         }
         r = parse_file(l, f, enc);
         fclose(f);
-        if (r >= 0 && l->copy.len)
-                r = db_copy_send(db, l->copy.data, l->copy.len);
-        if (r < 0 && l->db_error == 0) {
-                PQputCopyEnd(db->conn, "load abandoned");
-                PQclear(PQgetResult(db->conn));
+        r = copy_in_end(&l->copy, r);
+        if (r < 0 && l->db_error == 0 && r != -EAGAIN && r != -EIO) {
                 if (!l->rep->message[0])
                         snprintf(l->rep->message, sizeof l->rep->message, "%s",
                                  r == -ENOMEM ? "out of memory" : strerror(-r));
                 return r == -EINVAL || r == -EBADMSG ? -EINVAL : r;
         }
         if (r < 0)
-                return r;
-        if ((r = db_copy_end(db)) < 0)
                 return r;
         if (l->n_problems) {
                 snprintf(l->rep->message, sizeof l->rep->message, "%u bad row%s, nothing loaded:\n%s%s", l->n_problems,
@@ -232,13 +221,12 @@ static int load_tx(Db *db, void *userdata) {
 }
 
 int establishments_load(Db *db, const char *path, EstablishmentsReport *rep) {
-        Load l = { .db = db, .path = path, .rep = rep, .copy = BUF_INIT, .problems = BUF_INIT };
+        Load l = { .db = db, .path = path, .rep = rep, .problems = BUF_INIT };
 
         /* The transaction may be tried again: each try reads the file anew. */
         int r = db_transaction(db, 3, load_tx, &l);
         if (r < 0 && !rep->message[0])
                 snprintf(rep->message, sizeof rep->message, "database error: %s", db->errmsg);
-        buf_done(&l.copy);
         buf_done(&l.problems);
         return r;
 }

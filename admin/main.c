@@ -96,13 +96,21 @@ static Db *connect_db(const Config *cfg) {
         return db;
 }
 
-static int find_account(Db *db, const char *slug, int64_t *id) {
+/* Connects and finds the account; NULL (with a message printed) when
+ * either fails. */
+static Db *open_account(const Config *cfg, const char *slug, int64_t *id) {
+        Db *db = connect_db(cfg);
+        if (!db)
+                return NULL;
         int r = account_find(db, slug, id);
+        if (r == 0)
+                return db;
         if (r == -ENOENT)
                 fprintf(stderr, "roster-admin: no account \"%s\"\n", slug);
-        else if (r < 0)
+        else
                 fprintf(stderr, "roster-admin: %s\n", db->errmsg);
-        return r;
+        db_free(db);
+        return NULL;
 }
 
 static int cmd_migrate(const Config *cfg, Args *a) {
@@ -172,11 +180,9 @@ static int cmd_token_create(const Config *cfg, Args *a) {
                 fprintf(stderr, "roster-admin: --actor must be 1 to 120 characters\n");
                 return 2;
         }
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
-        if (!db)
-                return 1;
         int64_t account;
-        if (find_account(db, a->v[0], &account) < 0)
+        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        if (!db)
                 return 1;
         char token[TOKEN_LENGTH + 1];
         if (api_token_create(db, account, actor ? actor : "api", scopes, token) < 0) {
@@ -196,11 +202,9 @@ static int cmd_team_create(const Config *cfg, Args *a) {
                 fprintf(stderr, "roster-admin: a team name must be 1 to 100 characters without ; or |\n");
                 return 2;
         }
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
-        if (!db)
-                return 1;
         int64_t account;
-        if (find_account(db, a->v[0], &account) < 0)
+        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        if (!db)
                 return 1;
         int r = team_create(db, account, name, NULL);
         if (r == -EEXIST) {
@@ -231,11 +235,9 @@ static int cmd_role_create(const Config *cfg, Args *a) {
                 fprintf(stderr, "roster-admin: role create needs --name \"Display Name\" (1 to 100 characters)\n");
                 return 2;
         }
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
-        if (!db)
-                return 1;
         int64_t account;
-        if (find_account(db, a->v[0], &account) < 0)
+        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        if (!db)
                 return 1;
         int r = role_create(db, account, key, name, needs_est, pupils);
         if (r == -EEXIST) {
@@ -283,14 +285,8 @@ int main(int argc, char **argv) {
         }
 
         Config cfg;
-        Buf errors = BUF_INIT;
-        if (config_load(&cfg, &errors) < 0) {
-                fprintf(stderr, "roster-admin: bad configuration:\n%s", buf_str(&errors));
-                buf_done(&errors);
-                config_done(&cfg);
+        if (config_load_or_report(&cfg, "roster-admin") < 0)
                 return 1;
-        }
-        buf_done(&errors);
 
         const char *cmd = argv[1];
         const char *sub = argc > 2 ? argv[2] : "";

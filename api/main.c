@@ -96,7 +96,6 @@ static int usage(FILE *f) {
 
 int main(int argc, char **argv) {
         static App app;
-        Buf errors = BUF_INIT;
         int rc = 1;
 
         for (int i = 1; i < argc; i++) {
@@ -110,13 +109,8 @@ int main(int argc, char **argv) {
                 return usage(stderr);
         }
 
-        if (config_load(&app.cfg, &errors) < 0) {
-                fprintf(stderr, "roster-api: bad configuration:\n%s", buf_str(&errors));
-                buf_done(&errors);
-                config_done(&app.cfg);
+        if (config_load_or_report(&app.cfg, "roster-api") < 0)
                 return 1;
-        }
-        buf_done(&errors);
         log_setup("roster-api", app.cfg.log_format, app.cfg.log_level);
         signal(SIGPIPE, SIG_IGN);
 

@@ -216,6 +216,18 @@ int config_load(Config *c, Buf *errors) {
         return ret;
 }
 
+int config_load_or_report(Config *c, const char *program) {
+        Buf errors = BUF_INIT;
+        int r = config_load(c, &errors);
+        if (r < 0) {
+                fprintf(stderr, "%s: %s:\n%s", program, r == -ENOMEM ? "out of memory" : "bad configuration",
+                        buf_str(&errors));
+                config_done(c);
+        }
+        buf_done(&errors);
+        return r;
+}
+
 void config_done(Config *c) {
         if (!c)
                 return;

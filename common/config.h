@@ -37,6 +37,11 @@ typedef struct Config {
  * whatever was parsed and must still be released with config_done(). */
 int config_load(Config *c, Buf *errors) _must_check_;
 
+/* config_load() for a program's start: on failure prints
+ * "<program>: bad configuration:" and every problem to stderr and returns
+ * -EINVAL (or -ENOMEM); *c is then already released. */
+int config_load_or_report(Config *c, const char *program) _must_check_;
+
 /* Frees the strings of *c. NULL is a no-op. */
 void config_done(Config *c);
 

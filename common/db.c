@@ -203,7 +203,18 @@ int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void
         return -EAGAIN;
 }
 
-int db_copy_start(Db *db, const char *sql) {
+#define COPY_PIECE (256u * 1024)
+
+static int copy_send(Db *db, const char *data, size_t len) {
+        if (len && PQputCopyData(db->conn, data, (int) len) != 1) {
+                remember_conn_error(db, "COPY failed");
+                return db_error(db);
+        }
+        return 0;
+}
+
+int copy_in_start(CopyIn *c, Db *db, const char *sql) {
+        *c = (CopyIn){ .db = db, .rows = BUF_INIT };
         PGresult *r = db_exec(db, sql, 0, NULL);
         if (!r)
                 return db_error(db);
@@ -211,20 +222,30 @@ int db_copy_start(Db *db, const char *sql) {
         return 0;
 }
 
-int db_copy_send(Db *db, const char *data, size_t len) {
-        while (len) {
-                int chunk = len > (1u << 30) ? (1 << 30) : (int) len;
-                if (PQputCopyData(db->conn, data, chunk) != 1) {
-                        remember_conn_error(db, "COPY failed");
-                        return db_error(db);
-                }
-                data += chunk;
-                len -= (size_t) chunk;
-        }
-        return 0;
+int copy_in_flush(CopyIn *c) {
+        if (c->rows.len < COPY_PIECE)
+                return 0;
+        int r = copy_send(c->db, c->rows.data, c->rows.len);
+        buf_clear(&c->rows);
+        return r;
 }
 
-int db_copy_end(Db *db) {
+int copy_in_end(CopyIn *c, int status) {
+        Db *db = c->db;
+        if (status == 0)
+                status = copy_send(db, c->rows.data, c->rows.len);
+        buf_done(&c->rows);
+        if (db->broken)
+                return status < 0 ? status : -EAGAIN;
+        if (status < 0) {
+                /* Abandon the COPY; the server answers with an error that
+                 * ends it, and the connection is usable again. */
+                PQputCopyEnd(db->conn, "abandoned by the client");
+                PGresult *r;
+                while ((r = PQgetResult(db->conn)))
+                        PQclear(r);
+                return status;
+        }
         if (PQputCopyEnd(db->conn, NULL) != 1) {
                 remember_conn_error(db, "COPY failed");
                 return db_error(db);

@@ -59,12 +59,21 @@ bool db_sqlstate_is(const Db *db, const char *state);
  * tries with -EAGAIN. fn must be safe to run again from the start. */
 int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) _must_check_;
 
-/* COPY ... FROM STDIN in text format. db_copy_start() runs the statement;
- * db_copy_send() sends bytes; db_copy_end() finishes and returns 0, or
- * -EAGAIN/-EIO. */
-int db_copy_start(Db *db, const char *sql) _must_check_;
-int db_copy_send(Db *db, const char *data, size_t len) _must_check_;
-int db_copy_end(Db *db) _must_check_;
+/* CopyIn: rows for one COPY ... FROM STDIN (text format). The caller
+ * appends each row to c->rows (copy_append() for fields, tabs between,
+ * a newline after) and calls copy_in_flush(), which sends the rows in
+ * pieces of 256 KiB. copy_in_end() takes the caller's status: on 0 it
+ * sends the rest and finishes the COPY; on an error it abandons the COPY
+ * so that the connection stays usable. Either way the buffer is freed and
+ * the result (0, -EAGAIN/-EIO, or the caller's error) is returned. */
+typedef struct CopyIn {
+        Db *db;
+        Buf rows;
+} CopyIn;
+
+int copy_in_start(CopyIn *c, Db *db, const char *sql) _must_check_;
+int copy_in_flush(CopyIn *c) _must_check_;
+int copy_in_end(CopyIn *c, int status) _must_check_;
 
 /* Appends s to a COPY text-format row, escaped; copy_append_null() appends
  * \N. The caller writes the tab separators and the final newline. */

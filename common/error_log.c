@@ -15,65 +15,49 @@ int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
         if (!any)
                 return 0;
 
-        Buf b = BUF_INIT;
-        int r = db_copy_start(db,
+        CopyIn c;
+        int r = copy_in_start(&c, db,
                               "COPY import_issues (import_id, line, seq, row_number, severity, field, code, message) "
                               "FROM STDIN");
+        if (r < 0)
+                return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
                 for (size_t k = 0; r >= 0 && k < u->n_issues; k++) {
                         const RowIssue *is = &u->issues[k];
-                        r = buf_printf(&b, "%s\t%lu\t%zu\t%lu\t%s\t", import_id, u->line, k, u->row,
+                        r = buf_printf(&c.rows, "%s\t%lu\t%zu\t%lu\t%s\t", import_id, u->line, k, u->row,
                                        severity_name(is->severity));
                         if (r >= 0)
-                                r = copy_append(&b, is->field);
+                                r = copy_append(&c.rows, is->field);
                         if (r >= 0)
-                                r = buf_printf(&b, "\t%s\t", is->code);
+                                r = buf_printf(&c.rows, "\t%s\t", is->code);
                         if (r >= 0)
-                                r = copy_append(&b, is->message);
+                                r = copy_append(&c.rows, is->message);
                         if (r >= 0)
-                                r = buf_append_char(&b, '\n');
+                                r = buf_append_char(&c.rows, '\n');
                 }
-                if (r >= 0 && b.len > 256 * 1024) {
-                        r = db_copy_send(db, b.data, b.len);
-                        buf_clear(&b);
-                }
+                if (r >= 0)
+                        r = copy_in_flush(&c);
         }
-        if (r >= 0 && b.len)
-                r = db_copy_send(db, b.data, b.len);
-        buf_clear(&b);
-        if (r >= 0)
-                r = db_copy_end(db);
-        if (r < 0)
-                goto out;
+        if ((r = copy_in_end(&c, r)) < 0)
+                return r;
 
-        r = db_copy_start(db, "COPY import_rows (import_id, line, row_number, failed, cells) FROM STDIN");
+        if ((r = copy_in_start(&c, db, "COPY import_rows (import_id, line, row_number, failed, cells) FROM STDIN")) < 0)
+                return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
                 if (!has_issues(row))
                         continue;
-                r = buf_printf(&b, "%s\t%lu\t%lu\t%s\t", import_id, row->user.line, row->user.row,
+                r = buf_printf(&c.rows, "%s\t%lu\t%lu\t%s\t", import_id, row->user.line, row->user.row,
                                row->user.failed ? "t" : "f");
                 if (r >= 0)
-                        r = copy_append(&b, row->cells_json);
+                        r = copy_append(&c.rows, row->cells_json);
                 if (r >= 0)
-                        r = buf_append_char(&b, '\n');
-                if (r >= 0 && b.len > 256 * 1024) {
-                        r = db_copy_send(db, b.data, b.len);
-                        buf_clear(&b);
-                }
+                        r = buf_append_char(&c.rows, '\n');
+                if (r >= 0)
+                        r = copy_in_flush(&c);
         }
-        if (r >= 0 && b.len)
-                r = db_copy_send(db, b.data, b.len);
-        if (r >= 0)
-                r = db_copy_end(db);
-out:
-        if (r == -ENOMEM && PQtransactionStatus(db->conn) == PQTRANS_ACTIVE) {
-                PQputCopyEnd(db->conn, "out of memory");
-                PQclear(PQgetResult(db->conn));
-        }
-        buf_done(&b);
-        return r;
+        return copy_in_end(&c, r);
 }
 
 int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, bool errors_only,

@@ -346,8 +346,14 @@ static void trim(const char **s, size_t *len) {
         *len = n;
 }
 
-/* Copies a trimmed cell into the arena. */
-static void trim(const char **s, size_t *len);
+/* A record's cell, trimmed; "" for a cell the record does not have. */
+static const char *cell(const CsvRecord *rec, size_t col, size_t *ret_len) {
+        const char *s = col < rec->n_cells ? rec->cells[col] : "";
+        size_t len = col < rec->n_cells ? rec->lens[col] : 0;
+        trim(&s, &len);
+        *ret_len = len;
+        return s;
+}
 
 /* Copies a trimmed cell into the arena (without the formula guard of a
  * round-tripped error CSV, trimmed again after it). */
@@ -370,9 +376,8 @@ int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long r
                 int col = m->single[f];
                 if (col < 0 || f == FIELD_UPN)
                         continue;
-                const char *s = (size_t) col < rec->n_cells ? rec->cells[col] : "";
-                size_t len = (size_t) col < rec->n_cells ? rec->lens[col] : 0;
-                trim(&s, &len);
+                size_t len;
+                const char *s = cell(rec, (size_t) col, &len);
                 if (!(row->value[f] = take(m, a, s, len)))
                         return -ENOMEM;
         }
@@ -383,15 +388,9 @@ int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long r
                         return -ENOMEM;
         }
         for (size_t i = 0; i < m->n_upn_columns; i++) {
-                size_t col = m->upn_columns[i];
-                if (col >= rec->n_cells)
-                        continue;
-                const char *s = rec->cells[col];
-                size_t len = rec->lens[col];
-                trim(&s, &len);
-                if (!len)
-                        continue;
-                if (!(row->upns[row->n_upns++] = take(m, a, s, len)))
+                size_t len;
+                const char *s = cell(rec, m->upn_columns[i], &len);
+                if (len && !(row->upns[row->n_upns++] = take(m, a, s, len)))
                         return -ENOMEM;
         }
         if (m->n_custom_columns) {
@@ -400,12 +399,8 @@ int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long r
                         return -ENOMEM;
         }
         for (size_t i = 0; i < m->n_custom_columns; i++) {
-                size_t col = m->custom_columns[i];
-                if (col >= rec->n_cells)
-                        continue;
-                const char *s = rec->cells[col];
-                size_t len = rec->lens[col];
-                trim(&s, &len);
+                size_t col = m->custom_columns[i], len;
+                const char *s = cell(rec, col, &len);
                 if (!len)
                         continue;
                 CustomValue *cv = &row->custom[row->n_custom++];
@@ -415,9 +410,8 @@ int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long r
         }
         for (size_t col = m->n_columns; col < rec->n_cells; col++) {
                 /* Cells past the last heading. */
-                const char *s = rec->cells[col];
-                size_t len = rec->lens[col];
-                trim(&s, &len);
+                size_t len;
+                (void) cell(rec, col, &len);
                 if (len)
                         row->n_extra++;
         }

@@ -125,26 +125,19 @@ static int stage_row(Buf *b, const BatchRow *row) {
 }
 
 static int copy_stage(Db *db, const ImportBatch *batch) {
-        Buf b = BUF_INIT;
-        int r = db_copy_start(db,
+        CopyIn c;
+        int r = copy_in_start(&c, db,
                               "COPY roster_stage (line, ok, register, email, email_lower, first_name, last_name, "
                               "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
                               "set_teams) FROM STDIN");
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                r = stage_row(&b, &batch->rows[i]);
-                if (r >= 0 && (b.len > 256 * 1024 || i + 1 == batch->n)) {
-                        r = db_copy_send(db, b.data, b.len);
-                        buf_clear(&b);
-                }
-        }
-        buf_done(&b);
-        if (r == -ENOMEM) {
-                /* Abort the COPY so that the connection is usable again. */
-                PQputCopyEnd(db->conn, "out of memory");
-                PQclear(PQgetResult(db->conn));
+        if (r < 0)
                 return r;
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                r = stage_row(&c.rows, &batch->rows[i]);
+                if (r >= 0)
+                        r = copy_in_flush(&c);
         }
-        return r < 0 ? r : db_copy_end(db);
+        return copy_in_end(&c, r);
 }
 
 /* Rows are in line order; so are the results read back. */

@@ -231,7 +231,6 @@ static int usage(FILE *f) {
 
 int main(int argc, char **argv) {
         static Worker w;
-        Buf errors = BUF_INIT;
 
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -244,13 +243,8 @@ int main(int argc, char **argv) {
                 return usage(stderr);
         }
 
-        if (config_load(&w.cfg, &errors) < 0) {
-                fprintf(stderr, "roster-worker: bad configuration:\n%s", buf_str(&errors));
-                buf_done(&errors);
-                config_done(&w.cfg);
+        if (config_load_or_report(&w.cfg, "roster-worker") < 0)
                 return 1;
-        }
-        buf_done(&errors);
         log_setup("roster-worker", w.cfg.log_format, w.cfg.log_level);
         signal(SIGPIPE, SIG_IGN);
 
