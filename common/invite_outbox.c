@@ -17,7 +17,7 @@ static const char publish_script[] =
 
 #define MARKER_SECONDS "604800"
 
-static int publish_one(Redis *redis, PGresult *res, int row) {
+static int append_publish(Redis *redis, PGresult *res, int row) {
         char marker[80];
         snprintf(marker, sizeof marker, "roster:invites:sent:%s", PQgetvalue(res, row, 0));
         const char *argv[14] = { "EVAL", publish_script, "2", INVITE_STREAM, marker, MARKER_SECONDS };
@@ -26,16 +26,7 @@ static int publish_one(Redis *redis, PGresult *res, int row) {
                 argv[6 + i] = PQgetvalue(res, row, i);
         for (int i = 0; i < 14; i++)
                 lens[i] = strlen(argv[i]);
-        redisReply *rep = redis_cmd_argv(redis, 14, argv, lens);
-        if (!rep)
-                return -EIO;
-        int r = 0;
-        if (rep->type == REDIS_REPLY_ERROR) {
-                snprintf(redis->errstr, sizeof redis->errstr, "Redis: %s", rep->str);
-                r = -EIO;
-        }
-        freeReplyObject(rep);
-        return r;
+        return redis_append_argv(redis, 14, argv, lens);
 }
 
 typedef struct Publish {
@@ -56,30 +47,43 @@ static int publish_tx(Db *db, void *userdata) {
                 db,
                 "SELECT o.event_id, a.slug, o.user_id, o.email, o.first_name, o.last_name, o.role, o.import_id "
                 "FROM invite_outbox o JOIN accounts a ON a.id = o.account_id "
-                "WHERE o.published_at IS NULL AND ($1::uuid IS NULL OR o.import_id = $1::uuid) "
+                "WHERE ($1::uuid IS NULL OR o.import_id = $1::uuid) "
                 "  AND o.created_at <= now() - make_interval(secs => $2::int) "
                 "ORDER BY o.created_at LIMIT $3::int FOR UPDATE OF o SKIP LOCKED",
                 3, params);
         if (!res)
                 return db_error(db);
 
+        /* All the events in one pipeline, then the replies in order: a
+         * round trip per batch rather than per event. */
+        int n = PQntuples(res), queued = 0;
+        while (queued < n && append_publish(p->redis, res, queued) == 0)
+                queued++;
         Buf ids = BUF_INIT;
         int r = buf_append_char(&ids, '{');
-        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
-                if (publish_one(p->redis, res, i) < 0) {
-                        /* Mark what went out; the rest waits for the relay. */
-                        p->redis_error = -EIO;
+        for (int i = 0; i < queued; i++) {
+                /* Every queued reply is read, also after an error one, or
+                 * the next command would get a stale reply. */
+                redisReply *rep;
+                if (redis_get_reply(p->redis, &rep) < 0)
                         break;
+                bool ok = rep->type != REDIS_REPLY_ERROR;
+                if (!ok)
+                        snprintf(p->redis->errstr, sizeof p->redis->errstr, "Redis: %s", rep->str);
+                freeReplyObject(rep);
+                if (ok && r >= 0) {
+                        r = buf_printf(&ids, "%s%s", p->published ? "," : "", PQgetvalue(res, i, 0));
+                        p->published++;
                 }
-                r = buf_printf(&ids, "%s%s", p->published ? "," : "", PQgetvalue(res, i, 0));
-                p->published++;
         }
+        /* Mark what went out; the rest waits for the relay. */
+        if (p->published < n)
+                p->redis_error = -EIO;
         if (r >= 0 && p->published) {
                 r = buf_append_char(&ids, '}');
                 const char *q[] = { ids.data };
                 if (r >= 0)
-                        r = db_run(db, "UPDATE invite_outbox SET published_at = now() WHERE event_id = ANY ($1::uuid[])",
-                                   1, q);
+                        r = db_run(db, "DELETE FROM invite_outbox WHERE event_id = ANY ($1::uuid[])", 1, q);
         }
         buf_done(&ids);
         return r;

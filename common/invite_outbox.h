@@ -5,8 +5,9 @@
  *
  * Exactly once: a Lua script adds the stream entry only if it can also set
  * a marker key for the event (SET NX, kept 7 days), so that a publisher
- * that dies between XADD and marking the row published cannot make the
- * next one send the event again. Rows are taken FOR UPDATE SKIP LOCKED:
+ * that dies between XADD and deleting the row cannot make the next one
+ * send the event again. A published row is deleted: the outbox keeps no
+ * personal data longer than it must. Rows are taken FOR UPDATE SKIP LOCKED:
  * several workers may publish at once.
  *
  * Returns 0, -EIO (Redis: r->errstr; some events may be published and

@@ -187,3 +187,23 @@ redisReply *redis_cmd_argv(Redis *r, int argc, const char **argv, const size_t *
                 return NULL;
         return finish(r, redisCommandArgv(r->ctx, argc, argv, lens));
 }
+
+int redis_append_argv(Redis *r, int argc, const char **argv, const size_t *lens) {
+        if (redis_ensure(r) < 0)
+                return -EIO;
+        if (redisAppendCommandArgv(r->ctx, argc, argv, lens) != REDIS_OK) {
+                set_broken(r, "Redis connection lost");
+                return -EIO;
+        }
+        return 0;
+}
+
+int redis_get_reply(Redis *r, redisReply **ret) {
+        void *reply = NULL;
+        if (!r->ctx || redisGetReply(r->ctx, &reply) != REDIS_OK || !reply) {
+                set_broken(r, "Redis connection lost");
+                return -EIO;
+        }
+        *ret = reply;
+        return 0;
+}

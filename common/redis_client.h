@@ -38,6 +38,12 @@ void redis_free(Redis *r);
 /* Connects now if not connected. 0 or -EIO. */
 int redis_ensure(Redis *r);
 
+/* Pipelining: queue commands with redis_append_argv(), then read each
+ * reply with redis_get_reply() in order. -EIO (and r->broken) when the
+ * connection failed; a reply is the caller's. */
+int redis_append_argv(Redis *r, int argc, const char **argv, const size_t *lens) _must_check_;
+int redis_get_reply(Redis *r, redisReply **ret) _must_check_;
+
 /* A command, as redisCommand(). NULL when the connection failed. */
 redisReply *redis_cmd(Redis *r, const char *fmt, ...);
 redisReply *redis_cmd_argv(Redis *r, int argc, const char **argv, const size_t *lens);

@@ -163,9 +163,14 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         const char *pa[] = { account };
+        /* Lookups are written as correlated subqueries: one index probe
+         * per staged row, whatever the statistics say. A join here is
+         * planned as a scan of the whole account while a big import has
+         * left the statistics behind. */
         int r = db_run(db,
-                       "UPDATE roster_stage s SET user_id = u.id FROM users u "
-                       "WHERE u.account_id = $1 AND lower(u.email) = s.email_lower",
+                       "UPDATE roster_stage s SET user_id = (SELECT u.id FROM users u "
+                       "  WHERE u.account_id = $1 AND lower(u.email) = s.email_lower) "
+                       "WHERE s.email_lower IS NOT NULL",
                        1, pa);
         if (r < 0)
                 return r;
@@ -173,11 +178,11 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, 
         const char *pi[] = { job->import_id };
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db,
-                "SELECT s.line, e.line, "
+                "SELECT s.line, (SELECT e.line FROM import_emails e "
+                "                WHERE e.import_id = $1 AND e.email_lower = s.email_lower), "
                 "       s.urn > 0 AND NOT EXISTS (SELECT 1 FROM establishments x WHERE x.urn = s.urn), "
                 "       s.user_id IS NOT NULL, s.email_lower IS NOT NULL "
-                "FROM roster_stage s LEFT JOIN import_emails e ON e.import_id = $1 AND e.email_lower = s.email_lower "
-                "ORDER BY s.line",
+                "FROM roster_stage s ORDER BY s.line",
                 1, pi);
         if (!res)
                 return db_error(db);
@@ -255,8 +260,9 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch) {
                         return r;
                 /* A user another import created a moment ago: match it now. */
                 r = db_run(db,
-                           "UPDATE roster_stage s SET user_id = u.id FROM users u "
-                           "WHERE s.ok AND s.user_id IS NULL AND u.account_id = $1 AND lower(u.email) = s.email_lower",
+                           "UPDATE roster_stage s SET user_id = (SELECT u.id FROM users u "
+                           "  WHERE u.account_id = $1 AND lower(u.email) = s.email_lower) "
+                           "WHERE s.ok AND s.user_id IS NULL",
                            1, p);
                 if (r < 0)
                         return r;
@@ -297,8 +303,8 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch) {
                    "         coalesce(s.phone, u.phone), s.role_id, "
                    "         CASE WHEN s.urn IS NULL THEN u.establishment_urn ELSE NULLIF(s.urn, 0) END, "
                    "         coalesce(s.active, u.active), u.custom || coalesce(s.custom, '{}')) "
-                   "  RETURNING u.id) "
-                   "UPDATE roster_stage s SET changed = true FROM upd WHERE s.user_id = upd.id",
+                   "  RETURNING s.line) "
+                   "UPDATE roster_stage SET changed = true WHERE line IN (SELECT line FROM upd)",
                    1, p + 1);
         if (r < 0)
                 return r;
@@ -355,7 +361,18 @@ int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, 
         Buf newly_failed = BUF_INIT;
         int r;
 
-        if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0 ||
+        /* Every statement below is driven by the few rows staged here and
+         * must probe the big tables by index. Statistics lag behind a big
+         * import (autovacuum analyses a minute later), and the planner
+         * then picks hash joins over whole tables: rule those out for this
+         * transaction. */
+        if ((r = db_run(db, "SET LOCAL enable_hashjoin = off", 0, NULL)) < 0 ||
+            (r = db_run(db, "SET LOCAL enable_mergejoin = off", 0, NULL)) < 0)
+                goto out;
+        if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 ||
+            (r = db_run(db, "CREATE INDEX IF NOT EXISTS roster_stage_email ON roster_stage (email_lower)", 0, NULL)) < 0 ||
+            (r = db_run(db, "CREATE INDEX IF NOT EXISTS roster_stage_user ON roster_stage (user_id)", 0, NULL)) < 0 ||
+            (r = copy_stage(db, batch)) < 0 ||
             /* Statistics, or the planner guesses badly on a fresh temp table. */
             (r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
                 goto out;

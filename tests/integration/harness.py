@@ -90,7 +90,8 @@ class Postgres:
         # fsync off: these clusters are thrown away.
         self._run("pg_ctl", "-D", os.path.join(self.dir, "data"), "-l", os.path.join(self.dir, "log"), "-w",
                   "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                        f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                        f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+                        + os.environ.get("ROSTER_TEST_PG_OPTIONS", ""),
                   "start")
 
     def stop(self, mode="fast"):

@@ -38,9 +38,8 @@ def check_exactly_once(sandbox, account, imp, rows=ROWS):
     dup = [e for e, n in collections.Counter(i["email"] for i in invites).items() if n > 1]
     assert not dup, f"invited twice: {dup[:5]}"
     with sandbox.db() as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM invite_outbox "
-                    "WHERE import_id = %s", (imp["id"],))
-        assert cur.fetchone() == (rows, 0)
+        cur.execute("SELECT count(*) FROM invite_outbox WHERE import_id = %s", (imp["id"],))
+        assert cur.fetchone()[0] == 0, "events left unpublished"
         cur.execute("SELECT count(*) FROM import_emails WHERE import_id = %s", (imp["id"],))
         assert cur.fetchone()[0] == 0
 
