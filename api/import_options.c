@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "problem.h"
+#include "row_rules.h"
+#include "text_decode.h"
 
 static const char *const known[] = { "role", "mode", "invite", "dry_run", "delimiter", "column_map", NULL };
 
@@ -56,6 +58,17 @@ unsigned import_options_parse(Request *r, const struct _u_map *map, const char *
                          "column_map",
                          keys[i]);
                 return bad(r, keys[i], detail);
+        }
+
+        /* Values are echoed in messages and stored: they must be text. */
+        for (size_t i = 0; keys && keys[i]; i++) {
+                const char *val = u_map_get(map, keys[i]);
+                size_t len = val ? strlen(val) : 0;
+                if (val && (!utf8_is_valid(val, len) || text_has_control(val, len))) {
+                        char detail[160];
+                        snprintf(detail, sizeof detail, "option \"%.40s\" is not valid UTF-8 text", keys[i]);
+                        return bad(r, keys[i], detail);
+                }
         }
 
         const char *v;
@@ -127,4 +140,50 @@ unsigned import_options_parse(Request *r, const struct _u_map *map, const char *
                 o->role = o->role_key;
         }
         return 0;
+}
+
+char *import_filename_clean(const char *name) {
+        if (!name)
+                return NULL;
+        /* Browsers on Windows used to send the whole path. */
+        const char *base = name;
+        for (const char *p = name; *p; p++)
+                if (*p == '/' || *p == '\\')
+                        base = p + 1;
+        size_t len = strlen(base);
+        Buf text = BUF_INIT;
+        int r;
+        if (utf8_is_valid(base, len))
+                r = buf_append(&text, base, len);
+        else {
+                _cleanup_(text_decoder_freep) TextDecoder *d = text_decoder_new(TEXT_ENCODING_WINDOWS_1252);
+                r = d ? text_decoder_feed(d, base, len, &text) : -ENOMEM;
+                if (r >= 0)
+                        r = text_decoder_finish(d, &text);
+        }
+        if (r < 0) {
+                buf_done(&text);
+                return NULL;
+        }
+        /* Drop control characters (C0, DEL), keep the rest. */
+        size_t o = 0;
+        for (size_t i = 0; i < text.len; i++) {
+                unsigned char c = (unsigned char) text.data[i];
+                if (c >= 0x20 && c != 0x7F)
+                        text.data[o++] = (char) c;
+        }
+        /* At most 255 bytes, cut before a continuation byte. */
+        if (o > 255) {
+                o = 255;
+                while (o && ((unsigned char) text.data[o] & 0xC0) == 0x80)
+                        o--;
+        }
+        text.len = o;
+        if (text.data)
+                text.data[o] = '\0';
+        if (o == 0) {
+                buf_done(&text);
+                return NULL;
+        }
+        return buf_steal(&text);
 }

@@ -28,6 +28,12 @@ void import_options_done(ImportOptions *o);
  * a problem response set (400; 503 when the database failed). */
 unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o);
 
+/* A file name as given by a client made fit to store and show: the last
+ * path component, Windows-1252 when it is not UTF-8, no control
+ * characters, at most 255 bytes (not cutting a character). NULL when
+ * nothing is left or out of memory. Free it. */
+char *import_filename_clean(const char *name);
+
 /* Parses just the delimiter option value: ",", ";", "\t" (or the words
  * comma, semicolon, tab), "auto" or empty for detection. -EINVAL else. */
 int import_options_delimiter(const char *s, char *ret);

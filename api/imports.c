@@ -320,7 +320,7 @@ static unsigned create_raw(Request *r, char default_delimiter) {
                 }
                 return database_unavailable(r);
         }
-        const char *filename = u_map_get(r->req->map_url, "filename");
+        _cleanup_free_ char *filename = import_filename_clean(u_map_get(r->req->map_url, "filename"));
         static const char *const ignore[] = { "filename", NULL };
         st = finish_upload(r, in, filename, r->req->map_url, ignore);
         atomic_fetch_sub(&app->uploads, 1);

@@ -243,3 +243,74 @@ def test_fifty_megabytes_stream_in_bounded_memory(roster, account):
         with roster.db() as c, c.cursor() as cur:
             cur.execute("DELETE FROM imports i USING accounts a WHERE a.id = i.account_id AND a.slug = %s",
                         (account.slug,))
+
+
+def post_multipart(api, account, parts):
+    """A multipart body built by hand, so that names and values can be any
+    bytes. parts: (name, filename or None, bytes)."""
+    boundary = b"rosterTestBoundary7"
+    body = b""
+    for name, filename, value in parts:
+        disp = b'form-data; name="' + name + b'"' + (b'; filename="' + filename + b'"' if filename else b"")
+        body += b"--" + boundary + b"\r\nContent-Disposition: " + disp + b"\r\n\r\n" + value + b"\r\n"
+    body += b"--" + boundary + b"--\r\n"
+    host, port = api.base.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("POST", "/v1/imports", body=body, headers={
+        "Authorization": f"Bearer {account.token}",
+        "Content-Type": "multipart/form-data; boundary=" + boundary.decode()})
+    resp = conn.getresponse()
+    return resp.status, resp.getheader("Content-Type"), resp.read()
+
+
+def test_option_that_is_not_utf8_is_400(roster, api, account):
+    status, ctype, body = post_multipart(api, account, [(b"role", None, b"la_\xff"), (b"file", b"a.csv", GOOD)])
+    assert status == 400 and ctype.startswith("application/problem+json"), body
+    assert b"not valid UTF-8" in body
+    assert account_imports(roster, account) == 0
+
+
+@pytest.mark.parametrize("sent, kept", [
+    (b"caf\xe9.csv", "café.csv"),                       # Windows-1252 from an old client
+    (b"C:\\Users\\ann\\staff list.csv", "staff list.csv"),  # a whole Windows path
+    (b"../../etc/passwd", "passwd"),
+    (b"tab\there.csv", "tabhere.csv"),
+    (b"\xc3\x98rjan.csv", "Ørjan.csv"),
+])
+def test_file_names_are_cleaned(api, account, sent, kept):
+    status, _, body = post_multipart(api, account, [(b"role", None, b"la_user"), (b"file", sent, GOOD)])
+    assert status == 202, body
+    import json
+    assert json.loads(body)["file"]["name"] == kept
+
+
+def test_raw_csv_body_with_query_options(api, worker, account):
+    headers = {**account.headers, "Content-Type": "text/csv; charset=utf-8", "Idempotency-Key": str(uuid.uuid4())}
+    r = requests.post(api.base + "/v1/imports", params={"role": "la_user", "filename": "pasted.csv"}, data=GOOD,
+                      headers=headers, timeout=10)
+    assert r.status_code == 202, r.text
+    assert r.json()["file"]["name"] == "pasted.csv"
+    from harness import wait_final
+    done = wait_final(api, account, r.json()["id"])
+    assert done["counts"]["created"] == 1
+    tsv = b"Email\tFirst Name\tLast Name\ntab@example.org\tTab\tSeparated\n"
+    r = requests.post(api.base + "/v1/imports", params={"role": "la_user"}, data=tsv,
+                      headers={**account.headers, "Content-Type": "text/tab-separated-values"}, timeout=10)
+    assert r.status_code == 202, r.text
+    assert r.json()["file"]["delimiter"] == "\t"
+    r = requests.post(api.base + "/v1/imports", params={"role": "la_user", "colour": "red"}, data=GOOD,
+                      headers={**account.headers, "Content-Type": "text/csv"}, timeout=10)
+    assert is_problem(r, 400, "invalid_option")["errors"][0]["name"] == "colour"
+
+
+def test_raw_body_over_its_limit_is_413(roster, account):
+    api = roster.start_api(ROSTER_MAX_BODY_BYTES="64K")
+    try:
+        big = GOOD + b"".join(b"user%06d@example.org,First,Last\n" % i for i in range(3000))
+        r = requests.post(api.base + "/v1/imports", params={"role": "la_user"}, data=big,
+                          headers={**account.headers, "Content-Type": "text/csv"}, timeout=10)
+        body = is_problem(r, 413, "file_too_large")
+        assert "multipart" in body["detail"]
+        assert account_imports(roster, account) == 0
+    finally:
+        api.stop()
