@@ -239,8 +239,9 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
         log_request(LOG_LEVEL_INFO, r->id, "import %s accepted: %llu bytes, %llu rows, %s, delimiter %s", id,
                     (unsigned long long) rep.bytes, (unsigned long long) rep.rows, text_encoding_name(rep.encoding),
                     rep.delimiter == '\t' ? "tab" : delim);
-        enqueue(r, id);
+        /* The response says what was accepted, before a worker starts. */
         st = respond_import(r, 202, id);
+        enqueue(r, id);
 out:
         /* After a commit there is nothing to roll back: this only frees. */
         ingest_abort(in);
@@ -703,4 +704,44 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec) {
         u_map_put(r->resp->map_header, "Content-Disposition", disposition);
         ulfius_set_stream_response(r->resp, 200, csv_stream, csv_stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
         return 200;
+}
+
+static unsigned change_state(Request *r, bool commit) {
+        const char *id = u_map_get(r->req->map_url, "id");
+        Db *db = request_db(r);
+        if (!db)
+                return 503;
+        char state[24] = "";
+        int k = commit ? import_store_commit(db, r->auth.account_id, id ? id : "", state)
+                       : import_store_cancel(db, r->auth.account_id, id ? id : "", state);
+        if (k == -ENOENT) {
+                problem(r, 404, "not_found", "Not found", "no import %.40s in this account", id ? id : "");
+                return 404;
+        }
+        if (k == -EBUSY) {
+                if (commit)
+                        problem(r, 409, "invalid_state", "Not a validated dry run",
+                                "only a dry run in state validated can be committed; this import is %s", state);
+                else
+                        problem(r, 409, "invalid_state", "Not running",
+                                "only a queued or running import can be cancelled; this import is %s", state);
+                return 409;
+        }
+        if (k < 0)
+                return database_unavailable(r);
+        log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id, commit ? "committed: queued again" : "cancelled");
+        if (commit) {
+                unsigned st = respond_import(r, 202, id);
+                enqueue(r, id);
+                return st;
+        }
+        return respond_import(r, 200, id);
+}
+
+unsigned imports_commit(Request *r) {
+        return change_state(r, true);
+}
+
+unsigned imports_cancel(Request *r) {
+        return change_state(r, false);
 }

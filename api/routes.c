@@ -15,6 +15,7 @@
 #include "imports.h"
 #include "log.h"
 #include "problem.h"
+#include "templates.h"
 #include "uuid.h"
 
 struct Route {
@@ -32,6 +33,9 @@ static const Route routes[] = {
         { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ },
         { "GET", "/v1/imports/:id/errors", imports_errors, SCOPE_IMPORTS_READ },
         { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ },
+        { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE },
+        { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE },
+        { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ },
 };
 
 static App *the_app;

@@ -424,3 +424,75 @@ int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max
         *ret_n = n;
         return 0;
 }
+
+typedef struct StateChange {
+        const char *id;
+        char account[24];
+        const char *const *from; /* states it may leave */
+        const char *sql; /* $1 = id */
+        int result;
+        char state[24];
+} StateChange;
+
+static int state_change_tx(Db *db, void *userdata) {
+        StateChange *c = userdata;
+        const char *p[] = { c->id, c->account };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "SELECT state FROM imports WHERE id = $1 AND account_id = $2 FOR UPDATE", 2, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0) {
+                c->result = -ENOENT;
+                return 0;
+        }
+        snprintf(c->state, sizeof c->state, "%s", PQgetvalue(r, 0, 0));
+        bool allowed = false;
+        for (size_t i = 0; c->from[i] && !allowed; i++)
+                allowed = strcmp(c->state, c->from[i]) == 0;
+        if (!allowed) {
+                c->result = -EBUSY;
+                return 0;
+        }
+        c->result = 0;
+        const char *q[] = { c->id };
+        int k = db_run(db, c->sql, 1, q);
+        if (k == 0)
+                k = db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, q);
+        return k;
+}
+
+static int state_change(Db *db, int64_t account_id, const char *id, const char *const *from, const char *sql,
+                        char ret_state[24]) {
+        if (!uuid_is_valid(id))
+                return -ENOENT;
+        StateChange c = { .id = id, .from = from, .sql = sql };
+        snprintf(c.account, sizeof c.account, "%" PRId64, account_id);
+        int r = db_transaction(db, 5, state_change_tx, &c);
+        if (r < 0)
+                return r;
+        snprintf(ret_state, 24, "%s", c.state);
+        return c.result;
+}
+
+int import_store_commit(Db *db, int64_t account_id, const char *id, char ret_state[24]) {
+        static const char *const from[] = { "validated", NULL };
+        /* The dry run's report is replaced by the real run's. */
+        int r = state_change(db, account_id, id, from,
+                             "WITH i AS (DELETE FROM import_issues WHERE import_id = $1), "
+                             "     w AS (DELETE FROM import_rows WHERE import_id = $1) "
+                             "UPDATE imports SET state = 'queued', dry_run = false, rows_processed = 0, created = 0, "
+                             "  updated = 0, unchanged = 0, failed = 0, invites = 0, warning_rows = 0, "
+                             "  error_code = NULL, error_message = NULL, attempts = 0, worker = NULL, "
+                             "  heartbeat_at = NULL, started_at = NULL, finished_at = NULL, enqueued_at = now() "
+                             "WHERE id = $1",
+                             ret_state);
+        return r;
+}
+
+int import_store_cancel(Db *db, int64_t account_id, const char *id, char ret_state[24]) {
+        static const char *const from[] = { "queued", "processing", "validating", NULL };
+        return state_change(db, account_id, id, from,
+                            "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "
+                            "  heartbeat_at = NULL WHERE id = $1",
+                            ret_state);
+}

@@ -138,5 +138,16 @@ int import_store_release(Db *db, const char *id, const char *worker) _must_check
 int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
                          size_t *ret_n) _must_check_;
 
+/* Turns a validated dry run into a real import, run again from its stored
+ * upload: counts and error log cleared, state queued. Runs its own
+ * transaction. -ENOENT (no such import in the account), -EBUSY when it is
+ * not validated (its state in ret_state). */
+int import_store_commit(Db *db, int64_t account_id, const char *id, char ret_state[24]) _must_check_;
+
+/* Cancels a queued or running import: rows already committed stay; a
+ * worker stops at its next checkpoint. -ENOENT, or -EBUSY when it is in
+ * another state (in ret_state). */
+int import_store_cancel(Db *db, int64_t account_id, const char *id, char ret_state[24]) _must_check_;
+
 /* True for the states an import does not leave by itself. */
 bool import_state_is_final(const char *state);
