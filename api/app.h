@@ -28,7 +28,8 @@ typedef struct App {
         atomic_int uploads; /* uploads being received now */
         char **cors_origins;
         size_t n_cors_origins;
-        atomic_uint_fast64_t requests_total;
+        atomic_bool stopping; /* set on SIGTERM: long responses end */
+        atomic_uint_fast64_t responses[6]; /* by status class: [2] is 2xx */
         atomic_uint_fast64_t imports_accepted;
 } App;
 

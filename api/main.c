@@ -205,6 +205,7 @@ int main(int argc, char **argv) {
         int sig;
         sigwait(&stop, &sig);
         log_info("stopping (signal %d)", sig);
+        atomic_store(&app.stopping, true);
         ulfius_stop_framework(&inst);
         ulfius_clean_instance(&inst);
         rc = 0;

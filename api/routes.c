@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "auth.h"
+#include "events.h"
 #include "health.h"
 #include "imports.h"
 #include "log.h"
+#include "meta.h"
 #include "problem.h"
 #include "templates.h"
 #include "uuid.h"
@@ -28,11 +30,15 @@ struct Route {
 static const Route routes[] = {
         { "GET", "/healthz", health_live, 0 },
         { "GET", "/readyz", health_ready, 0 },
+        { "GET", "/metrics", meta_metrics, 0 },
+        { "GET", "/openapi.json", meta_openapi_json, 0 },
+        { "GET", "/openapi.yaml", meta_openapi_yaml, 0 },
         { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE },
         { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ },
         { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ },
         { "GET", "/v1/imports/:id/errors", imports_errors, SCOPE_IMPORTS_READ },
         { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ },
+        { "GET", "/v1/imports/:id/events", imports_events, SCOPE_IMPORTS_READ },
         { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE },
         { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE },
         { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ },
@@ -116,7 +122,7 @@ static void finish(Request *r, unsigned status, double started) {
                 db_pool_release(r->app->pool, r->db);
                 r->db = NULL;
         }
-        atomic_fetch_add(&r->app->requests_total, 1);
+        atomic_fetch_add(&r->app->responses[status / 100 < 6 ? status / 100 : 5], 1);
         /* The path only: a query string may carry a file name. */
         log_request(status >= 500 ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO, r->id, "%s %s %u %.1fms", r->req->http_verb,
                     r->req->url_path, status, now_ms() - started);

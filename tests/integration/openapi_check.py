@@ -57,7 +57,7 @@ def check(method, path, status, content_type, body_bytes):
         return
     media = (content_type or "").split(";")[0].strip()
     assert media in content, f"{method} {template} {status}: {media!r} not among {list(content)}"
-    if media.endswith("json"):
+    if media.endswith("json") and body_bytes is not None:
         import json
         schema = _deref(content[media].get("schema", {}))
         instance = json.loads(body_bytes)

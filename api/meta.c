@@ -1,0 +1,100 @@
+#include "meta.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "job_queue.h"
+#include "problem.h"
+
+/* Generated at build time from openapi/openapi.yaml. */
+extern const char openapi_yaml[];
+extern const size_t openapi_yaml_len;
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+static unsigned respond_text(Request *r, const char *type, const char *data, size_t len) {
+        ulfius_set_binary_body_response(r->resp, 200, data, len);
+        u_map_put(r->resp->map_header, "Content-Type", type);
+        return 200;
+}
+
+unsigned meta_openapi_json(Request *r) {
+        return respond_text(r, "application/json", openapi_json, openapi_json_len);
+}
+
+unsigned meta_openapi_yaml(Request *r) {
+        return respond_text(r, "application/yaml", openapi_yaml, openapi_yaml_len);
+}
+
+unsigned meta_metrics(Request *r) {
+        App *app = r->app;
+        Buf m = BUF_INIT;
+        int k = buf_printf(&m,
+                           "# HELP roster_http_responses_total HTTP responses sent by this process, by status class.\n"
+                           "# TYPE roster_http_responses_total counter\n");
+        for (int c = 2; k >= 0 && c <= 5; c++)
+                k = buf_printf(&m, "roster_http_responses_total{class=\"%dxx\"} %llu\n", c,
+                               (unsigned long long) atomic_load(&app->responses[c]));
+        if (k >= 0)
+                k = buf_printf(&m,
+                               "# HELP roster_imports_accepted_total Uploads this process accepted.\n"
+                               "# TYPE roster_imports_accepted_total counter\n"
+                               "roster_imports_accepted_total %llu\n"
+                               "# HELP roster_uploads_in_progress Uploads this process is receiving.\n"
+                               "# TYPE roster_uploads_in_progress gauge\n"
+                               "roster_uploads_in_progress %d\n",
+                               (unsigned long long) atomic_load(&app->imports_accepted),
+                               atomic_load(&app->uploads));
+
+        /* Cluster-wide figures, when the servers answer; without them the
+         * lines are left out rather than reported as zero. */
+        char err[128];
+        int e;
+        Db *db = k >= 0 ? db_pool_acquire(app->pool, 2000, &e, err, sizeof err) : NULL;
+        if (db) {
+                PGresult *res = db_exec(db,
+                                        "SELECT s.state, count(i.id) FROM unnest(ARRAY['queued', 'processing', "
+                                        "'validating']) AS s(state) LEFT JOIN imports i ON i.state = s.state "
+                                        "GROUP BY s.state ORDER BY s.state",
+                                        0, NULL);
+                if (res) {
+                        k = buf_printf(&m, "# HELP roster_imports Imports waiting or running, all accounts.\n"
+                                           "# TYPE roster_imports gauge\n");
+                        for (int i = 0; k >= 0 && i < PQntuples(res); i++)
+                                k = buf_printf(&m, "roster_imports{state=\"%s\"} %s\n", PQgetvalue(res, i, 0),
+                                               PQgetvalue(res, i, 1));
+                        PQclear(res);
+                }
+                res = k >= 0 ? db_exec(db, "SELECT count(*) FROM invite_outbox", 0, NULL) : NULL;
+                if (res) {
+                        k = buf_printf(&m,
+                                       "# HELP roster_invites_unpublished Invite events not yet on the stream.\n"
+                                       "# TYPE roster_invites_unpublished gauge\n"
+                                       "roster_invites_unpublished %s\n",
+                                       PQgetvalue(res, 0, 0));
+                        PQclear(res);
+                }
+                db_pool_release(app->pool, db);
+        }
+        pthread_mutex_lock(&app->redis_lock);
+        redisReply *rep = k >= 0 ? redis_cmd(app->redis, "XLEN %s", JOB_STREAM) : NULL;
+        if (rep && rep->type == REDIS_REPLY_INTEGER)
+                k = buf_printf(&m,
+                               "# HELP roster_queue_messages Job messages in the Redis stream.\n"
+                               "# TYPE roster_queue_messages gauge\n"
+                               "roster_queue_messages %lld\n",
+                               rep->integer);
+        if (rep)
+                freeReplyObject(rep);
+        pthread_mutex_unlock(&app->redis_lock);
+
+        if (k < 0) {
+                buf_done(&m);
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+        ulfius_set_binary_body_response(r->resp, 200, m.data, m.len);
+        u_map_put(r->resp->map_header, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        buf_done(&m);
+        return 200;
+}
