@@ -266,7 +266,7 @@ static unsigned create_multipart(Request *r) {
                 return 400;
         }
         if (u->status) {
-                if (u->status == 503)
+                if (u->status == 503 || u->status == 429)
                         u_map_put(r->resp->map_header, "Retry-After", "5");
                 problem(r, u->status, u->code, u->title, "%s", u->detail);
                 return u->status;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "app.h"
+#include "guard.h"
 #include "log.h"
 #include "routes.h"
 #include "schema.h"
@@ -22,8 +23,10 @@
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
         struct connection_info_struct *ci = *con_cls;
-        if (ci && ci->request)
+        if (ci && ci->request) {
                 upload_request_completed(ci->request);
+                guard_request_done(ci->request);
+        }
         mhd_request_completed(cls, connection, con_cls, toe);
 }
 
@@ -194,8 +197,18 @@ int main(int argc, char **argv) {
         sigaddset(&stop, SIGINT);
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
+        guard_setup(&app);
         if (ulfius_start_framework_with_mhd_options(&inst, flags, ops) != U_OK) {
                 log_error("cannot listen on %s", app.cfg.listen);
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
+        if (!guard_installed()) {
+                /* Without it a client could make ulfius buffer bodies
+                 * without limit: refuse to serve. */
+                log_error("the request guard is not in front of ulfius (was roster-api linked without "
+                          "--export-dynamic-symbol=MHD_start_daemon?)");
+                ulfius_stop_framework(&inst);
                 ulfius_clean_instance(&inst);
                 goto out;
         }

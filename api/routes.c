@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "events.h"
+#include "guard.h"
 #include "health.h"
 #include "imports.h"
 #include "log.h"
@@ -98,17 +99,13 @@ static void begin(Request *r) {
         u_map_put(r->resp->map_header, "Cache-Control", "no-store");
         u_map_put(r->resp->map_header, "X-Content-Type-Options", "nosniff");
 
-        const char *origin = request_header(r, "Origin");
-        if (!origin)
-                return;
-        for (size_t i = 0; i < r->app->n_cors_origins; i++)
-                if (strcasecmp(origin, r->app->cors_origins[i]) == 0) {
-                        u_map_put(r->resp->map_header, "Access-Control-Allow-Origin", r->app->cors_origins[i]);
-                        u_map_put(r->resp->map_header, "Access-Control-Expose-Headers",
-                                  "Location, X-Request-Id, Idempotent-Replayed, Retry-After");
-                        u_map_put(r->resp->map_header, "Vary", "Origin");
-                        return;
-                }
+        const char *origin = cors_allowed_origin(r->app, request_header(r, "Origin"));
+        if (origin) {
+                u_map_put(r->resp->map_header, "Access-Control-Allow-Origin", origin);
+                u_map_put(r->resp->map_header, "Access-Control-Expose-Headers",
+                          "Location, X-Request-Id, Idempotent-Replayed, Retry-After");
+                u_map_put(r->resp->map_header, "Vary", "Origin");
+        }
 }
 
 static double now_ms(void) {
@@ -134,7 +131,21 @@ static int dispatch(const struct _u_request *req, struct _u_response *resp, void
         double started = now_ms();
 
         begin(&r);
-        unsigned status = route->scope ? auth_require(&r, route->scope) : 0;
+        unsigned status = 0;
+        const AuthInfo *checked = guard_auth(req);
+        if (route->scope && checked) {
+                /* The guard authenticated the caller with the headers. */
+                r.auth = *checked;
+                if ((r.auth.scopes & route->scope) != route->scope) {
+                        AuthFailure fail = { 403, "insufficient_scope", "Forbidden",
+                                             route->scope & SCOPE_IMPORTS_WRITE
+                                                     ? "the token lacks the imports:write scope needed to import users"
+                                                     : "the token lacks the imports:read scope" };
+                        auth_fail(&r, &fail);
+                        status = 403;
+                }
+        } else if (route->scope)
+                status = auth_require(&r, route->scope);
         if (!status)
                 status = route->handler(&r);
         finish(&r, status, started);

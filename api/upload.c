@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "guard.h"
 #include "import_options.h"
 #include "log.h"
 
@@ -77,24 +78,22 @@ static void start(Upload *u, const struct _u_request *request, const char *key, 
                 return;
         }
 
-        /* Authenticate now: nothing is stored for a caller who may not
-         * import. */
+        /* The guard authenticated the caller before the body was read;
+         * nothing is stored for one who may not import. */
+        const AuthInfo *auth = guard_auth(request);
+        if (!auth) {
+                reject(u, 401, "unauthenticated", "Authentication required",
+                       "send an API token: Authorization: Bearer <token>");
+                return;
+        }
+        u->auth = *auth;
+        if (!(u->auth.scopes & SCOPE_IMPORTS_WRITE)) {
+                reject(u, 403, "insufficient_scope", "Forbidden",
+                       "the token lacks the imports:write scope needed to import users");
+                return;
+        }
         char err[256];
-        int e;
-        Db *db = db_pool_acquire(app->pool, 5000, &e, err, sizeof err);
-        if (!db) {
-                reject(u, 503, "database_unavailable", "Service unavailable",
-                       "the database cannot be reached; try again shortly");
-                return;
-        }
-        AuthFailure fail;
-        unsigned st = auth_check(db, u_map_get_case(request->map_header, "Authorization"), SCOPE_IMPORTS_WRITE,
-                                 &u->auth, &fail);
-        db_pool_release(app->pool, db);
-        if (st) {
-                reject(u, fail.status, fail.code, fail.title, "%s", fail.detail);
-                return;
-        }
+        unsigned st;
 
         /* A size announced up front is refused before anything is read
          * into the database (multipart framing adds a little). */
@@ -105,6 +104,18 @@ static void start(Upload *u, const struct _u_request *request, const char *key, 
                 return;
         }
 
+        /* One account may not take every upload slot. */
+        pthread_mutex_lock(&registry_lock);
+        int64_t mine = 0;
+        for (Upload *o = registry; o; o = o->next)
+                mine += o->counted && o->auth.account_id == u->auth.account_id;
+        pthread_mutex_unlock(&registry_lock);
+        if (mine >= app->cfg.max_uploads_per_account) {
+                reject(u, 429, "too_many_uploads", "Too many uploads",
+                       "this account is sending %lld uploads already; try again when one has finished",
+                       (long long) mine);
+                return;
+        }
         if (atomic_fetch_add(&app->uploads, 1) >= app->cfg.max_concurrent_uploads) {
                 atomic_fetch_sub(&app->uploads, 1);
                 reject(u, 503, "too_many_uploads", "Too many uploads",
@@ -169,4 +180,14 @@ int upload_file_callback(const struct _u_request *request, const char *key, cons
                 return U_ERROR;
         }
         return U_OK;
+}
+
+uint64_t upload_file_bytes(const struct _u_request *request) {
+        uint64_t n = 0;
+        pthread_mutex_lock(&registry_lock);
+        for (Upload *u = registry; u; u = u->next)
+                if (u->request == request && u->ingest)
+                        n = ingest_bytes(u->ingest);
+        pthread_mutex_unlock(&registry_lock);
+        return n;
 }

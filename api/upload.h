@@ -41,5 +41,8 @@ int upload_file_callback(const struct _u_request *request, const char *key, cons
  * registered: upload_request_completed() frees it. */
 Upload *upload_find(const struct _u_request *request);
 
+/* Bytes of the file part received so far for the request (0 when none). */
+uint64_t upload_file_bytes(const struct _u_request *request);
+
 /* Frees the request's Upload, rolling back an uncommitted ingest. */
 void upload_request_completed(const struct _u_request *request);

@@ -51,6 +51,10 @@ static const ConfigItem config_table[] = {
         { "ROSTER_MAX_CONCURRENT_UPLOADS", CONFIG_INT, "8", 1, 1000, offsetof(Config, max_concurrent_uploads),
           "Uploads one roster-api process receives at once (503 with Retry-After above); each holds a "
           "database connection while it streams." },
+        { "ROSTER_MAX_UPLOADS_PER_ACCOUNT", CONFIG_INT, "4", 1, 1000, offsetof(Config, max_uploads_per_account),
+          "Uploads one roster-api process receives at once for one account (429 with Retry-After above)." },
+        { "ROSTER_UPLOAD_TIMEOUT_SECONDS", CONFIG_INT, "3600", 10, 86400, offsetof(Config, upload_timeout_seconds),
+          "A request body not received in full after this long has its connection closed." },
         { "ROSTER_BATCH_ROWS", CONFIG_INT, "1000", 1, 100000, offsetof(Config, batch_rows),
           "Rows per worker transaction; each batch is a checkpoint a restarted import resumes after." },
         { "ROSTER_JOB_LEASE_SECONDS", CONFIG_INT, "60", 5, 3600, offsetof(Config, job_lease_seconds),
@@ -212,6 +216,15 @@ int config_load(Config *c, Buf *errors) {
                         return r;
                 if (r < 0)
                         ret = r;
+        }
+        if (ret == 0 && c->db_pool_size < c->max_concurrent_uploads + 2) {
+                /* Each upload holds a connection while it streams; the rest of
+                 * the API needs some too. */
+                if (buf_printf(errors,
+                               "ROSTER_DB_POOL_SIZE=%lld: must be at least ROSTER_MAX_CONCURRENT_UPLOADS (%lld) + 2\n",
+                               (long long) c->db_pool_size, (long long) c->max_concurrent_uploads) < 0)
+                        return -ENOMEM;
+                ret = -EINVAL;
         }
         return ret;
 }

@@ -21,6 +21,8 @@ typedef struct Config {
         int64_t worker_concurrency;
         int64_t db_pool_size;
         int64_t max_concurrent_uploads;
+        int64_t max_uploads_per_account;
+        int64_t upload_timeout_seconds;
         int64_t batch_rows;
         int64_t job_lease_seconds;
         int64_t max_attempts;

@@ -1,0 +1,299 @@
+#include "guard.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "log.h"
+#include "problem.h"
+#include "upload.h"
+#include "uuid.h"
+
+/* Multipart parts other than the file (options, framing) may add this
+ * much to an upload; other requests' bodies may be this big. */
+#define FIELDS_MAX (1u << 20)
+#define OTHER_BODY_MAX (64u * 1024)
+
+/* How the guard gets in front of ulfius: ulfius starts libmicrohttpd with
+ * MHD_start_daemon() and its own (static) access handler. roster-api
+ * defines MHD_start_daemon itself and exports it (see api/meson.build), so
+ * the dynamic linker binds ulfius's call here; this starts the real daemon
+ * through MHD_start_daemon_va() with guard_handler in front of ulfius's
+ * handler. If that binding ever fails, guard_installed() says so and the
+ * API refuses to start rather than run unguarded. */
+static MHD_AccessHandlerCallback inner_handler;
+static void *inner_cls;
+static atomic_bool installed;
+static App *guard_app;
+
+struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                    MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+
+typedef struct GuardState {
+        const struct _u_request *request;
+        struct GuardState *next;
+        bool has_auth;
+        AuthInfo auth;
+        bool upload; /* POST /v1/imports */
+        bool multipart_upload;
+        uint64_t bytes, limit;
+        double started;
+        /* Set when the request is refused: the rest of the body is read
+         * and dropped, and this is the answer. */
+        unsigned status;
+        const char *code, *title;
+        char detail[256];
+} GuardState;
+
+static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
+static GuardState *states;
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static GuardState *find(const struct _u_request *request) {
+        pthread_mutex_lock(&states_lock);
+        GuardState *g = states;
+        while (g && g->request != request)
+                g = g->next;
+        pthread_mutex_unlock(&states_lock);
+        return g;
+}
+
+const AuthInfo *guard_auth(const struct _u_request *request) {
+        GuardState *g = find(request);
+        return g && g->has_auth ? &g->auth : NULL;
+}
+
+void guard_request_done(const struct _u_request *request) {
+        pthread_mutex_lock(&states_lock);
+        GuardState **p = &states;
+        while (*p && (*p)->request != request)
+                p = &(*p)->next;
+        GuardState *g = *p;
+        if (g)
+                *p = g->next;
+        pthread_mutex_unlock(&states_lock);
+        free(g);
+}
+
+const char *cors_allowed_origin(const App *app, const char *origin) {
+        if (!origin)
+                return NULL;
+        for (size_t i = 0; i < app->n_cors_origins; i++)
+                if (strcasecmp(origin, app->cors_origins[i]) == 0)
+                        return app->cors_origins[i];
+        return NULL;
+}
+
+static void refuse(GuardState *g, unsigned status, const char *code, const char *title, const char *fmt, ...)
+        _printf_(5, 6);
+static void refuse(GuardState *g, unsigned status, const char *code, const char *title, const char *fmt, ...) {
+        if (g->status)
+                return;
+        g->status = status;
+        g->code = code;
+        g->title = title;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(g->detail, sizeof g->detail, fmt, ap);
+        va_end(ap);
+}
+
+static void refuse_too_large(GuardState *g) {
+        if (g->multipart_upload)
+                refuse(g, 413, "file_too_large", "File too large", "the file is larger than the limit of %lld bytes",
+                       (long long) guard_app->cfg.max_upload_bytes);
+        else if (g->upload)
+                refuse(g, 413, "file_too_large", "Body too large",
+                       "a text/csv body may be at most %llu bytes; send larger files as multipart/form-data "
+                       "(field \"file\"), up to %lld bytes",
+                       (unsigned long long) g->limit, (long long) guard_app->cfg.max_upload_bytes);
+        else
+                refuse(g, 413, "body_too_large", "Body too large", "this request's body may be at most %llu bytes",
+                       (unsigned long long) g->limit);
+}
+
+static bool request_id_ok(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
+                        return false;
+        return true;
+}
+
+/* Answers the request with the guard's problem; the body, if any is
+ * left, is not read. */
+static enum MHD_Result answer(struct MHD_Connection *c, const char *method, const char *url, GuardState *g) {
+        char id[65];
+        const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+        if (request_id_ok(given))
+                snprintf(id, sizeof id, "%s", given);
+        else if (uuid_v4(id) < 0)
+                snprintf(id, sizeof id, "unknown");
+
+        json_t *doc = problem_document(g->status, g->code, g->title, g->detail, id);
+        char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        const char *body = text ? text : "{\"status\":500,\"title\":\"Internal error\"}";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+        free(text);
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", "application/problem+json");
+        MHD_add_response_header(resp, "X-Request-Id", id);
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "Connection", "close");
+        if (g->status == 401)
+                MHD_add_response_header(resp, "WWW-Authenticate",
+                                        strcmp(g->code, "invalid_token") == 0
+                                                ? "Bearer realm=\"roster\", error=\"invalid_token\""
+                                                : "Bearer realm=\"roster\"");
+        const char *origin =
+                cors_allowed_origin(guard_app, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
+        if (origin) {
+                MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+                MHD_add_response_header(resp, "Vary", "Origin");
+        }
+        enum MHD_Result r = MHD_queue_response(c, g->status, resp);
+        MHD_destroy_response(resp);
+        atomic_fetch_add(&guard_app->responses[g->status / 100 < 6 ? g->status / 100 : 5], 1);
+        log_request(LOG_LEVEL_INFO, id, "%s %s %u (%s, %llu body bytes read)", method, url, g->status, g->code,
+                    (unsigned long long) g->bytes);
+        return r;
+}
+
+static bool has_body(struct MHD_Connection *c) {
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        return (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasecmp(te, "identity") != 0);
+}
+
+/* The first call, with the headers: decide what the body may be. */
+static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method) {
+        App *app = guard_app;
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        bool upload = strcmp(method, "POST") == 0 && strcmp(url, "/v1/imports") == 0;
+        g->upload = upload;
+        g->multipart_upload = upload && ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+        if (g->multipart_upload)
+                g->limit = (uint64_t) app->cfg.max_upload_bytes + FIELDS_MAX;
+        else if (upload)
+                g->limit = (uint64_t) MIN(app->cfg.max_body_bytes, app->cfg.max_upload_bytes);
+        else
+                g->limit = OTHER_BODY_MAX;
+
+        if (!has_body(c))
+                return;
+
+        /* A body is only read for a caller who may send one. */
+        const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        AuthFailure fail;
+        const char *tok;
+        size_t len;
+        Db *db = NULL;
+        unsigned st;
+        if (token_from_authorization(authorization, &tok, &len) < 0 || !token_is_well_formed(tok, len))
+                st = auth_check(NULL, authorization, 0, &g->auth, &fail);
+        else {
+                char err[128];
+                int e;
+                db = db_pool_acquire(app->pool, 5000, &e, err, sizeof err);
+                if (db)
+                        st = auth_check(db, authorization, 0, &g->auth, &fail);
+                else
+                        fail = (AuthFailure){ 503, "database_unavailable", "Service unavailable",
+                                              "the database cannot be reached; try again shortly" },
+                        st = 503;
+                db_pool_release(app->pool, db);
+        }
+        if (st) {
+                refuse(g, fail.status, fail.code, fail.title, "%s", fail.detail);
+                return;
+        }
+        g->has_auth = true;
+
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > g->limit)
+                refuse_too_large(g);
+}
+
+static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                     const char *version, const char *data, size_t *size, void **con_cls) {
+        struct connection_info_struct *ci = *con_cls;
+        const struct _u_request *request = ci ? ci->request : NULL;
+        if (!request)
+                return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+
+        GuardState *g = find(request);
+        if (!g) {
+                g = calloc(1, sizeof *g);
+                if (!g)
+                        return MHD_NO;
+                g->request = request;
+                g->started = now_s();
+                admit(g, c, url, method);
+                pthread_mutex_lock(&states_lock);
+                g->next = states;
+                states = g;
+                pthread_mutex_unlock(&states_lock);
+                if (g->status)
+                        return answer(c, method, url, g);
+                return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+        }
+
+        if (*size) {
+                if (now_s() - g->started > (double) guard_app->cfg.upload_timeout_seconds) {
+                        log_warning("%s %s: body not received within %lld s; connection closed", method, url,
+                                    (long long) guard_app->cfg.upload_timeout_seconds);
+                        return MHD_NO;
+                }
+                g->bytes += *size;
+                if (!g->status && g->bytes > g->limit)
+                        refuse_too_large(g);
+                if (!g->status && g->multipart_upload && g->bytes - upload_file_bytes(request) > FIELDS_MAX)
+                        refuse(g, 413, "fields_too_large", "Form too large",
+                               "the form fields other than \"file\" are larger than %u KiB", FIELDS_MAX / 1024);
+                if (g->status) {
+                        /* Read and drop: ulfius sees no more of it. */
+                        *size = 0;
+                        return MHD_YES;
+                }
+                return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+        }
+        if (g->status)
+                return answer(c, method, url, g);
+        return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+}
+
+struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                    MHD_AccessHandlerCallback dh, void *dh_cls, ...) {
+        va_list ap;
+        inner_handler = dh;
+        inner_cls = dh_cls;
+        va_start(ap, dh_cls);
+        struct MHD_Daemon *d = MHD_start_daemon_va(flags, port, apc, apc_cls, guard_handler, NULL, ap);
+        va_end(ap);
+        if (d)
+                atomic_store(&installed, true);
+        return d;
+}
+
+void guard_setup(App *app) {
+        guard_app = app;
+}
+
+bool guard_installed(void) {
+        return atomic_load(&installed);
+}

@@ -1,0 +1,38 @@
+/* The guard: limits enforced before ulfius reads a request body.
+ *
+ * ulfius keeps every multipart form field and up to ROSTER_MAX_BODY_BYTES
+ * of any other body in memory before a handler runs, without limits on
+ * their number, so a client with no token could make the API use memory
+ * without bound. The guard sits in front of ulfius's libmicrohttpd access
+ * handler (see guard.c for how) and, per request:
+ *
+ *   - authenticates any request that carries a body when its headers
+ *     arrive, and answers 401 before reading the body;
+ *   - answers 413 at once when the announced length is over the limit;
+ *   - counts the bytes as they come: past the limit (or past 1 MiB of
+ *     multipart fields that are not the file) it stops handing them to
+ *     ulfius, discards the rest and answers 413 at the end;
+ *   - closes a connection whose body takes longer than
+ *     ROSTER_UPLOAD_TIMEOUT_SECONDS.
+ *
+ * Ownership: the guard keeps a small state per request, freed by
+ * guard_request_done() when libmicrohttpd is done with the request. */
+#pragma once
+
+#include "app.h"
+
+/* Must run before the ulfius instance starts. */
+void guard_setup(App *app);
+
+/* True once libmicrohttpd was started through the guard: main() refuses to
+ * run without it. */
+bool guard_installed(void);
+
+/* The caller as the guard authenticated it (requests with a body), or
+ * NULL. Valid until guard_request_done(). */
+const AuthInfo *guard_auth(const struct _u_request *request);
+
+void guard_request_done(const struct _u_request *request);
+
+/* The allowed origin matching an Origin header, or NULL. */
+const char *cors_allowed_origin(const App *app, const char *origin);

@@ -1,0 +1,171 @@
+"""What a client can make the API hold before any handler runs: bodies
+are only read for authenticated callers, and only up to their limits."""
+
+import socket
+import time
+
+import pytest
+
+from harness import upload
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def open_request(api, headers, path="/v1/imports"):
+    host, port = api.base.split("//")[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=30)
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    s.sendall((head + "\r\n").encode())
+    return s
+
+
+def read_status(s, timeout=30):
+    s.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    line = data.split(b"\r\n", 1)[0].decode()
+    return int(line.split()[1]) if line.startswith("HTTP/") else None, data
+
+
+def send_chunked_fields(s, boundary, total, stop_on_close=True):
+    """Sends multipart fields, each with a new name, as chunked data."""
+    sent, i = 0, 0
+    try:
+        while sent < total:
+            part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\n".encode()
+                    + b"x" * 60000 + b"\r\n")
+            s.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
+            sent += len(part)
+            i += 1
+    except OSError:
+        if not stop_on_close:
+            raise
+    return sent
+
+
+@pytest.fixture(scope="module")
+def guarded_api(roster):
+    p = roster.start_api(ROSTER_MAX_UPLOAD_BYTES="8M", ROSTER_MAX_BODY_BYTES="1M")
+    yield p
+    p.stop()
+
+
+def test_no_token_no_body_read(guarded_api):
+    before = vm_rss_kib(guarded_api.pid)
+    s = open_request(guarded_api, {"Content-Type": "multipart/form-data; boundary=zz", "Content-Length": "800000000"})
+    status, data = read_status(s)
+    assert status == 401, data
+    assert b"application/problem+json" in data
+    # The server answered without waiting for the 800 MB.
+    sent = send_chunked_fields(s, "zz", 20_000_000)
+    assert sent < 20_000_000 or vm_rss_kib(guarded_api.pid) - before < 8 * 1024
+    s.close()
+    assert vm_rss_kib(guarded_api.pid) - before < 8 * 1024
+
+
+def test_a_bad_token_is_refused_before_the_body(guarded_api, account):
+    s = open_request(guarded_api, {"Authorization": "Bearer rst_" + "B" * 43, "Content-Type": "text/csv",
+                                   "Content-Length": "5000000"})
+    status, data = read_status(s)
+    assert status == 401 and b"invalid_token" in data
+    s.close()
+
+
+def test_announced_size_over_the_limit_is_refused_before_the_body(guarded_api, account):
+    s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}",
+                                   "Content-Type": "multipart/form-data; boundary=zz",
+                                   "Content-Length": str(200 * 1024 * 1024)})
+    status, data = read_status(s)
+    assert status == 413 and b"file_too_large" in data
+    s.close()
+
+
+def test_many_form_fields_are_cut_off(guarded_api, account):
+    before = vm_rss_kib(guarded_api.pid)
+    s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}",
+                                   "Content-Type": "multipart/form-data; boundary=zz",
+                                   "Transfer-Encoding": "chunked"})
+    send_chunked_fields(s, "zz", 60_000_000)
+    s.sendall(b"0\r\n\r\n")
+    status, data = read_status(s)
+    assert status == 413 and b"fields_too_large" in data, data
+    s.close()
+    # ulfius kept at most the first MiB of fields.
+    assert vm_rss_kib(guarded_api.pid) - before < 16 * 1024
+
+
+def test_chunked_raw_body_over_the_limit(guarded_api, account):
+    s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}", "Content-Type": "text/csv",
+                                   "Transfer-Encoding": "chunked"})
+    row = b"someone@example.org,Some,One\n" * 1000
+    s.sendall(b"%x\r\nEmail,First Name,Last Name\n\r\n" % 27)
+    for _ in range(100):  # about 3 MB, over the 1 MiB limit
+        s.sendall(b"%x\r\n" % len(row) + row + b"\r\n")
+    s.sendall(b"0\r\n\r\n")
+    status, data = read_status(s)
+    assert status == 413 and b"multipart" in data, data
+    s.close()
+
+
+def test_one_account_cannot_take_every_upload_slot(roster, account):
+    api = roster.start_api(ROSTER_MAX_UPLOADS_PER_ACCOUNT="2")
+    try:
+        slow = []
+        for _ in range(2):
+            s = open_request(api, {"Authorization": f"Bearer {account.token}",
+                                   "Content-Type": "multipart/form-data; boundary=zz",
+                                   "Content-Length": "10000000"})
+            s.sendall(b"--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
+                      + b"Email,First Name,Last Name\n" + b"a@example.org,A,B\n" * 1000)
+            slow.append(s)
+        time.sleep(0.5)
+        r = upload(api, account, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n", role="la_user")
+        assert r.status_code == 429, r.text
+        assert r.json()["code"] == "too_many_uploads"
+        other = roster.new_account()
+        r = upload(api, other, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n", role="la_user")
+        assert r.status_code == 202, r.text
+        for s in slow:
+            s.close()
+    finally:
+        api.stop()
+
+
+def test_a_body_that_takes_too_long_is_cut_off(roster, account):
+    api = roster.start_api(ROSTER_UPLOAD_TIMEOUT_SECONDS="10", ROSTER_REQUEST_TIMEOUT_SECONDS="60")
+    try:
+        s = open_request(api, {"Authorization": f"Bearer {account.token}",
+                               "Content-Type": "multipart/form-data; boundary=zz", "Content-Length": "1000000"})
+        s.sendall(b"--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
+                  b"Email,First Name,Last Name\n")
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 30:
+            try:
+                s.sendall(b"a@example.org,A,B\n")  # a trickle: never idle, never done
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+        assert closed, "the trickling connection was not closed"
+        assert time.monotonic() - started < 20
+    finally:
+        api.stop()
+
+
+def test_pool_must_cover_the_upload_slots(roster):
+    import subprocess
+    from harness import BIN
+    env = dict(roster.env, ROSTER_DB_POOL_SIZE="5", ROSTER_MAX_CONCURRENT_UPLOADS="8")
+    out = subprocess.run([BIN["api"]], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "ROSTER_DB_POOL_SIZE" in out.stderr
