@@ -391,8 +391,11 @@ int import_store_fail(Db *db, const char *id, const char *code, const char *mess
 
 int import_store_release(Db *db, const char *id, const char *worker) {
         const char *p[] = { id, worker };
+        /* A hand-back is not a failed attempt: give it back too, or a few
+         * rolling restarts would use up ROSTER_MAX_ATTEMPTS. */
         return db_run(db,
-                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now() "
+                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now(), "
+                      "  attempts = greatest(attempts - 1, 0) "
                       "WHERE id = $1 AND worker = $2 AND state IN ('processing', 'validating')",
                       2, p);
 }

@@ -128,8 +128,9 @@ int import_store_finish(Db *db, const char *id, const char *worker, int64_t rows
 /* Marks an import failed as a whole with a stable code and a message. */
 int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
 
-/* Hands an import back (graceful stop): clears worker and lease so that
- * another worker may start at once. */
+/* Hands an import back (graceful stop): state queued, worker and lease
+ * cleared so that another worker may start at once, and the attempt not
+ * counted. */
 int import_store_release(Db *db, const char *id, const char *worker) _must_check_;
 
 /* Imports waiting for a worker that may have lost their queue message:

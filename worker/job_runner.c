@@ -423,3 +423,17 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
         run_done(&run);
         return result;
 }
+
+JobResult job_runner_hand_back(JobEnv *env, const Job *job) {
+        if (!*env->redis)
+                return JOB_LEFT;
+        if (job_queue_done(*env->redis, job->entry_id, job->import_id) < 0 ||
+            job_queue_enqueue(*env->redis, job->import_id) < 0) {
+                /* Either way the message comes back: after the lease, or
+                 * through the sweeper. */
+                log_import(LOG_LEVEL_WARNING, job->import_id, "could not hand the job back: %s", (*env->redis)->errstr);
+                return JOB_LEFT;
+        }
+        log_import(LOG_LEVEL_INFO, job->import_id, "handed back unstarted: the worker is stopping");
+        return JOB_HANDED_BACK;
+}

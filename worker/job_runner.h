@@ -37,3 +37,7 @@ typedef enum JobResult {
 } JobResult;
 
 JobResult job_runner_run(JobEnv *env, const Job *job);
+
+/* For a worker that is stopping and was handed a job it will not start:
+ * acknowledges the message and queues a new one for another worker. */
+JobResult job_runner_hand_back(JobEnv *env, const Job *job);

@@ -79,7 +79,12 @@ static void job_work(uv_work_t *req) {
                 .redis = &s->redis,
                 .stopping = &s->w->stopping,
         };
-        s->result = job_runner_run(&env, &s->job);
+        /* A fetch that was under way when the stop came may bring jobs
+         * (even one just handed back): pass them on unstarted. */
+        if (atomic_load(&s->w->stopping))
+                s->result = job_runner_hand_back(&env, &s->job);
+        else
+                s->result = job_runner_run(&env, &s->job);
 }
 
 static void job_after(uv_work_t *req, int status) {

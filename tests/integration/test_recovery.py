@@ -138,3 +138,21 @@ def test_database_restart_mid_import_delays_it_only(roster):
         worker.stop()
     finally:
         sandbox.close()
+
+
+def test_rolling_restarts_do_not_use_up_attempts(sandbox):
+    api = sandbox.start_api()
+    account = sandbox.new_account()
+    iid = upload(api, account, data=big_file(40000), role="la_user").json()["id"]
+    # Four workers stopped in turn mid-import, with only 2 attempts allowed.
+    for _ in range(4):
+        w = sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="2", ROSTER_MAX_ATTEMPTS="2")
+        before = status(api, account, iid)["counts"]["rows_processed"]
+        wait_until(lambda: status(api, account, iid)["counts"]["rows_processed"] >= before + 500, timeout=60,
+                   interval=0.01, what="progress")
+        assert w.stop() == 0
+        assert status(api, account, iid)["state"] == "queued"
+    last = sandbox.start_worker(ROSTER_BATCH_ROWS="1000", ROSTER_MAX_ATTEMPTS="2")
+    done = wait_final(api, account, iid, timeout=120)
+    check_exactly_once(sandbox, account, done, rows=40000)
+    last.stop()
