@@ -2,6 +2,7 @@
 #include "imports.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,6 +370,17 @@ static int parse_limit(Request *r, int def, int max, int *ret) {
         return 0;
 }
 
+/* The form the API writes timestamps in: 2026-11-22T03:00:03.529Z. */
+static bool timestamp_ok(const char *s, size_t len) {
+        static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+        if (len != sizeof form - 1)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (form[i] == 'd' ? !isdigit((unsigned char) s[i]) : s[i] != form[i])
+                        return false;
+        return true;
+}
+
 static bool known_state(const char *s) {
         static const char *const states[] = { "queued", "processing", "validating", "validated", "completed",
                                               "completed_with_errors", "failed", "cancelled" };
@@ -393,7 +405,7 @@ unsigned imports_list(Request *r) {
         const char *cursor = request_query(r, "cursor");
         if (cursor) {
                 if (cursor_decode(cursor, after, sizeof after) < 0 || !(after_id = strchr(after, '|')) ||
-                    !uuid_is_valid(after_id + 1)) {
+                    !uuid_is_valid(after_id + 1) || !timestamp_ok(after, (size_t) (after_id - after))) {
                         problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
                         return 400;
                 }
@@ -407,7 +419,8 @@ unsigned imports_list(Request *r) {
         /* One more than asked, to know whether there is a next page. */
         int k = import_store_list(db, r->auth.account_id, state, limit + 1, cursor ? after : NULL, after_id, &recs, &n);
         if (k < 0) {
-                if (db_sqlstate_is(db, "22007") || db_sqlstate_is(db, "22008")) {
+                /* A date that has the form but not the values (month 13). */
+                if (strncmp(db->sqlstate, "22", 2) == 0) {
                         problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
                         return 400;
                 }
@@ -487,12 +500,60 @@ static json_t *row_values(const HeaderMap *hm, json_t *cells) {
         return v;
 }
 
+/* "line.seq" as the error log's cursor gives it out. */
+static int parse_error_cursor(const char *cursor, long *ret_line, int *ret_seq) {
+        char raw[64];
+        char *end;
+        if (cursor_decode(cursor, raw, sizeof raw) < 0 || !isdigit((unsigned char) raw[0]))
+                return -EINVAL;
+        errno = 0;
+        long line = strtol(raw, &end, 10);
+        if (errno || *end != '.' || line < 0 || line > INT32_MAX || !isdigit((unsigned char) end[1]))
+                return -EINVAL;
+        long seq = strtol(end + 1, &end, 10);
+        if (errno || *end || seq < 0 || seq > 32767)
+                return -EINVAL;
+        *ret_line = line;
+        *ret_seq = (int) seq;
+        return 0;
+}
+
 static bool wants_csv(Request *r) {
         const char *accept = request_header(r, "Accept");
         return accept && strstr(accept, "text/csv") && !strstr(accept, "application/json");
 }
 
 static unsigned errors_csv(Request *r, const ImportRecord *rec);
+
+/* A page of the error log carries at most this much of rows' cells (the
+ * `values` of its items); the page is cut short, with a cursor, rather
+ * than grow past it. */
+#define VALUES_BUDGET (2u << 20)
+
+/* Fetches and parses the cells of the given lines: cells[k] for lines[k]
+ * (NULL where none are stored). 0, or -EIO/-ENOMEM. */
+static int fetch_cells(Db *db, const char *import_id, const long *lines, size_t n, json_t **cells) {
+        Buf arr = BUF_INIT;
+        int k = buf_append_char(&arr, '{');
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = buf_printf(&arr, "%s%ld", i ? "," : "", lines[i]);
+        if (k >= 0)
+                k = buf_append_char(&arr, '}');
+        PGresult *res = NULL;
+        if (k >= 0 && error_log_cells(db, import_id, arr.data, &res) < 0)
+                k = -EIO;
+        buf_done(&arr);
+        if (k < 0)
+                return k;
+        for (int r = 0; r < PQntuples(res); r++) {
+                long line = atol(PQgetvalue(res, r, 0));
+                for (size_t i = 0; i < n; i++)
+                        if (lines[i] == line && !cells[i])
+                                cells[i] = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        }
+        PQclear(res);
+        return 0;
+}
 
 unsigned imports_errors(Request *r) {
         ImportRecord rec;
@@ -513,14 +574,10 @@ unsigned imports_errors(Request *r) {
         long after_line = 0;
         int after_seq = -1;
         const char *cursor = request_query(r, "cursor");
-        if (cursor) {
-                char raw[64];
-                if (cursor_decode(cursor, raw, sizeof raw) < 0 || sscanf(raw, "%ld.%d", &after_line, &after_seq) != 2 ||
-                    after_line < 0 || after_seq < 0) {
-                        import_record_done(&rec);
-                        problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
-                        return 400;
-                }
+        if (cursor && parse_error_cursor(cursor, &after_line, &after_seq) < 0) {
+                import_record_done(&rec);
+                problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
+                return 400;
         }
         const char *severity = request_query(r, "severity");
         if (severity && strcmp(severity, "error") != 0 && strcmp(severity, "warning") != 0) {
@@ -531,34 +588,69 @@ unsigned imports_errors(Request *r) {
 
         Db *db = request_db(r);
         PGresult *res = NULL;
-        if (!db || error_log_page(db, rec.id, after_line, after_seq, limit + 1, false, &res) < 0) {
+        if (!db || error_log_page(db, rec.id, after_line, after_seq, limit + 1, severity, &res) < 0) {
                 import_record_done(&rec);
                 return db ? database_unavailable(r) : 503;
         }
+
+        /* How many items go out: up to limit, and within the budget for
+         * the rows' cells (an item repeats its row's). */
+        int n = PQntuples(res), take = 0;
+        uint64_t used = 0;
+        while (take < n && take < limit) {
+                uint64_t len = strtoull(PQgetvalue(res, take, 7), NULL, 10);
+                if (take > 0 && used + len > VALUES_BUDGET)
+                        break;
+                used += len;
+                take++;
+        }
+
+        long *lines = calloc((size_t) take + 1, sizeof *lines);
+        json_t **cells = calloc((size_t) take + 1, sizeof *cells);
+        size_t n_lines = 0;
+        int k = lines && cells ? 0 : -ENOMEM;
+        for (int i = 0; k == 0 && i < take; i++) {
+                long line = atol(PQgetvalue(res, i, 0));
+                if (n_lines == 0 || lines[n_lines - 1] != line)
+                        lines[n_lines++] = line;
+        }
+        if (k == 0)
+                k = fetch_cells(db, rec.id, lines, n_lines, cells);
+        if (k < 0) {
+                free(lines);
+                free(cells);
+                PQclear(res);
+                import_record_done(&rec);
+                return k == -EIO ? database_unavailable(r)
+                                 : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
+        }
+
         json_t *header_cells = NULL;
         HeaderMap *hm = import_header_map(&rec, &header_cells);
         json_t *items = json_array();
-        int n = PQntuples(res);
-        for (int i = 0; i < n && i < limit; i++) {
-                if (severity && strcmp(PQgetvalue(res, i, 3), severity) != 0)
-                        continue;
-                json_t *cells = json_loads(PQgetvalue(res, i, 7), 0, NULL);
+        size_t li = 0;
+        for (int i = 0; i < take; i++) {
+                long line = atol(PQgetvalue(res, i, 0));
+                while (li < n_lines && lines[li] != line)
+                        li++;
                 json_array_append_new(items,
-                                      json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "line",
-                                                (json_int_t) atol(PQgetvalue(res, i, 0)), "row",
+                                      json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "line", (json_int_t) line, "row",
                                                 (json_int_t) atol(PQgetvalue(res, i, 2)), "severity",
                                                 PQgetvalue(res, i, 3), "field", PQgetvalue(res, i, 4), "code",
                                                 PQgetvalue(res, i, 5), "message", PQgetvalue(res, i, 6), "values",
-                                                row_values(hm, cells)));
-                json_decref(cells);
+                                                row_values(hm, li < n_lines ? cells[li] : NULL)));
         }
         json_t *next = json_null();
-        if (n > limit) {
+        if (take < n) {
                 char raw[64], enc[96];
-                snprintf(raw, sizeof raw, "%s.%s", PQgetvalue(res, limit - 1, 0), PQgetvalue(res, limit - 1, 1));
+                snprintf(raw, sizeof raw, "%s.%s", PQgetvalue(res, take - 1, 0), PQgetvalue(res, take - 1, 1));
                 cursor_encode(raw, enc, sizeof enc);
                 next = json_string(enc);
         }
+        for (size_t i = 0; i < n_lines; i++)
+                json_decref(cells[i]);
+        free(cells);
+        free(lines);
         PQclear(res);
         header_map_free(hm);
         json_decref(header_cells);
@@ -594,6 +686,9 @@ typedef struct CsvStream {
 
 #define CSV_PAGE 500
 
+/* Rows' cells read for one page of the error CSV, at most. */
+#define CSV_CELLS_BUDGET (4u << 20)
+
 static int csv_fill(CsvStream *s) {
         char err[256];
         int e;
@@ -602,36 +697,55 @@ static int csv_fill(CsvStream *s) {
                 return -EIO;
         PGresult *res = NULL;
         int k = error_log_failed_rows(db, s->import_id, s->last_line, CSV_PAGE, &res);
-        db_pool_release(s->app->pool, db);
-        if (k < 0)
+        if (k < 0) {
+                db_pool_release(s->app->pool, db);
                 return k;
-        int n = PQntuples(res);
-        int r = 0;
-        for (int i = 0; i < n && r >= 0; i++) {
-                json_t *cells = json_loads(PQgetvalue(res, i, 1), 0, NULL);
-                for (size_t c = 0; r >= 0 && c < s->n_data_columns; c++) {
-                        const char *cell = json_string_value(json_array_get(cells, c));
+        }
+        int n = PQntuples(res), take = 0;
+        uint64_t used = 0;
+        while (take < n) {
+                uint64_t len = strtoull(PQgetvalue(res, take, 1), NULL, 10);
+                if (take > 0 && used + len > CSV_CELLS_BUDGET)
+                        break;
+                used += len;
+                take++;
+        }
+        long *lines = calloc((size_t) take + 1, sizeof *lines);
+        json_t **cells = calloc((size_t) take + 1, sizeof *cells);
+        k = lines && cells ? 0 : -ENOMEM;
+        for (int i = 0; k == 0 && i < take; i++)
+                lines[i] = atol(PQgetvalue(res, i, 0));
+        if (k == 0)
+                k = fetch_cells(db, s->import_id, lines, (size_t) take, cells);
+        db_pool_release(s->app->pool, db);
+
+        for (int i = 0; k >= 0 && i < take; i++) {
+                json_t *row = cells[i];
+                for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
+                        json_t *cell = json_array_get(row, c);
                         if (c)
-                                r = buf_append_char(&s->pending, s->delimiter);
-                        if (r >= 0 && cell)
-                                r = csv_write_cell(&s->pending, cell, json_string_length(json_array_get(cells, c)),
+                                k = buf_append_char(&s->pending, s->delimiter);
+                        if (k >= 0 && cell)
+                                k = csv_write_cell(&s->pending, json_string_value(cell), json_string_length(cell),
                                                    s->delimiter);
                 }
-                json_decref(cells);
-                const char *line = PQgetvalue(res, i, 0);
                 const char *msg = PQgetvalue(res, i, 2);
-                if (r >= 0)
-                        r = buf_printf(&s->pending, "%c%s%c", s->delimiter, line, s->delimiter);
-                if (r >= 0)
-                        r = csv_write_cell(&s->pending, msg, strlen(msg), s->delimiter);
-                if (r >= 0)
-                        r = buf_append_str(&s->pending, "\r\n");
-                s->last_line = atol(line);
+                if (k >= 0)
+                        k = buf_printf(&s->pending, "%c%ld%c", s->delimiter, lines[i], s->delimiter);
+                if (k >= 0)
+                        k = csv_write_cell(&s->pending, msg, strlen(msg), s->delimiter);
+                if (k >= 0)
+                        k = buf_append_str(&s->pending, "\r\n");
+                s->last_line = lines[i];
         }
-        if (n < CSV_PAGE)
+        if (take == n && n < CSV_PAGE)
                 s->done = true;
+        for (int i = 0; cells && i < take; i++)
+                json_decref(cells[i]);
+        free(cells);
+        free(lines);
         PQclear(res);
-        return r;
+        return k;
 }
 
 static ssize_t csv_stream(void *userdata, uint64_t offset, char *out, size_t max) {

@@ -18,8 +18,8 @@
 
 #include "macro.h"
 
-#define CSV_READER_MAX_FIELD (256u * 1024)
-#define CSV_READER_MAX_RECORD (4u * 1024 * 1024)
+#define CSV_READER_MAX_FIELD (64u * 1024)
+#define CSV_READER_MAX_RECORD (1024u * 1024)
 #define CSV_READER_MAX_COLUMNS 1024u
 
 typedef struct CsvRecord {

@@ -60,20 +60,20 @@ int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
         return copy_in_end(&c, r);
 }
 
-int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, bool errors_only,
+int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, const char *severity,
                    PGresult **ret) {
         char line[24], seq[16], lim[16];
         snprintf(line, sizeof line, "%ld", after_line);
         snprintf(seq, sizeof seq, "%d", after_seq);
         snprintf(lim, sizeof lim, "%d", limit);
-        const char *p[] = { import_id, line, seq, lim, errors_only ? "t" : "f" };
+        const char *p[] = { import_id, line, seq, lim, severity };
         PGresult *r = db_exec(db,
                               "SELECT i.line, i.seq, i.row_number, i.severity, i.field, i.code, i.message, "
-                              "       coalesce(r.cells::text, '[]') "
-                              "FROM import_issues i LEFT JOIN import_rows r "
-                              "  ON r.import_id = i.import_id AND r.line = i.line "
+                              "       coalesce((SELECT octet_length(r.cells::text) FROM import_rows r "
+                              "                 WHERE r.import_id = i.import_id AND r.line = i.line), 0) "
+                              "FROM import_issues i "
                               "WHERE i.import_id = $1 AND (i.line, i.seq) > ($2::int, $3::int) "
-                              "  AND (NOT $5::boolean OR coalesce(r.failed, true)) "
+                              "  AND ($5::text IS NULL OR i.severity = $5) "
                               "ORDER BY i.line, i.seq LIMIT $4",
                               5, p);
         if (!r)
@@ -88,13 +88,25 @@ int error_log_failed_rows(Db *db, const char *import_id, long after_line, int li
         snprintf(lim, sizeof lim, "%d", limit);
         const char *p[] = { import_id, line, lim };
         PGresult *r = db_exec(db,
-                              "SELECT r.line, r.cells::text, "
+                              "SELECT r.line, octet_length(r.cells::text), "
                               "       (SELECT string_agg(i.message, '; ' ORDER BY i.seq) FROM import_issues i "
                               "        WHERE i.import_id = r.import_id AND i.line = r.line "
                               "          AND i.severity = 'error') "
                               "FROM import_rows r WHERE r.import_id = $1 AND r.failed AND r.line > $2::int "
                               "ORDER BY r.line LIMIT $3",
                               3, p);
+        if (!r)
+                return db_error(db);
+        *ret = r;
+        return 0;
+}
+
+int error_log_cells(Db *db, const char *import_id, const char *lines, PGresult **ret) {
+        const char *p[] = { import_id, lines };
+        PGresult *r = db_exec(db,
+                              "SELECT line, cells::text FROM import_rows "
+                              "WHERE import_id = $1 AND line = ANY ($2::int[]) ORDER BY line",
+                              2, p);
         if (!r)
                 return db_error(db);
         *ret = r;

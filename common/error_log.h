@@ -20,12 +20,19 @@
 int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) _must_check_;
 
 /* A page of issues after (after_line, after_seq), at most limit, in file
- * order. Columns of the result: line, seq, row_number, severity, field,
- * code, message, cells (JSON array text). errors_only limits it to rows
- * that failed. The result belongs to the caller. */
-int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, bool errors_only,
+ * order, of one severity or (NULL) all. Columns of the result: line, seq,
+ * row_number, severity, field, code, message, and the size in bytes of the
+ * row's cells as JSON (0 when none are stored). The cells themselves come
+ * from error_log_cells(): a row's cells can be large, and a page must not
+ * carry them once per issue. The result belongs to the caller. */
+int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, const char *severity,
                    PGresult **ret) _must_check_;
 
-/* The failed rows from after_line on, at most limit: line, cells (JSON),
- * messages joined with "; ". For the error CSV. */
+/* The failed rows from after_line on, at most limit: line, the size of
+ * its cells as JSON, its error messages joined with "; ". For the error
+ * CSV. */
 int error_log_failed_rows(Db *db, const char *import_id, long after_line, int limit, PGresult **ret) _must_check_;
+
+/* The stored cells (a JSON array) of the given lines: line, cells. lines
+ * is a PostgreSQL array literal ("{2,5,9}"). */
+int error_log_cells(Db *db, const char *import_id, const char *lines, PGresult **ret) _must_check_;

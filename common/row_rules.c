@@ -340,42 +340,48 @@ static int check_upns(const ImportRow *in, Arena *a, UserRow *out) {
         if (!upns)
                 return -ENOMEM;
         size_t n = 0;
-        bool bad = false;
+        /* All the bad UPNs of a row make one issue, however many columns
+         * the file has. */
+        Buf msg = BUF_INIT;
+        size_t n_bad = 0;
+        int r = 0;
 
-        for (size_t i = 0; i < in->n_upns; i++) {
+        for (size_t i = 0; r >= 0 && i < in->n_upns; i++) {
                 char *u = arena_strdup(a, in->upns[i]);
-                if (!u)
-                        return -ENOMEM;
+                if (!u) {
+                        r = -ENOMEM;
+                        break;
+                }
                 for (char *p = u; *p; p++)
                         *p = (char) toupper((unsigned char) *p);
-                char expected = 0, msg[160];
+                char expected = 0;
                 int k = upn_check(u, &expected);
-                if (k == -EINVAL) {
-                        snprintf(msg, sizeof msg, "UPN %zu of this row is not 13 letters and digits", i + 1);
-                        ADD(SEVERITY_ERROR, "upn", "invalid_upn", msg);
-                        bad = true;
+                if (k == 0) {
+                        bool dup = false;
+                        for (size_t j = 0; j < n && !dup; j++)
+                                dup = strcmp(upns[j], u) == 0;
+                        if (!dup)
+                                upns[n++] = u;
                         continue;
                 }
-                if (k == -EBADMSG) {
-                        snprintf(msg, sizeof msg,
-                                 "UPN %zu of this row has the wrong check letter (the first character should be "
-                                 "%c)",
-                                 i + 1, expected);
-                        ADD(SEVERITY_ERROR, "upn", "invalid_upn", msg);
-                        bad = true;
-                        continue;
-                }
-                bool dup = false;
-                for (size_t j = 0; j < n && !dup; j++)
-                        dup = strcmp(upns[j], u) == 0;
-                if (!dup)
-                        upns[n++] = u;
+                if (n_bad++ < 10) {
+                        if (k == -EBADMSG)
+                                r = buf_printf(&msg, "%sUPN %zu has the wrong check letter (the first character should be %c)",
+                                               n_bad > 1 ? "; " : "", i + 1, expected);
+                        else
+                                r = buf_printf(&msg, "%sUPN %zu is not 13 letters and digits", n_bad > 1 ? "; " : "",
+                                               i + 1);
+                } else if (n_bad == 11)
+                        r = buf_append_str(&msg, "; and more");
         }
-        if (!bad) {
+        if (r >= 0 && n_bad)
+                r = row_rules_add_issue(out, a, SEVERITY_ERROR, "upn", "invalid_upn", buf_str(&msg));
+        else if (r >= 0) {
                 out->upns = upns;
                 out->n_upns = n;
         }
-        return 0;
+        buf_done(&msg);
+        return r;
 }
 
 static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, UserRow *out) {

@@ -18,6 +18,10 @@
 #include "text_decode.h"
 #include "user_store.h"
 
+/* A batch is written when it has ROSTER_BATCH_ROWS rows or holds this
+ * much memory, whichever comes first. */
+#define BATCH_BYTES (32u << 20)
+
 /* Transactions are retried this often (with backoff up to 5 s each)
  * before the runner gives the import up to another attempt: long enough
  * to ride out a database restart. */
@@ -39,6 +43,15 @@ typedef struct Run {
         UserStoreJob store;
 
         ImportBatch batch;
+        /* UTF-8 and Windows-1252 files are parsed as stored, as the API's
+         * upload scan parsed them (so the same limits hold), and their
+         * cells decoded afterwards with this. */
+        TextEncoding encoding;
+        TextDecoder *cell_decoder;
+        Buf cell_text;
+        char **cells;
+        size_t *lens;
+        size_t cap_cells;
         int64_t rows_seen; /* data rows read from the file */
         int64_t rows_done; /* data rows committed: the checkpoint */
         int64_t batches;
@@ -152,9 +165,71 @@ static int flush(Run *run) {
         return 0;
 }
 
-static int on_record(const CsvRecord *rec, void *userdata) {
+static bool has_high_byte(const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char) s[i] >= 0x80)
+                        return true;
+        return false;
+}
+
+/* A record as UTF-8: cells that need it decoded into run->cell_text.
+ * Returns rec itself when nothing needed decoding. */
+static int decode_record(Run *run, const CsvRecord *rec, CsvRecord *copy, const CsvRecord **ret) {
+        /* Windows-1252 differs from ASCII only above 0x7F; a UTF-8 cell
+         * needs work only when it is not valid (its bad bytes become
+         * U+FFFD, and the row fails as invalid_text). */
+        bool any = false;
+        for (size_t i = 0; i < rec->n_cells && !any; i++)
+                any = run->encoding == TEXT_ENCODING_WINDOWS_1252 ? has_high_byte(rec->cells[i], rec->lens[i])
+                                                                  : !utf8_is_valid(rec->cells[i], rec->lens[i]);
+        if (!any) {
+                *ret = rec;
+                return 0;
+        }
+        if (rec->n_cells > run->cap_cells) {
+                char **c = realloc(run->cells, rec->n_cells * sizeof *c);
+                if (c)
+                        run->cells = c;
+                size_t *l = realloc(run->lens, rec->n_cells * sizeof *l);
+                if (l)
+                        run->lens = l;
+                if (!c || !l)
+                        return -ENOMEM;
+                run->cap_cells = rec->n_cells;
+        }
+        /* Offsets first: cell_text may move while it grows. */
+        buf_clear(&run->cell_text);
+        size_t *offsets = run->lens; /* reused: offsets, then lengths */
+        for (size_t i = 0; i < rec->n_cells; i++) {
+                size_t start = run->cell_text.len;
+                int r = text_decoder_feed(run->cell_decoder, rec->cells[i], rec->lens[i], &run->cell_text);
+                if (r >= 0)
+                        r = text_decoder_finish(run->cell_decoder, &run->cell_text);
+                if (r >= 0)
+                        r = buf_append_char(&run->cell_text, '\0');
+                if (r < 0)
+                        return r;
+                offsets[i] = start;
+        }
+        for (size_t i = 0; i < rec->n_cells; i++) {
+                run->cells[i] = run->cell_text.data + offsets[i];
+                run->lens[i] = strlen(run->cells[i]);
+        }
+        *copy = *rec;
+        copy->cells = run->cells;
+        copy->lens = run->lens;
+        *ret = copy;
+        return 0;
+}
+
+static int on_record(const CsvRecord *raw, void *userdata) {
         Run *run = userdata;
+        CsvRecord copy;
+        const CsvRecord *rec = raw;
         int r;
+
+        if (run->cell_decoder && (r = decode_record(run, raw, &copy, &rec)) < 0)
+                return r;
 
         if (rec->index == 0) {
                 HeaderProblem problem;
@@ -173,7 +248,7 @@ static int on_record(const CsvRecord *rec, void *userdata) {
         r = import_batch_add(&run->batch, &run->rules, run->header, rec, (unsigned long) run->rows_seen);
         if (r < 0)
                 return r;
-        if (run->batch.n < (size_t) run->env->cfg->batch_rows)
+        if (run->batch.n < (size_t) run->env->cfg->batch_rows && run->batch.arena.used_total < BATCH_BYTES)
                 return 0;
 
         r = flush(run);
@@ -194,9 +269,20 @@ static int read_upload(Run *run) {
         }
         char delim = run->rec.file_delimiter[0] ? run->rec.file_delimiter[0] : ',';
 
-        _cleanup_(text_decoder_freep) TextDecoder *dec = text_decoder_new(enc);
+        /* UTF-16 is decoded as a stream (as the upload scan did); other
+         * files are parsed as bytes and their cells decoded. */
+        run->encoding = enc;
+        _cleanup_(text_decoder_freep) TextDecoder *dec = NULL;
+        if (text_encoding_is_ascii_compatible(enc)) {
+                run->cell_decoder = text_decoder_new(enc == TEXT_ENCODING_WINDOWS_1252 ? TEXT_ENCODING_WINDOWS_1252
+                                                                                     : TEXT_ENCODING_UTF8);
+                if (!run->cell_decoder)
+                        return -ENOMEM;
+        } else if (!(dec = text_decoder_new(enc)))
+                return -ENOMEM;
+        size_t bom_left = text_encoding_bom_size(enc);
         _cleanup_(csv_reader_freep) CsvReader *csv = csv_reader_new(delim, on_record, run);
-        if (!dec || !csv)
+        if (!csv)
                 return -ENOMEM;
 
         Buf chunk = BUF_INIT, text = BUF_INIT;
@@ -216,20 +302,28 @@ static int read_upload(Run *run) {
                 }
                 if (r < 0)
                         break;
-                buf_clear(&text);
-                if ((r = text_decoder_feed(dec, chunk.data, chunk.len, &text)) < 0)
-                        break;
-                if ((r = csv_reader_feed(csv, text.data, text.len)) < 0)
+                if (dec) {
+                        buf_clear(&text);
+                        if ((r = text_decoder_feed(dec, chunk.data, chunk.len, &text)) < 0)
+                                break;
+                        r = csv_reader_feed(csv, text.data, text.len);
+                } else {
+                        /* The byte-order mark of a UTF-8 file is not data. */
+                        size_t skip = MIN(bom_left, chunk.len);
+                        bom_left -= skip;
+                        r = csv_reader_feed(csv, chunk.data + skip, chunk.len - skip);
+                }
+                if (r < 0)
                         break;
         }
-        if (r == 0) {
+        if (r == 0 && dec) {
                 buf_clear(&text);
                 r = text_decoder_finish(dec, &text);
                 if (r == 0)
                         r = csv_reader_feed(csv, text.data, text.len);
-                if (r == 0)
-                        r = csv_reader_finish(csv);
         }
+        if (r == 0)
+                r = csv_reader_finish(csv);
         if (r == -EBADMSG && !run->fail_code[0]) {
                 char msg[300];
                 csv_error_format(csv_reader_error(csv), msg, sizeof msg);
@@ -283,6 +377,10 @@ static int prepare(Run *run) {
 
 static void run_done(Run *run) {
         import_record_done(&run->rec);
+        text_decoder_free(run->cell_decoder);
+        buf_done(&run->cell_text);
+        free(run->cells);
+        free(run->lens);
         roles_free(run->roles, run->n_roles);
         teams_free(run->teams, run->n_teams);
         column_map_free(run->column_map);
