@@ -43,6 +43,7 @@ typedef struct Request {
         AuthInfo auth;
         char id[65]; /* request id: the client's X-Request-Id, or made here */
         Db *db; /* taken from the pool by request_db(), given back after */
+        Db *borrowed; /* an upload's own connection, which request_db() returns meanwhile */
 } Request;
 
 /* The request's database connection, taken from the pool on first use.

@@ -40,15 +40,29 @@ static bool listed(const char *name, const char *const *list) {
 }
 
 static unsigned bad(Request *r, const char *name, const char *detail) {
-        json_t *extra = json_pack("{s:[{s:s, s:s}]}", "errors", "name", name, "message", detail);
+        _cleanup_free_ char *clean_name = utf8_sanitize(name);
+        _cleanup_free_ char *clean_detail = utf8_sanitize(detail);
+        json_t *extra = json_pack("{s:[{s:s, s:s}]}", "errors", "name", clean_name ? clean_name : "", "message",
+                                  clean_detail ? clean_detail : "");
         problem_with(r, 400, "invalid_option", "Invalid option", detail, extra);
         return 400;
 }
 
+static unsigned parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o);
+
 unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o) {
         *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = true };
+        unsigned st = parse(r, map, ignore, o);
+        if (st)
+                import_options_done(o);
+        return st;
+}
 
+static unsigned parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o) {
         const char **keys = map ? u_map_enum_keys(map) : NULL;
+        for (size_t i = 0; keys && keys[i]; i++)
+                if (!utf8_is_valid(keys[i], strlen(keys[i])))
+                        return bad(r, keys[i], "an option name is not valid UTF-8 text");
         for (size_t i = 0; keys && keys[i]; i++) {
                 if (listed(keys[i], known) || listed(keys[i], ignore))
                         continue;

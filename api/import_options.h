@@ -24,8 +24,9 @@ typedef struct ImportOptions {
 void import_options_done(ImportOptions *o);
 
 /* Reads the options from map (skipping the names in `ignore`, NULL-ended),
- * checks the role against the account's roles. Returns 0, or a status with
- * a problem response set (400; 503 when the database failed). */
+ * checks the role against the account's roles. Returns 0 (release *o with
+ * import_options_done()), or a status with a problem response set (400;
+ * 503 when the database failed) and nothing left to release. */
 unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o);
 
 /* A file name as given by a client made fit to store and show: the last

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "csv_writer.h"
 #include "cursor.h"
@@ -61,6 +62,37 @@ static unsigned respond_import(Request *r, unsigned status, const char *id) {
         respond_json(r, status, import_to_json(&rec));
         import_record_done(&rec);
         return status;
+}
+
+/* The import as accepted, from what the upload said, for when it cannot
+ * be read back. */
+static unsigned respond_draft(Request *r, const ImportDraft *d, const char *id) {
+        ImportRecord rec = { 0 };
+        snprintf(rec.id, sizeof rec.id, "%s", id);
+        snprintf(rec.state, sizeof rec.state, "queued");
+        snprintf(rec.mode, sizeof rec.mode, "%s", d->mode);
+        snprintf(rec.invite, sizeof rec.invite, "%s", d->invite);
+        snprintf(rec.file_sha256, sizeof rec.file_sha256, "%s", d->file_sha256);
+        snprintf(rec.file_encoding, sizeof rec.file_encoding, "%s", d->file_encoding);
+        rec.file_delimiter[0] = d->file_delimiter;
+        rec.dry_run = d->dry_run;
+        rec.file_bytes = (int64_t) d->file_bytes;
+        rec.rows_total = (int64_t) d->rows_total;
+        rec.role_key = (char *) d->role_key;
+        rec.actor = (char *) d->actor;
+        rec.file_name = (char *) d->file_name;
+        rec.warnings = (char *) d->warnings_json;
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(rec.created_at, sizeof rec.created_at, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        char location[80];
+        snprintf(location, sizeof location, "/v1/imports/%s", id);
+        /* Replaces the 503 that the failed read set. */
+        u_map_remove_from_key(r->resp->map_header, "Retry-After");
+        u_map_put(r->resp->map_header, "Location", location);
+        respond_json(r, 202, import_to_json(&rec));
+        return 202;
 }
 
 /* The header of the file against the required fields: 422 listing what
@@ -175,7 +207,12 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                         "Idempotency-Key must be 1 to 255 visible ASCII characters");
                 return 400;
         }
+        /* Until the commit, this request's database work happens on the
+         * upload's connection: a second one could leave an upload that
+         * has fully arrived waiting for the pool. */
+        r->borrowed = ingest_db(in);
         if ((st = import_options_parse(r, options_map, ignore, &o))) {
+                r->borrowed = NULL;
                 ingest_abort(in);
                 return st;
         }
@@ -225,6 +262,7 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
         char id[UUID_STRING_SIZE];
         snprintf(id, sizeof id, "%s", ingest_id(in));
         k = ingest_commit(in, &draft, existing);
+        r->borrowed = NULL;
         if (k == -EEXIST) {
                 /* The same request again: the first import, not a second. */
                 u_map_put(r->resp->map_header, "Idempotent-Replayed", "true");
@@ -240,11 +278,16 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
         log_request(LOG_LEVEL_INFO, r->id, "import %s accepted: %llu bytes, %llu rows, %s, delimiter %s", id,
                     (unsigned long long) rep.bytes, (unsigned long long) rep.rows, text_encoding_name(rep.encoding),
                     rep.delimiter == '\t' ? "tab" : delim);
-        /* The response says what was accepted, before a worker starts. */
+        /* The response says what was accepted, before a worker starts.
+         * It is a 202 even if reading the import back fails: it is
+         * committed, and a client told otherwise would send it again. */
         st = respond_import(r, 202, id);
+        if (st != 202)
+                st = respond_draft(r, &draft, id);
         enqueue(r, id);
 out:
         /* After a commit there is nothing to roll back: this only frees. */
+        r->borrowed = NULL;
         ingest_abort(in);
         json_decref(warnings);
         free(header);

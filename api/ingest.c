@@ -23,6 +23,10 @@ const char *ingest_id(const Ingest *in) {
         return in->id;
 }
 
+Db *ingest_db(const Ingest *in) {
+        return in->db;
+}
+
 uint64_t ingest_bytes(const Ingest *in) {
         return in->bytes;
 }

@@ -41,5 +41,8 @@ int ingest_commit(Ingest *in, ImportDraft *draft, char existing[UUID_STRING_SIZE
 void ingest_abort(Ingest *in);
 
 const char *ingest_id(const Ingest *in);
+/* The connection (inside the upload's transaction) until commit or
+ * abort; NULL after. */
+Db *ingest_db(const Ingest *in);
 uint64_t ingest_bytes(const Ingest *in);
 const char *ingest_error(const Ingest *in);

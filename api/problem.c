@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "text_decode.h"
+
 json_t *problem_document(unsigned status, const char *code, const char *title, const char *detail,
                          const char *request_id) {
         char type[96];
@@ -13,7 +15,10 @@ json_t *problem_document(unsigned status, const char *code, const char *title, c
 
 void problem_with(Request *r, unsigned status, const char *code, const char *title, const char *detail,
                   json_t *extra) {
-        json_t *doc = problem_document(status, code, title, detail, r->id);
+        /* A detail may quote what the client sent, cut anywhere: JSON
+         * needs valid UTF-8. */
+        _cleanup_free_ char *clean = utf8_sanitize(detail);
+        json_t *doc = problem_document(status, code, title, clean ? clean : "", r->id);
         if (doc && extra)
                 json_object_update(doc, extra);
         json_decref(extra);

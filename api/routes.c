@@ -48,6 +48,8 @@ static const Route routes[] = {
 static App *the_app;
 
 Db *request_db(Request *r) {
+        if (r->borrowed)
+                return r->borrowed;
         if (r->db)
                 return r->db;
         char err[256];

@@ -372,3 +372,20 @@ int text_decoder_finish(TextDecoder *d, Buf *out) {
         d->replacements++;
         return buf_append(out, REPLACEMENT, 3);
 }
+
+char *utf8_sanitize(const char *s) {
+        size_t len = strlen(s);
+        if (utf8_is_valid(s, len))
+                return strdup(s);
+        TextDecoder *d = text_decoder_new(TEXT_ENCODING_UTF8);
+        Buf out = BUF_INIT;
+        int r = d ? text_decoder_feed(d, s, len, &out) : -ENOMEM;
+        if (r >= 0)
+                r = text_decoder_finish(d, &out);
+        text_decoder_free(d);
+        if (r < 0) {
+                buf_done(&out);
+                return NULL;
+        }
+        return buf_steal(&out);
+}

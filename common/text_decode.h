@@ -72,6 +72,10 @@ uint64_t text_decoder_replacements(const TextDecoder *d);
 /* Returns true when [s, s+len) is valid UTF-8 (no overlongs, no
  * surrogates). */
 bool utf8_is_valid(const char *s, size_t len);
+/* A copy of s that is valid UTF-8: each invalid sequence (or a sequence
+ * cut at the end) becomes U+FFFD. NULL when out of memory; free() it. */
+char *utf8_sanitize(const char *s);
+
 /* Number of code points of a valid UTF-8 string. */
 size_t utf8_length(const char *s, size_t len);
 

@@ -159,7 +159,8 @@ static int add(ImportBatch *batch, BatchRow *row, const char *field, const char 
 
 /* The checks that need the database. Fills newly_failed with the lines of
  * rows that passed so far and fail now. */
-static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, Buf *newly_failed) {
+static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, Buf *newly_failed,
+                           Buf *no_pupils) {
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         const char *pa[] = { account };
@@ -181,7 +182,9 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, 
                 "SELECT s.line, (SELECT e.line FROM import_emails e "
                 "                WHERE e.import_id = $1 AND e.email_lower = s.email_lower), "
                 "       s.urn > 0 AND NOT EXISTS (SELECT 1 FROM establishments x WHERE x.urn = s.urn), "
-                "       s.user_id IS NOT NULL, s.email_lower IS NOT NULL "
+                "       s.user_id IS NOT NULL, s.email_lower IS NOT NULL, "
+                "       s.set_pupils AND s.urn IS NULL AND "
+                "         (SELECT u.establishment_urn FROM users u WHERE u.id = s.user_id) IS NOT NULL "
                 "FROM roster_stage s ORDER BY s.line",
                 1, pi);
         if (!res)
@@ -215,6 +218,15 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, 
                     (r = add(batch, row, "email", "not_found",
                              "no user has this email, and the import only updates users")) < 0)
                         return r;
+                /* The row leaves the URN alone, and the user has one: the
+                 * establishment overrides pupil links. */
+                if (PQgetvalue(res, i, 5)[0] == 't') {
+                        if ((r = row_rules_add_issue(&row->user, &batch->arena, SEVERITY_WARNING, "upn", "upns_ignored",
+                                                     "the user is linked to an establishment, which overrides "
+                                                     "pupil links; the UPNs are ignored")) < 0 ||
+                            (r = buf_printf(no_pupils, "%s%lu", no_pupils->len > 1 ? "," : "", row->user.line)) < 0)
+                                return r;
+                }
                 if (was_ok && row->user.failed &&
                     (r = buf_printf(newly_failed, "%s%lu", newly_failed->len > 1 ? "," : "", row->user.line)) < 0)
                         return r;
@@ -222,14 +234,15 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch, 
         return 0;
 }
 
-static int mark_failed(Db *db, Buf *lines) {
+/* Runs sql with the lines gathered in `lines` ("{" and a list) as $1. */
+static int update_lines(Db *db, Buf *lines, const char *sql) {
         if (lines->len <= 1)
                 return 0;
         int r = buf_append_char(lines, '}');
         if (r < 0)
                 return r;
         const char *p[] = { lines->data };
-        return db_run(db, "UPDATE roster_stage SET ok = false WHERE line = ANY ($1::int[])", 1, p);
+        return db_run(db, sql, 1, p);
 }
 
 static int64_t count_of(const PGresult *res) {
@@ -358,7 +371,7 @@ static int read_counts(Db *db, BatchCounts *c) {
 
 int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) {
         BatchCounts c = { .rows = (int64_t) batch->n };
-        Buf newly_failed = BUF_INIT;
+        Buf newly_failed = BUF_INIT, no_pupils = BUF_INIT;
         int r;
 
         /* Every statement below is driven by the few rows staged here and
@@ -377,8 +390,11 @@ int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, 
             (r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
                 goto out;
 
-        if ((r = buf_append_char(&newly_failed, '{')) < 0 || (r = database_checks(db, job, batch, &newly_failed)) < 0 ||
-            (r = mark_failed(db, &newly_failed)) < 0)
+        if ((r = buf_append_char(&newly_failed, '{')) < 0 || (r = buf_append_char(&no_pupils, '{')) < 0 ||
+            (r = database_checks(db, job, batch, &newly_failed, &no_pupils)) < 0 ||
+            (r = update_lines(db, &newly_failed, "UPDATE roster_stage SET ok = false WHERE line = ANY ($1::int[])")) < 0 ||
+            (r = update_lines(db, &no_pupils,
+                              "UPDATE roster_stage SET set_pupils = false WHERE line = ANY ($1::int[])")) < 0)
                 goto out;
 
         const char *pi[] = { job->import_id };
@@ -421,5 +437,6 @@ int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, 
         *ret = c;
 out:
         buf_done(&newly_failed);
+        buf_done(&no_pupils);
         return r;
 }

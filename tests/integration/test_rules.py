@@ -196,3 +196,15 @@ def test_roles_match_by_key_or_display_name(api, worker, account):
     roles = {u["email"]: u["role"] for u in account.users()}
     assert roles == {"r2@example.org": "designated_teacher", "r3@example.org": "la_super_user",
                      "r4@example.org": "la_super_user"}
+
+
+def test_upns_ignored_for_a_user_already_linked_to_a_school(roster, api, worker, account):
+    run(api, account, "Email,First Name,Last Name,URN\nlinked@example.org,Lin,Ked,983561\n", role="social_worker")
+    done, items = run(api, account, "Email,First Name,Last Name,URN,UPN\nlinked@example.org,Lin,Ked,,B801200005001\n",
+                      role="social_worker")
+    assert issues(items) == [(2, "upn", "upns_ignored", "warning")]
+    assert done["counts"]["unchanged"] == 1 and done["counts"]["warnings"] == 1
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM user_pupils p JOIN users u ON u.id = p.user_id WHERE u.email = %s",
+                    ("linked@example.org",))
+        assert cur.fetchone()[0] == 0

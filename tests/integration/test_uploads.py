@@ -314,3 +314,56 @@ def test_raw_body_over_its_limit_is_413(roster, account):
         assert account_imports(roster, account) == 0
     finally:
         api.stop()
+
+
+@pytest.mark.parametrize("options", [
+    {"role": "a" * 99 + "é"},                                    # cut inside a character when quoted
+    {"role": "la_user", "column_map": '{"' + "x" + "é" * 60 + '": "nope"}'},
+])
+def test_problem_details_stay_valid_utf8(roster, api, account, options):
+    r = upload(api, account, data=GOOD, **options)
+    body = is_problem(r, 400, "invalid_option")
+    assert body["detail"]
+    assert account_imports(roster, account) == 0
+
+
+def test_mapped_header_cut_in_a_message_is_422(roster, api, account):
+    import json
+    data = ("Email," + "a" * 79 + "é,First Name,Last Name\nx@example.org,y,X,Y\n").encode()
+    r = upload(api, account, data=data, role="la_user", column_map=json.dumps({"a" * 79 + "é": "email"}))
+    body = is_problem(r, 422, "invalid_header")
+    assert "email" in body["detail"]
+
+
+def test_path_and_content_type_bytes_are_not_echoed_raw(api, account):
+    r = requests.get(api.base + "/v1/imports/%FF%FE", headers=account.headers, timeout=10)
+    is_problem(r, 404, "not_found")
+    r = requests.post(api.base + "/v1/imports", data=GOOD, headers={**account.headers,
+                      "Content-Type": b"text/\xff\xfe"}, timeout=10)
+    is_problem(r, 415, "unsupported_media_type")
+    r = requests.post(api.base + "/v1/imports?%FF=1&role=la_user", data=GOOD,
+                      headers={**account.headers, "Content-Type": "text/csv"}, timeout=10)
+    is_problem(r, 400, "invalid_option")
+
+
+def test_uploads_use_one_connection_each(roster, account):
+    """With the pool just big enough for the upload slots, uploads that
+    arrive together all succeed."""
+    import threading
+    api = roster.start_api(ROSTER_DB_POOL_SIZE="4", ROSTER_MAX_CONCURRENT_UPLOADS="2",
+                           ROSTER_MAX_UPLOADS_PER_ACCOUNT="2")
+    try:
+        results = []
+
+        def one(i):
+            data = GOOD + b"".join(b"p%d-%05d@example.org,P,Q\n" % (i, j) for j in range(20000))
+            results.append(upload(api, account, data=data, role="la_user").status_code)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [202, 202]
+    finally:
+        api.stop()
