@@ -19,7 +19,7 @@ typedef struct Load {
         const char *path;
         EstablishmentsReport *rep;
         int urn_col, name_col;
-        CopyIn copy;
+        DbCopy copy;
         Buf problems;
         unsigned n_problems;
         int db_error; /* the COPY failed: the message is the database's */
@@ -37,7 +37,7 @@ static int on_record(const CsvRecord *rec, void *userdata) {
         if (rec->index == 0) {
                 for (size_t i = 0; i < rec->n_cells; i++) {
                         char norm[64];
-                        header_normalize(rec->cells[i], rec->lens[i], norm, sizeof norm);
+                        field_normalize_heading(rec->cells[i], rec->lens[i], norm, sizeof norm);
                         if (strcmp(norm, "urn") == 0 && l->urn_col < 0)
                                 l->urn_col = (int) i;
                         else if (strcmp(norm, "establishmentname") == 0 && l->name_col < 0)
@@ -56,22 +56,22 @@ static int on_record(const CsvRecord *rec, void *userdata) {
         const char *urn = (size_t) l->urn_col < rec->n_cells ? rec->cells[l->urn_col] : "";
         const char *name = (size_t) l->name_col < rec->n_cells ? rec->cells[l->name_col] : "";
         int32_t v;
-        if (urn_parse(urn, &v) < 0 || v <= 0)
+        if (row_rules_urn_parse(urn, &v) < 0 || v <= 0)
                 return problem(l, rec->line, "URN is not a 6-digit number");
         size_t name_len = strlen(name);
-        if (name_len == 0 || name_len > 300 || text_has_control(name, name_len))
+        if (name_len == 0 || name_len > 300 || row_rules_has_control(name, name_len))
                 return problem(l, rec->line, "EstablishmentName is empty, too long or holds control characters");
         if (l->n_problems)
                 return 0; /* nothing will be loaded: stop building the COPY */
         Buf *b = &l->copy.rows;
         int r = buf_printf(b, "%d\t", (int) v);
         if (r >= 0)
-                r = copy_append(b, name);
+                r = db_copy_text(b, name);
         if (r >= 0)
                 r = buf_printf(b, "\t%lu\n", rec->line);
         if (r < 0)
                 return r;
-        if ((r = copy_in_flush(&l->copy)) < 0)
+        if ((r = db_copy_flush(&l->copy)) < 0)
                 l->db_error = r;
         return r;
 }
@@ -110,7 +110,7 @@ static int parse_file(Load *l, FILE *f, TextEncoding enc) {
                 if ((r = text_decoder_feed(dec, chunk, n, &text)) < 0)
                         break;
                 if (!csv) {
-                        csv = csv_reader_new(csv_detect_delimiter(text.data, text.len), on_record, l);
+                        csv = csv_reader_new(csv_reader_detect_delimiter(text.data, text.len), on_record, l);
                         if (!csv) {
                                 r = -ENOMEM;
                                 break;
@@ -129,7 +129,7 @@ static int parse_file(Load *l, FILE *f, TextEncoding enc) {
                         r = csv_reader_finish(csv);
         }
         if (r == -EBADMSG)
-                csv_error_format(csv_reader_error(csv), l->rep->message, sizeof l->rep->message);
+                csv_reader_error_format(csv_reader_error(csv), l->rep->message, sizeof l->rep->message);
 out:
         csv_reader_free(csv);
         buf_done(&text);
@@ -168,13 +168,13 @@ static int load_tx(Db *db, void *userdata) {
 
         if ((r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
                         0, NULL)) < 0 ||
-            (r = copy_in_start(&l->copy, db, "COPY establishment_stage FROM STDIN")) < 0) {
+            (r = db_copy_start(&l->copy, db, "COPY establishment_stage FROM STDIN")) < 0) {
                 fclose(f);
                 return r;
         }
         r = parse_file(l, f, enc);
         fclose(f);
-        r = copy_in_end(&l->copy, r);
+        r = db_copy_end(&l->copy, r);
         if (r < 0 && l->db_error == 0 && r != -EAGAIN && r != -EIO) {
                 if (!l->rep->message[0])
                         snprintf(l->rep->message, sizeof l->rep->message, "%s",

@@ -102,7 +102,7 @@ static Db *open_account(const Config *cfg, const char *slug, int64_t *id) {
         Db *db = connect_db(cfg);
         if (!db)
                 return NULL;
-        int r = account_find(db, slug, id);
+        int r = account_store_find(db, slug, id);
         if (r == 0)
                 return db;
         if (r == -ENOENT)
@@ -137,7 +137,7 @@ static int cmd_account_create(const Config *cfg, Args *a) {
         if (err < 0 || expect_positional(a, 1, "account create") < 0)
                 return 2;
         const char *slug = a->v[0];
-        if (!account_slug_is_valid(slug)) {
+        if (!account_store_slug_is_valid(slug)) {
                 fprintf(stderr, "roster-admin: bad slug \"%s\": use a-z, 0-9 and -, at most 63 characters\n", slug);
                 return 2;
         }
@@ -149,7 +149,7 @@ static int cmd_account_create(const Config *cfg, Args *a) {
         if (!db)
                 return 1;
         int64_t id;
-        int r = account_create(db, slug, name ? name : slug, &id);
+        int r = account_store_create(db, slug, name ? name : slug, &id);
         if (r == -EEXIST) {
                 fprintf(stderr, "roster-admin: account \"%s\" already exists\n", slug);
                 return 1;
@@ -171,7 +171,7 @@ static int cmd_token_create(const Config *cfg, Args *a) {
         unsigned scopes = SCOPE_ALL;
         const char *bad = NULL;
         size_t bad_len = 0;
-        if (scopes_s && scope_parse(scopes_s, &scopes, &bad, &bad_len) < 0) {
+        if (scopes_s && token_scope_parse(scopes_s, &scopes, &bad, &bad_len) < 0) {
                 fprintf(stderr, "roster-admin: unknown scope \"%.*s\": use imports:read and/or imports:write\n",
                         (int) bad_len, bad);
                 return 2;
@@ -185,7 +185,7 @@ static int cmd_token_create(const Config *cfg, Args *a) {
         if (!db)
                 return 1;
         char token[TOKEN_LENGTH + 1];
-        if (api_token_create(db, account, actor ? actor : "api", scopes, token) < 0) {
+        if (account_store_token_create(db, account, actor ? actor : "api", scopes, token) < 0) {
                 fprintf(stderr, "roster-admin: %s\n", db->errmsg);
                 return 1;
         }
@@ -206,7 +206,7 @@ static int cmd_team_create(const Config *cfg, Args *a) {
         _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
-        int r = team_create(db, account, name, NULL);
+        int r = account_store_team_create(db, account, name, NULL);
         if (r == -EEXIST) {
                 fprintf(stderr, "roster-admin: account %s already has a team \"%s\"\n", a->v[0], name);
                 return 1;
@@ -227,7 +227,7 @@ static int cmd_role_create(const Config *cfg, Args *a) {
         if (err < 0 || expect_positional(a, 2, "role create") < 0)
                 return 2;
         const char *key = a->v[1];
-        if (!role_key_is_valid(key)) {
+        if (!account_store_role_key_is_valid(key)) {
                 fprintf(stderr, "roster-admin: bad role key \"%s\": use a-z, 0-9 and _, at most 64\n", key);
                 return 2;
         }
@@ -239,7 +239,7 @@ static int cmd_role_create(const Config *cfg, Args *a) {
         _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
-        int r = role_create(db, account, key, name, needs_est, pupils);
+        int r = account_store_role_create(db, account, key, name, needs_est, pupils);
         if (r == -EEXIST) {
                 fprintf(stderr, "roster-admin: account %s already has a role with key \"%s\" or name \"%s\"\n",
                         a->v[0], key, name);

@@ -46,6 +46,8 @@ typedef struct Request {
         Db *borrowed; /* an upload's own connection, which request_db() returns meanwhile */
 } Request;
 
+/* request.c: what every handler uses of its request. */
+
 /* The request's database connection, taken from the pool on first use.
  * NULL when none can be had; a 503 problem has then been set. */
 Db *request_db(Request *r);
@@ -55,5 +57,6 @@ const char *request_header(const Request *r, const char *name);
 /* A query parameter; NULL when absent. */
 const char *request_query(const Request *r, const char *name);
 
-/* Sets a JSON response (takes the reference to body). */
-void respond_json(Request *r, unsigned status, json_t *body);
+/* Sets a JSON response (takes the reference to body; NULL, from a failed
+ * json_pack, answers 500). */
+void request_respond_json(Request *r, unsigned status, json_t *body);

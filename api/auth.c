@@ -28,7 +28,7 @@ unsigned auth_check(Db *db, const char *authorization, unsigned scope, AuthInfo 
         char hash[SHA256_HEX_SIZE];
         token_hash(tok, len, hash);
         AuthInfo info;
-        r = api_token_lookup(db, hash, &info);
+        r = account_store_token_lookup(db, hash, &info);
         if (r == -ENOENT) {
                 *fail = (AuthFailure){ 401, "invalid_token", "Invalid token", "the token is unknown or revoked" };
                 return 401;

@@ -82,8 +82,8 @@ static int poll_import(EventStream *s) {
                 return k;
 
         char *data = event_data(&rec);
-        bool final = import_state_is_final(rec.state);
-        import_record_done(&rec);
+        bool final = import_store_state_is_final(rec.state);
+        import_store_record_done(&rec);
         if (!data)
                 return -ENOMEM;
         k = 0;
@@ -148,7 +148,7 @@ unsigned imports_events(Request *r) {
                         "the database cannot be reached; try again shortly");
                 return 503;
         }
-        import_record_done(&rec);
+        import_store_record_done(&rec);
 
         EventStream *s = calloc(1, sizeof *s);
         if (!s) {

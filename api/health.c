@@ -6,7 +6,7 @@
 #include "schema.h"
 
 unsigned health_live(Request *r) {
-        respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        request_respond_json(r, 200, json_pack("{s:s}", "status", "ok"));
         return 200;
 }
 
@@ -37,7 +37,7 @@ unsigned health_ready(Request *r) {
         pthread_mutex_unlock(&app->redis_lock);
 
         bool ok = strcmp(database, "ok") == 0 && strcmp(redis, "ok") == 0;
-        respond_json(r, ok ? 200 : 503,
+        request_respond_json(r, ok ? 200 : 503,
                      json_pack("{s:s, s:{s:s, s:s}}", "status", ok ? "ready" : "not ready", "checks", "database",
                                database, "redis", redis));
         return ok ? 200 : 503;

@@ -29,7 +29,7 @@ json_t *import_to_json(const ImportRecord *rec) {
         if (progress > 1)
                 progress = 1;
         /* A finished import is done even when it stopped early. */
-        if (import_state_is_final(rec->state) && strcmp(rec->state, "cancelled") != 0 &&
+        if (import_store_state_is_final(rec->state) && strcmp(rec->state, "cancelled") != 0 &&
             strcmp(rec->state, "failed") != 0)
                 progress = 1;
 

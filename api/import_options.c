@@ -78,7 +78,7 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
         for (size_t i = 0; keys && keys[i]; i++) {
                 const char *val = u_map_get(map, keys[i]);
                 size_t len = val ? strlen(val) : 0;
-                if (val && (!utf8_is_valid(val, len) || text_has_control(val, len))) {
+                if (val && (!utf8_is_valid(val, len) || row_rules_has_control(val, len))) {
                         char detail[160];
                         snprintf(detail, sizeof detail, "option \"%.40s\" is not valid UTF-8 text", keys[i]);
                         return bad(r, keys[i], detail);
@@ -86,7 +86,7 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
         }
 
         const char *v;
-        if ((v = map ? u_map_get(map, "mode") : NULL) && import_mode_from_string(v, &o->mode) < 0)
+        if ((v = map ? u_map_get(map, "mode") : NULL) && user_store_mode_from_string(v, &o->mode) < 0)
                 return bad(r, "mode", "mode must be upsert, create_only or update_only");
         if ((v = map ? u_map_get(map, "invite") : NULL)) {
                 if (strcmp(v, "new_users") == 0)
@@ -129,7 +129,7 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                         return 503;
                 RoleInfo *roles = NULL;
                 size_t n = 0;
-                if (roles_load(db, r->auth.account_id, &roles, &n) < 0) {
+                if (account_store_roles_load(db, r->auth.account_id, &roles, &n) < 0) {
                         problem(r, 503, "database_unavailable", "Service unavailable",
                                 "the database cannot be reached; try again shortly");
                         return 503;
@@ -140,13 +140,13 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                         int k = buf_printf(&msg, "role \"%.100s\" is not a role of this account; known roles:", v);
                         for (size_t i = 0; k >= 0 && i < n; i++)
                                 k = buf_printf(&msg, "%s %s (%s)", i ? "," : "", roles[i].name, roles[i].key);
-                        roles_free(roles, n);
+                        account_store_roles_free(roles, n);
                         unsigned st = bad(r, "role", buf_str(&msg));
                         buf_done(&msg);
                         return st;
                 }
                 o->role_key = strdup(role->key);
-                roles_free(roles, n);
+                account_store_roles_free(roles, n);
                 if (!o->role_key) {
                         problem(r, 500, "internal_error", "Internal error", "out of memory");
                         return 500;

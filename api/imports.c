@@ -59,8 +59,8 @@ static unsigned respond_import(Request *r, unsigned status, const char *id) {
         char location[80];
         snprintf(location, sizeof location, "/v1/imports/%s", rec.id);
         u_map_put(r->resp->map_header, "Location", location);
-        respond_json(r, status, import_to_json(&rec));
-        import_record_done(&rec);
+        request_respond_json(r, status, import_to_json(&rec));
+        import_store_record_done(&rec);
         return status;
 }
 
@@ -91,7 +91,7 @@ static unsigned respond_draft(Request *r, const ImportDraft *d, const char *id) 
         /* Replaces the 503 that the failed read set. */
         u_map_remove_from_key(r->resp->map_header, "Retry-After");
         u_map_put(r->resp->map_header, "Location", location);
-        respond_json(r, 202, import_to_json(&rec));
+        request_respond_json(r, 202, import_to_json(&rec));
         return 202;
 }
 
@@ -244,7 +244,7 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 .token_id = r->auth.token_id,
                 .actor = r->auth.actor,
                 .role_key = o.role,
-                .mode = import_mode_to_string(o.mode),
+                .mode = user_store_mode_to_string(o.mode),
                 .invite = o.invite ? "new_users" : "none",
                 .dry_run = o.dry_run,
                 .column_map = o.column_map_json,
@@ -292,7 +292,7 @@ out:
         json_decref(warnings);
         free(header);
         free(warnings_text);
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
         import_options_done(&o);
         return st;
 }
@@ -392,8 +392,8 @@ unsigned imports_get(Request *r) {
         unsigned st = load_import(r, &rec);
         if (st)
                 return st;
-        respond_json(r, 200, import_to_json(&rec));
-        import_record_done(&rec);
+        request_respond_json(r, 200, import_to_json(&rec));
+        import_store_record_done(&rec);
         return 200;
 }
 
@@ -479,8 +479,8 @@ unsigned imports_list(Request *r) {
                 cursor_encode(raw, enc, sizeof enc);
                 next = json_string(enc);
         }
-        import_records_free(recs, n);
-        respond_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+        import_store_records_free(recs, n);
+        request_respond_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
         return 200;
 }
 
@@ -605,26 +605,26 @@ unsigned imports_errors(Request *r) {
                 return st;
         if (wants_csv(r)) {
                 st = errors_csv(r, &rec);
-                import_record_done(&rec);
+                import_store_record_done(&rec);
                 return st;
         }
 
         int limit;
         if (parse_limit(r, 100, 1000, &limit) < 0) {
-                import_record_done(&rec);
+                import_store_record_done(&rec);
                 return 400;
         }
         long after_line = 0;
         int after_seq = -1;
         const char *cursor = request_query(r, "cursor");
         if (cursor && parse_error_cursor(cursor, &after_line, &after_seq) < 0) {
-                import_record_done(&rec);
+                import_store_record_done(&rec);
                 problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
                 return 400;
         }
         const char *severity = request_query(r, "severity");
         if (severity && strcmp(severity, "error") != 0 && strcmp(severity, "warning") != 0) {
-                import_record_done(&rec);
+                import_store_record_done(&rec);
                 problem(r, 400, "invalid_option", "Invalid severity", "severity must be error or warning");
                 return 400;
         }
@@ -632,7 +632,7 @@ unsigned imports_errors(Request *r) {
         Db *db = request_db(r);
         PGresult *res = NULL;
         if (!db || error_log_page(db, rec.id, after_line, after_seq, limit + 1, severity, &res) < 0) {
-                import_record_done(&rec);
+                import_store_record_done(&rec);
                 return db ? database_unavailable(r) : 503;
         }
 
@@ -663,7 +663,7 @@ unsigned imports_errors(Request *r) {
                 free(lines);
                 free(cells);
                 PQclear(res);
-                import_record_done(&rec);
+                import_store_record_done(&rec);
                 return k == -EIO ? database_unavailable(r)
                                  : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
         }
@@ -697,10 +697,10 @@ unsigned imports_errors(Request *r) {
         PQclear(res);
         header_map_free(hm);
         json_decref(header_cells);
-        respond_json(r, 200,
+        request_respond_json(r, 200,
                      json_pack("{s:o, s:o, s:{s:I, s:I}}", "items", items, "next_cursor", next, "counts", "failed",
                                (json_int_t) rec.failed, "warnings", (json_int_t) rec.warning_rows));
-        import_record_done(&rec);
+        import_store_record_done(&rec);
         return 200;
 }
 
@@ -710,7 +710,7 @@ unsigned imports_errors_csv(Request *r) {
         if (st)
                 return st;
         st = errors_csv(r, &rec);
-        import_record_done(&rec);
+        import_store_record_done(&rec);
         return st;
 }
 
@@ -769,14 +769,14 @@ static int csv_fill(CsvStream *s) {
                         if (c)
                                 k = buf_append_char(&s->pending, s->delimiter);
                         if (k >= 0 && cell)
-                                k = csv_write_cell(&s->pending, json_string_value(cell), json_string_length(cell),
+                                k = csv_writer_cell(&s->pending, json_string_value(cell), json_string_length(cell),
                                                    s->delimiter);
                 }
                 const char *msg = PQgetvalue(res, i, 2);
                 if (k >= 0)
                         k = buf_printf(&s->pending, "%c%ld%c", s->delimiter, lines[i], s->delimiter);
                 if (k >= 0)
-                        k = csv_write_cell(&s->pending, msg, strlen(msg), s->delimiter);
+                        k = csv_writer_cell(&s->pending, msg, strlen(msg), s->delimiter);
                 if (k >= 0)
                         k = buf_append_str(&s->pending, "\r\n");
                 s->last_line = lines[i];
@@ -844,7 +844,7 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec) {
                 if (c)
                         k = buf_append_char(&s->pending, s->delimiter);
                 if (k >= 0)
-                        k = csv_write_cell(&s->pending, json_string_value(cell), json_string_length(cell), s->delimiter);
+                        k = csv_writer_cell(&s->pending, json_string_value(cell), json_string_length(cell), s->delimiter);
         }
         if (k >= 0)
                 k = buf_printf(&s->pending, "%cline%cerror\r\n", s->delimiter, s->delimiter);

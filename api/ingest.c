@@ -141,7 +141,7 @@ static int rescan(Ingest *in, char delimiter, UploadReport *rep) {
         }
         buf_done(&chunk);
         if (r == 0) {
-                upload_report_done(rep);
+                upload_scan_report_done(rep);
                 r = upload_scan_finish(scan, rep);
         }
         return r;

@@ -47,40 +47,6 @@ static const Route routes[] = {
 
 static App *the_app;
 
-Db *request_db(Request *r) {
-        if (r->borrowed)
-                return r->borrowed;
-        if (r->db)
-                return r->db;
-        char err[256];
-        int e;
-        r->db = db_pool_acquire(r->app->pool, 5000, &e, err, sizeof err);
-        if (!r->db) {
-                log_request(LOG_LEVEL_WARNING, r->id, "no database connection: %s", err);
-                problem(r, 503, "database_unavailable", "Service unavailable",
-                        "the database cannot be reached; try again shortly");
-                u_map_put(r->resp->map_header, "Retry-After", "5");
-        }
-        return r->db;
-}
-
-const char *request_header(const Request *r, const char *name) {
-        return u_map_get_case(r->req->map_header, name);
-}
-
-const char *request_query(const Request *r, const char *name) {
-        return u_map_get(r->req->map_url, name);
-}
-
-void respond_json(Request *r, unsigned status, json_t *body) {
-        if (!body) {
-                problem(r, 500, "internal_error", "Internal error", "out of memory");
-                return;
-        }
-        ulfius_set_json_body_response(r->resp, status, body);
-        json_decref(body);
-}
-
 static bool request_id_ok(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > 64)

@@ -19,7 +19,7 @@ static int append_row(Buf *b, const Column *cols, size_t n, bool headings, char 
                 if (i)
                         r = buf_append_char(b, delimiter);
                 if (r >= 0)
-                        r = csv_write_cell(b, s, strlen(s), delimiter);
+                        r = csv_writer_cell(b, s, strlen(s), delimiter);
         }
         return r < 0 ? r : buf_append_str(b, "\r\n");
 }
@@ -40,9 +40,9 @@ unsigned templates_users_csv(Request *r) {
         RoleInfo *roles = NULL;
         TeamInfo *teams = NULL;
         size_t n_roles = 0, n_teams = 0;
-        if (roles_load(db, r->auth.account_id, &roles, &n_roles) < 0 ||
-            teams_load(db, r->auth.account_id, &teams, &n_teams) < 0) {
-                roles_free(roles, n_roles);
+        if (account_store_roles_load(db, r->auth.account_id, &roles, &n_roles) < 0 ||
+            account_store_teams_load(db, r->auth.account_id, &teams, &n_teams) < 0) {
+                account_store_roles_free(roles, n_roles);
                 problem(r, 503, "database_unavailable", "Service unavailable",
                         "the database cannot be reached; try again shortly");
                 return 503;
@@ -111,7 +111,7 @@ unsigned templates_users_csv(Request *r) {
         u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
         buf_done(&csv);
 out:
-        roles_free(roles, n_roles);
-        teams_free(teams, n_teams);
+        account_store_roles_free(roles, n_roles);
+        account_store_teams_free(teams, n_teams);
         return status;
 }

@@ -18,7 +18,7 @@ static const struct {
         { "la_super_user", "LA Super User", false, true },
 };
 
-bool account_slug_is_valid(const char *slug) {
+bool account_store_slug_is_valid(const char *slug) {
         size_t n = strlen(slug);
         if (n == 0 || n > 63 || slug[0] == '-')
                 return false;
@@ -28,7 +28,7 @@ bool account_slug_is_valid(const char *slug) {
         return true;
 }
 
-bool role_key_is_valid(const char *key) {
+bool account_store_role_key_is_valid(const char *key) {
         size_t n = strlen(key);
         if (n == 0 || n > 64)
                 return false;
@@ -72,7 +72,7 @@ static int account_create_tx(Db *db, void *userdata) {
         return 0;
 }
 
-int account_create(Db *db, const char *slug, const char *name, int64_t *ret_id) {
+int account_store_create(Db *db, const char *slug, const char *name, int64_t *ret_id) {
         AccountCreate ac = { slug, name, 0 };
         int r = db_transaction(db, 3, account_create_tx, &ac);
         if (r < 0)
@@ -82,7 +82,7 @@ int account_create(Db *db, const char *slug, const char *name, int64_t *ret_id) 
         return 0;
 }
 
-int account_find(Db *db, const char *slug, int64_t *ret_id) {
+int account_store_find(Db *db, const char *slug, int64_t *ret_id) {
         const char *p[] = { slug };
         _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT id FROM accounts WHERE slug = $1", 1, p);
         if (!r)
@@ -93,7 +93,7 @@ int account_find(Db *db, const char *slug, int64_t *ret_id) {
         return 0;
 }
 
-int role_create(Db *db, int64_t account_id, const char *key, const char *name, bool needs_establishment,
+int account_store_role_create(Db *db, int64_t account_id, const char *key, const char *name, bool needs_establishment,
                 bool may_have_pupils) {
         char id[24];
         snprintf(id, sizeof id, "%" PRId64, account_id);
@@ -106,7 +106,7 @@ int role_create(Db *db, int64_t account_id, const char *key, const char *name, b
         return r ? 0 : unique_or_error(db);
 }
 
-int team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) {
+int account_store_team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) {
         char id[24];
         snprintf(id, sizeof id, "%" PRId64, account_id);
         const char *p[] = { id, name };
@@ -119,7 +119,7 @@ int team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) {
         return 0;
 }
 
-int api_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
+int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
                      char token[TOKEN_LENGTH + 1]) {
         char tok[TOKEN_LENGTH + 1], hash[SHA256_HEX_SIZE], id[24], scope_array[64];
         int r = token_generate(tok);
@@ -140,7 +140,7 @@ int api_token_create(Db *db, int64_t account_id, const char *actor, unsigned sco
         return 0;
 }
 
-int api_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) {
+int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) {
         const char *p[] = { token_hash };
         /* last_used_at is for operators auditing tokens; writing it at most
          * once a minute keeps reads from turning into writes. */
@@ -164,13 +164,13 @@ int api_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) {
         snprintf(a.account_slug, sizeof a.account_slug, "%s", PQgetvalue(r, 0, 2));
         snprintf(a.actor, sizeof a.actor, "%s", PQgetvalue(r, 0, 3));
         const char *scopes = PQgetvalue(r, 0, 4);
-        if (*scopes && scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
+        if (*scopes && token_scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
                 a.scopes = 0;
         *ret = a;
         return 0;
 }
 
-void roles_free(RoleInfo *roles, size_t n) {
+void account_store_roles_free(RoleInfo *roles, size_t n) {
         for (size_t i = 0; roles && i < n; i++) {
                 free(roles[i].key);
                 free(roles[i].name);
@@ -178,7 +178,7 @@ void roles_free(RoleInfo *roles, size_t n) {
         free(roles);
 }
 
-int roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) {
+int account_store_roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) {
         char id[24];
         snprintf(id, sizeof id, "%" PRId64, account_id);
         const char *p[] = { id };
@@ -199,7 +199,7 @@ int roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) {
                 roles[i].needs_establishment = PQgetvalue(r, (int) i, 3)[0] == 't';
                 roles[i].may_have_pupils = PQgetvalue(r, (int) i, 4)[0] == 't';
                 if (!roles[i].key || !roles[i].name) {
-                        roles_free(roles, n);
+                        account_store_roles_free(roles, n);
                         return -ENOMEM;
                 }
         }
@@ -208,13 +208,13 @@ int roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) {
         return 0;
 }
 
-void teams_free(TeamInfo *teams, size_t n) {
+void account_store_teams_free(TeamInfo *teams, size_t n) {
         for (size_t i = 0; teams && i < n; i++)
                 free(teams[i].name);
         free(teams);
 }
 
-int teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) {
+int account_store_teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) {
         char id[24];
         snprintf(id, sizeof id, "%" PRId64, account_id);
         const char *p[] = { id };
@@ -230,7 +230,7 @@ int teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) {
                 teams[i].id = strtoll(PQgetvalue(r, (int) i, 0), NULL, 10);
                 teams[i].name = strdup(PQgetvalue(r, (int) i, 1));
                 if (!teams[i].name) {
-                        teams_free(teams, n);
+                        account_store_teams_free(teams, n);
                         return -ENOMEM;
                 }
         }

@@ -22,27 +22,34 @@ typedef struct AuthInfo {
 } AuthInfo;
 
 /* Creates an account with the default roles (designated_teacher,
- * social_worker, la_user, la_super_user). */
-int account_create(Db *db, const char *slug, const char *name, int64_t *ret_id) _must_check_;
-int account_find(Db *db, const char *slug, int64_t *ret_id) _must_check_;
+ * social_worker, la_user, la_super_user), in one transaction. Its id in
+ * *ret_id (may be NULL). -EEXIST when the slug is taken. */
+int account_store_create(Db *db, const char *slug, const char *name, int64_t *ret_id) _must_check_;
+/* The id of the account with this slug; -ENOENT when there is none. */
+int account_store_find(Db *db, const char *slug, int64_t *ret_id) _must_check_;
 /* True when slug is a valid account slug (a-z, 0-9, -; at most 63). */
-bool account_slug_is_valid(const char *slug);
+bool account_store_slug_is_valid(const char *slug);
 
-int role_create(Db *db, int64_t account_id, const char *key, const char *name, bool needs_establishment,
-                bool may_have_pupils) _must_check_;
-bool role_key_is_valid(const char *key);
+/* Adds a role to an account. -EEXIST when the account has a role with this
+ * key, or with this display name in any case. */
+int account_store_role_create(Db *db, int64_t account_id, const char *key, const char *name,
+                              bool needs_establishment, bool may_have_pupils) _must_check_;
+/* True when key is a valid role key (a-z, 0-9, _; at most 64). */
+bool account_store_role_key_is_valid(const char *key);
 
-int team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) _must_check_;
+/* Adds a team to an account; its id in *ret_id (may be NULL). -EEXIST when
+ * the account has a team of this name in any case. */
+int account_store_team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) _must_check_;
 
 /* Creates a token; writes it (shown once, never stored) to token. */
-int api_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
+int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
                      char token[TOKEN_LENGTH + 1]) _must_check_;
 /* Finds the live token with this hash; -ENOENT when none (or revoked). */
-int api_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) _must_check_;
+int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) _must_check_;
 
 /* Loads the account's roles / teams. The arrays and their strings belong
- * to the caller: free with roles_free() / teams_free(). */
-int roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) _must_check_;
-void roles_free(RoleInfo *roles, size_t n);
-int teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) _must_check_;
-void teams_free(TeamInfo *teams, size_t n);
+ * to the caller: free with account_store_roles_free() / account_store_teams_free(). */
+int account_store_roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t *ret_n) _must_check_;
+void account_store_roles_free(RoleInfo *roles, size_t n);
+int account_store_teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) _must_check_;
+void account_store_teams_free(TeamInfo *teams, size_t n);

@@ -260,7 +260,7 @@ int csv_reader_finish(CsvReader *r) {
         return r->stop;
 }
 
-const char *csv_error_code_name(CsvErrorCode c) {
+const char *csv_reader_error_code_name(CsvErrorCode c) {
         switch (c) {
         case CSV_ERROR_QUOTE: return "bad_quote";
         case CSV_ERROR_UNTERMINATED: return "unterminated_quote";
@@ -273,7 +273,7 @@ const char *csv_error_code_name(CsvErrorCode c) {
         return "csv_error";
 }
 
-void csv_error_format(const CsvError *e, char *buf, size_t size) {
+void csv_reader_error_format(const CsvError *e, char *buf, size_t size) {
         switch (e->code) {
         case CSV_ERROR_QUOTE:
                 snprintf(buf, size,
@@ -306,7 +306,7 @@ void csv_error_format(const CsvError *e, char *buf, size_t size) {
         }
 }
 
-char csv_detect_delimiter(const char *data, size_t len) {
+char csv_reader_detect_delimiter(const char *data, size_t len) {
         static const char candidates[] = { ',', ';', '\t' };
         size_t counts[3] = { 0 };
         bool quoted = false;

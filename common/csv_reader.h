@@ -63,13 +63,13 @@ int csv_reader_finish(CsvReader *r) _must_check_;
 
 const CsvError *csv_reader_error(const CsvReader *r);
 /* Describes a CSV error for a person: "line 7: a quote ..." into buf. */
-void csv_error_format(const CsvError *e, char *buf, size_t size);
+void csv_reader_error_format(const CsvError *e, char *buf, size_t size);
 /* A stable code for problem documents and error items. */
-const char *csv_error_code_name(CsvErrorCode c);
+const char *csv_reader_error_code_name(CsvErrorCode c);
 
 /* Picks the delimiter of a file from its first line: whichever of comma,
  * semicolon and tab occurs most often outside quotes; comma on a tie or
  * when none occurs. */
-char csv_detect_delimiter(const char *data, size_t len);
+char csv_reader_detect_delimiter(const char *data, size_t len);
 
 DEFINE_CLEANUP_FUNC(CsvReader *, csv_reader_free);

@@ -7,7 +7,7 @@ static bool is_formula_start(char c) {
         return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
-/* What csv_write_cell() guards, and what csv_unguard_formula() therefore
+/* What csv_writer_cell() guards, and what csv_writer_unguard() therefore
  * reads as guarded: an apostrophe before a formula character, or before an
  * apostrophe and a formula character. */
 static bool is_guarded(const char *s, size_t len) {
@@ -16,7 +16,7 @@ static bool is_guarded(const char *s, size_t len) {
         return is_formula_start(s[1]) || (len > 2 && s[1] == '\'' && is_formula_start(s[2]));
 }
 
-int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) {
+int csv_writer_cell(Buf *b, const char *s, size_t len, char delimiter) {
         /* "'=x" gets an apostrophe too, so that reading it back (which
          * drops one) gives "'=x" again rather than "=x". */
         bool guard = len > 0 && (is_formula_start(s[0]) || is_guarded(s, len));
@@ -40,7 +40,7 @@ int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) {
         return r;
 }
 
-size_t csv_unguard_formula(char *s, size_t len) {
+size_t csv_writer_unguard(char *s, size_t len) {
         if (is_guarded(s, len)) {
                 memmove(s, s + 1, len - 1);
                 s[len - 1] = '\0';

@@ -13,9 +13,9 @@
  * makes it inert, and so does one that already starts with an apostrophe
  * before such a character (so that the round trip keeps it); a value holding the delimiter, a quote, a line break or
  * outer spaces is quoted, inner quotes doubled. 0 or -ENOMEM. */
-int csv_write_cell(Buf *b, const char *s, size_t len, char delimiter) _must_check_;
+int csv_writer_cell(Buf *b, const char *s, size_t len, char delimiter) _must_check_;
 
-/* Undoes the apostrophe csv_write_cell() adds, for a cell read back from
+/* Undoes the apostrophe csv_writer_cell() adds, for a cell read back from
  * roster's own error CSV: "'=x" becomes "=x". Works in place; returns the
  * new length. */
-size_t csv_unguard_formula(char *s, size_t len);
+size_t csv_writer_unguard(char *s, size_t len);

@@ -213,8 +213,8 @@ static int copy_send(Db *db, const char *data, size_t len) {
         return 0;
 }
 
-int copy_in_start(CopyIn *c, Db *db, const char *sql) {
-        *c = (CopyIn){ .db = db, .rows = BUF_INIT };
+int db_copy_start(DbCopy *c, Db *db, const char *sql) {
+        *c = (DbCopy){ .db = db, .rows = BUF_INIT };
         PGresult *r = db_exec(db, sql, 0, NULL);
         if (!r)
                 return db_error(db);
@@ -222,7 +222,7 @@ int copy_in_start(CopyIn *c, Db *db, const char *sql) {
         return 0;
 }
 
-int copy_in_flush(CopyIn *c) {
+int db_copy_flush(DbCopy *c) {
         if (c->rows.len < COPY_PIECE)
                 return 0;
         int r = copy_send(c->db, c->rows.data, c->rows.len);
@@ -230,7 +230,7 @@ int copy_in_flush(CopyIn *c) {
         return r;
 }
 
-int copy_in_end(CopyIn *c, int status) {
+int db_copy_end(DbCopy *c, int status) {
         Db *db = c->db;
         if (status == 0)
                 status = copy_send(db, c->rows.data, c->rows.len);
@@ -264,7 +264,7 @@ int copy_in_end(CopyIn *c, int status) {
         return ret;
 }
 
-int copy_append(Buf *b, const char *s) {
+int db_copy_text(Buf *b, const char *s) {
         int r = buf_reserve(b, strlen(s) + 8);
         if (r < 0)
                 return r;
@@ -283,7 +283,7 @@ int copy_append(Buf *b, const char *s) {
         return 0;
 }
 
-int copy_append_null(Buf *b) {
+int db_copy_null(Buf *b) {
         return buf_append(b, "\\N", 2);
 }
 

@@ -59,26 +59,26 @@ bool db_sqlstate_is(const Db *db, const char *state);
  * tries with -EAGAIN. fn must be safe to run again from the start. */
 int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) _must_check_;
 
-/* CopyIn: rows for one COPY ... FROM STDIN (text format). The caller
- * appends each row to c->rows (copy_append() for fields, tabs between,
- * a newline after) and calls copy_in_flush(), which sends the rows in
- * pieces of 256 KiB. copy_in_end() takes the caller's status: on 0 it
+/* DbCopy: rows for one COPY ... FROM STDIN (text format). The caller
+ * appends each row to c->rows (db_copy_text() for fields, tabs between,
+ * a newline after) and calls db_copy_flush(), which sends the rows in
+ * pieces of 256 KiB. db_copy_end() takes the caller's status: on 0 it
  * sends the rest and finishes the COPY; on an error it abandons the COPY
  * so that the connection stays usable. Either way the buffer is freed and
  * the result (0, -EAGAIN/-EIO, or the caller's error) is returned. */
-typedef struct CopyIn {
+typedef struct DbCopy {
         Db *db;
         Buf rows;
-} CopyIn;
+} DbCopy;
 
-int copy_in_start(CopyIn *c, Db *db, const char *sql) _must_check_;
-int copy_in_flush(CopyIn *c) _must_check_;
-int copy_in_end(CopyIn *c, int status) _must_check_;
+int db_copy_start(DbCopy *c, Db *db, const char *sql) _must_check_;
+int db_copy_flush(DbCopy *c) _must_check_;
+int db_copy_end(DbCopy *c, int status) _must_check_;
 
-/* Appends s to a COPY text-format row, escaped; copy_append_null() appends
+/* Appends s to a COPY text-format row, escaped; db_copy_null() appends
  * \N. The caller writes the tab separators and the final newline. */
-int copy_append(Buf *b, const char *s) _must_check_;
-int copy_append_null(Buf *b) _must_check_;
+int db_copy_text(Buf *b, const char *s) _must_check_;
+int db_copy_null(Buf *b) _must_check_;
 
 /* Sleeps for attempt-th backoff step: 50 ms doubling up to 5 s, +-50 %. */
 void db_backoff(int attempt);

@@ -15,8 +15,8 @@ int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
         if (!any)
                 return 0;
 
-        CopyIn c;
-        int r = copy_in_start(&c, db,
+        DbCopy c;
+        int r = db_copy_start(&c, db,
                               "COPY import_issues (import_id, line, seq, row_number, severity, field, code, message) "
                               "FROM STDIN");
         if (r < 0)
@@ -26,23 +26,23 @@ int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
                 for (size_t k = 0; r >= 0 && k < u->n_issues; k++) {
                         const RowIssue *is = &u->issues[k];
                         r = buf_printf(&c.rows, "%s\t%lu\t%zu\t%lu\t%s\t", import_id, u->line, k, u->row,
-                                       severity_name(is->severity));
+                                       row_rules_severity_name(is->severity));
                         if (r >= 0)
-                                r = copy_append(&c.rows, is->field);
+                                r = db_copy_text(&c.rows, is->field);
                         if (r >= 0)
                                 r = buf_printf(&c.rows, "\t%s\t", is->code);
                         if (r >= 0)
-                                r = copy_append(&c.rows, is->message);
+                                r = db_copy_text(&c.rows, is->message);
                         if (r >= 0)
                                 r = buf_append_char(&c.rows, '\n');
                 }
                 if (r >= 0)
-                        r = copy_in_flush(&c);
+                        r = db_copy_flush(&c);
         }
-        if ((r = copy_in_end(&c, r)) < 0)
+        if ((r = db_copy_end(&c, r)) < 0)
                 return r;
 
-        if ((r = copy_in_start(&c, db, "COPY import_rows (import_id, line, row_number, failed, cells) FROM STDIN")) < 0)
+        if ((r = db_copy_start(&c, db, "COPY import_rows (import_id, line, row_number, failed, cells) FROM STDIN")) < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
@@ -51,13 +51,13 @@ int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
                 r = buf_printf(&c.rows, "%s\t%lu\t%lu\t%s\t", import_id, row->user.line, row->user.row,
                                row->user.failed ? "t" : "f");
                 if (r >= 0)
-                        r = copy_append(&c.rows, row->cells_json);
+                        r = db_copy_text(&c.rows, row->cells_json);
                 if (r >= 0)
                         r = buf_append_char(&c.rows, '\n');
                 if (r >= 0)
-                        r = copy_in_flush(&c);
+                        r = db_copy_flush(&c);
         }
-        return copy_in_end(&c, r);
+        return db_copy_end(&c, r);
 }
 
 int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, const char *severity,

@@ -17,6 +17,8 @@
 #include "db.h"
 #include "import_batch.h"
 
+/* Writes the issues of a batch's rows, and the cells of each row that has
+ * one, inside the caller's transaction. */
 int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) _must_check_;
 
 /* A page of issues after (after_line, after_seq), at most limit, in file

@@ -9,56 +9,17 @@
  * silently, so that a corrected error file can be uploaded as it is.
  *
  * Pure: no I/O. Ownership: a HeaderMap owns its strings; free it with
- * header_map_free(). A ColumnMap likewise with column_map_free(). */
+ * header_map_free(). */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "arena.h"
+#include "column_map.h"
 #include "csv_reader.h"
+#include "field.h"
 #include "macro.h"
-
-typedef enum Field {
-        FIELD_NONE,
-        FIELD_FIRST_NAME,
-        FIELD_LAST_NAME,
-        FIELD_EMAIL,
-        FIELD_JOB_TITLE,
-        FIELD_PHONE,
-        FIELD_URN,
-        FIELD_UPN,
-        FIELD_ROLE,
-        FIELD_ACTIVE,
-        FIELD_TEAMS,
-        FIELD_CUSTOM,
-        FIELD_IGNORE, /* column_map said "ignore", or roster's own line/error columns */
-        _FIELD_MAX,
-} Field;
-
-/* "first_name", ... "custom", "ignore". */
-const char *field_name(Field f);
-/* A heading for messages: "First name", "Email". */
-const char *field_label(Field f);
-/* The field named by a column_map target ("email", "upn", "custom.x" ->
- * FIELD_CUSTOM with *ret_key = "x", "ignore"). -EINVAL when unknown. */
-int field_from_target(const char *target, Field *ret, const char **ret_key);
-
-typedef struct ColumnMapEntry {
-        char *header_norm; /* normalised header */
-        Field field;
-        char *custom_key; /* FIELD_CUSTOM only */
-} ColumnMapEntry;
-
-typedef struct ColumnMap {
-        ColumnMapEntry *entries;
-        size_t n;
-} ColumnMap;
-
-/* Parses a column_map option: a JSON object of header -> target. Returns
- * 0, -EINVAL with a message for the user in err, or -ENOMEM. */
-int column_map_parse(const char *json, ColumnMap **ret, char *err, size_t err_size);
-void column_map_free(ColumnMap *m);
 
 typedef struct HeaderColumn {
         Field field;
@@ -99,10 +60,6 @@ void header_map_free(HeaderMap *m);
  * column to out (room for 3) and returns how many. */
 size_t header_map_missing(const HeaderMap *m, Field out[3]);
 
-/* Normalises a heading for matching: ASCII lower case, whitespace and
- * no-break spaces removed. Writes at most size-1 bytes and a NUL. */
-void header_normalize(const char *s, size_t len, char *out, size_t size);
-
 typedef struct CustomValue {
         const char *key;
         const char *value;
@@ -131,4 +88,3 @@ int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long r
                        ImportRow *row) _must_check_;
 
 DEFINE_CLEANUP_FUNC(HeaderMap *, header_map_free);
-DEFINE_CLEANUP_FUNC(ColumnMap *, column_map_free);

@@ -21,14 +21,14 @@
 static const char *const final_states[] = { "completed", "completed_with_errors", "failed", "cancelled",
                                             "validated" };
 
-bool import_state_is_final(const char *state) {
+bool import_store_state_is_final(const char *state) {
         for (size_t i = 0; i < ELEMENTSOF(final_states); i++)
                 if (strcmp(state, final_states[i]) == 0)
                         return true;
         return false;
 }
 
-void import_record_done(ImportRecord *r) {
+void import_store_record_done(ImportRecord *r) {
         if (!r)
                 return;
         free(r->actor);
@@ -43,9 +43,9 @@ void import_record_done(ImportRecord *r) {
         memset(r, 0, sizeof *r);
 }
 
-void import_records_free(ImportRecord *r, size_t n) {
+void import_store_records_free(ImportRecord *r, size_t n) {
         for (size_t i = 0; r && i < n; i++)
-                import_record_done(&r[i]);
+                import_store_record_done(&r[i]);
         free(r);
 }
 
@@ -100,7 +100,7 @@ static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
         snprintf(r->started_at, sizeof r->started_at, "%s", PQgetvalue(res, row, c++));
         snprintf(r->finished_at, sizeof r->finished_at, "%s", PQgetvalue(res, row, c++));
         if (oom) {
-                import_record_done(r);
+                import_store_record_done(r);
                 return -ENOMEM;
         }
         return 0;
@@ -219,7 +219,7 @@ int import_store_list(Db *db, int64_t account_id, const char *state, int limit, 
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 if (import_record_from(r, (int) i, &recs[i]) < 0) {
-                        import_records_free(recs, i);
+                        import_store_records_free(recs, i);
                         return -ENOMEM;
                 }
         *ret = recs;
@@ -252,7 +252,7 @@ static int claim_tx(Db *db, void *userdata) {
         int attempts = atoi(PQgetvalue(r, 0, 2));
         double age = strtod(PQgetvalue(r, 0, 3), NULL);
 
-        if (import_state_is_final(state)) {
+        if (import_store_state_is_final(state)) {
                 c->outcome = CLAIM_FINAL;
                 return 0;
         }

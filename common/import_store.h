@@ -44,7 +44,7 @@ typedef struct ImportRecord {
         char created_at[40], started_at[40], finished_at[40]; /* "" when not yet */
 } ImportRecord;
 
-void import_record_done(ImportRecord *r);
+void import_store_record_done(ImportRecord *r);
 
 /* What the API learnt from an upload. */
 typedef struct ImportDraft {
@@ -83,10 +83,10 @@ int import_store_get(Db *db, int64_t account_id, const char *id, ImportRecord *r
 
 /* Lists an account's imports, newest first. state may be NULL. after_*:
  * the cursor (created_at and id of the last item seen) or NULL. The array
- * belongs to the caller: import_records_free(). */
+ * belongs to the caller: import_store_records_free(). */
 int import_store_list(Db *db, int64_t account_id, const char *state, int limit, const char *after_created,
                       const char *after_id, ImportRecord **ret, size_t *ret_n) _must_check_;
-void import_records_free(ImportRecord *r, size_t n);
+void import_store_records_free(ImportRecord *r, size_t n);
 
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
@@ -151,4 +151,4 @@ int import_store_commit(Db *db, int64_t account_id, const char *id, char ret_sta
 int import_store_cancel(Db *db, int64_t account_id, const char *id, char ret_state[24]) _must_check_;
 
 /* True for the states an import does not leave by itself. */
-bool import_state_is_final(const char *state);
+bool import_store_state_is_final(const char *state);

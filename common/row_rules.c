@@ -8,7 +8,7 @@
 
 #include "text_decode.h"
 
-const char *severity_name(Severity s) {
+const char *row_rules_severity_name(Severity s) {
         return s == SEVERITY_WARNING ? "warning" : "error";
 }
 
@@ -38,7 +38,7 @@ int row_rules_add_issue(UserRow *row, Arena *a, Severity severity, const char *f
         return 0;
 }
 
-bool text_has_control(const char *s, size_t len) {
+bool row_rules_has_control(const char *s, size_t len) {
         for (size_t i = 0; i < len; i++) {
                 unsigned char c = (unsigned char) s[i];
                 if (c < 0x20 || c == 0x7F)
@@ -56,7 +56,7 @@ static bool is_atext(unsigned char c) {
         return isalnum(c) || (c && strchr("!#$%&'*+/=?^_`{|}~-", c));
 }
 
-bool email_is_valid(const char *s, size_t len) {
+bool row_rules_email_is_valid(const char *s, size_t len) {
         if (len < 6 || len > RULE_MAX_EMAIL)
                 return false;
         const char *at = memchr(s, '@', len);
@@ -106,7 +106,7 @@ bool email_is_valid(const char *s, size_t len) {
         return labels >= 2;
 }
 
-bool phone_is_valid(const char *s, size_t len) {
+bool row_rules_phone_is_valid(const char *s, size_t len) {
         size_t digits = 0;
         for (size_t i = 0; i < len; i++) {
                 char c = s[i];
@@ -122,7 +122,7 @@ bool phone_is_valid(const char *s, size_t len) {
         return digits >= 7 && digits <= 15;
 }
 
-int urn_parse(const char *s, int32_t *ret) {
+int row_rules_urn_parse(const char *s, int32_t *ret) {
         size_t len = strlen(s);
         if (len == 0) {
                 *ret = URN_KEEP;
@@ -148,7 +148,7 @@ int urn_parse(const char *s, int32_t *ret) {
 
 static const char upn_alphabet[] = "ABCDEFGHJKLMNPQRTUVWXYZ";
 
-int upn_check(const char *u, char *ret_expected) {
+int row_rules_upn_check(const char *u, char *ret_expected) {
         if (strlen(u) != 13)
                 return -EINVAL;
         for (size_t i = 0; i < 13; i++)
@@ -185,7 +185,7 @@ int upn_check(const char *u, char *ret_expected) {
         return 0;
 }
 
-int active_parse(const char *s, int8_t *ret) {
+int row_rules_active_parse(const char *s, int8_t *ret) {
         static const char *const yes[] = { "1", "true", "yes", "active" };
         static const char *const no[] = { "0", "false", "no", "archived" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++)
@@ -228,7 +228,7 @@ static int check_text(UserRow *out, Arena *a, Field f, const char *v, size_t max
         char msg[160];
         int ok = 1;
 
-        if (text_has_control(v, len)) {
+        if (row_rules_has_control(v, len)) {
                 snprintf(msg, sizeof msg,
                          "%s contains a control character, a line break or a character that could not be "
                          "decoded",
@@ -281,14 +281,14 @@ static int check_email(const ImportRow *in, Arena *a, UserRow *out) {
                 return 0;
         }
         size_t len = strlen(v);
-        if (text_has_control(v, len)) {
+        if (row_rules_has_control(v, len)) {
                 ADD(SEVERITY_ERROR, "email", "invalid_text",
                     "Email contains a control character, a line break or a character that could not be decoded");
                 return 0;
         }
         /* Its lengths (64 before the @, 254 in all) are part of being a
          * valid address: invalid_email, not too_long. */
-        if (!email_is_valid(v, len)) {
+        if (!row_rules_email_is_valid(v, len)) {
                 ADD(SEVERITY_ERROR, "email", "invalid_email",
                     "Email is not a valid address: expected local@domain.tld, at most 64 characters before the @ "
                     "and 254 in all");
@@ -355,7 +355,7 @@ static int check_upns(const ImportRow *in, Arena *a, UserRow *out) {
                 for (char *p = u; *p; p++)
                         *p = (char) toupper((unsigned char) *p);
                 char expected = 0;
-                int k = upn_check(u, &expected);
+                int k = row_rules_upn_check(u, &expected);
                 if (k == 0) {
                         bool dup = false;
                         for (size_t j = 0; j < n && !dup; j++)
@@ -450,7 +450,7 @@ static int check_custom(const ImportRow *in, Arena *a, UserRow *out) {
                 char msg[160];
                 if (!field)
                         return -ENOMEM;
-                if (text_has_control(cv->value, len)) {
+                if (row_rules_has_control(cv->value, len)) {
                         snprintf(msg, sizeof msg, "custom.%s contains a control character or a line break",
                                  cv->key);
                         ADD(SEVERITY_ERROR, field, "invalid_text", msg);
@@ -483,16 +483,16 @@ int row_rules_check(const RuleContext *ctx, const ImportRow *in, Arena *a, UserR
         const char *phone = NULL;
         if ((r = check_optional(out, a, in, FIELD_PHONE, RULE_MAX_PHONE, &phone)) < 0)
                 return r;
-        if (phone && !phone_is_valid(phone, strlen(phone)))
+        if (phone && !row_rules_phone_is_valid(phone, strlen(phone)))
                 ADD(SEVERITY_ERROR, "phone", "invalid_phone",
                     "Phone must be 7 to 15 digits, optionally with a leading + and ( ) - . or spaces");
         else
                 out->phone = phone;
 
         const char *urn = in->value[FIELD_URN];
-        if (urn && text_has_control(urn, strlen(urn)))
+        if (urn && row_rules_has_control(urn, strlen(urn)))
                 ADD(SEVERITY_ERROR, "urn", "invalid_text", "URN contains a control character");
-        else if (urn && urn_parse(urn, &out->urn) < 0)
+        else if (urn && row_rules_urn_parse(urn, &out->urn) < 0)
                 ADD(SEVERITY_ERROR, "urn", "invalid_urn",
                     "URN must be the establishment's 6-digit number, or 0 or blank when not linked yet");
 
@@ -500,7 +500,7 @@ int row_rules_check(const RuleContext *ctx, const ImportRow *in, Arena *a, UserR
                 return r;
 
         const char *active = in->value[FIELD_ACTIVE];
-        if (active && *active && active_parse(active, &out->active) < 0)
+        if (active && *active && row_rules_active_parse(active, &out->active) < 0)
                 ADD(SEVERITY_ERROR, "active", "invalid_active",
                     "Active must be one of 1, 0, true, false, yes, no, active, archived");
 

@@ -55,7 +55,7 @@ typedef enum Severity {
         SEVERITY_WARNING,
 } Severity;
 
-const char *severity_name(Severity s);
+const char *row_rules_severity_name(Severity s);
 
 typedef struct RowIssue {
         Severity severity;
@@ -100,16 +100,16 @@ int row_rules_add_issue(UserRow *row, Arena *a, Severity severity, const char *f
 const RoleInfo *row_rules_find_role(const RoleInfo *roles, size_t n, const char *s);
 
 /* The single checks, exposed for tests and for roster-admin. */
-bool email_is_valid(const char *s, size_t len);
-bool phone_is_valid(const char *s, size_t len);
+bool row_rules_email_is_valid(const char *s, size_t len);
+bool row_rules_phone_is_valid(const char *s, size_t len);
 /* Parses a URN cell: "" -> URN_KEEP, "0" -> 0, six digits -> the number.
  * -EINVAL otherwise. */
-int urn_parse(const char *s, int32_t *ret);
+int row_rules_urn_parse(const char *s, int32_t *ret);
 /* 0 when valid (13 characters of A-Z0-9 after upper-casing, with the right
  * check letter where it has the DfE form); -EINVAL when not 13 of A-Z0-9;
  * -EBADMSG for a wrong check letter, with the right one in *ret_expected. */
-int upn_check(const char *upper, char *ret_expected);
+int row_rules_upn_check(const char *upper, char *ret_expected);
 /* 1/0/true/false/yes/no/active/archived -> 1 or 0; -EINVAL otherwise. */
-int active_parse(const char *s, int8_t *ret);
+int row_rules_active_parse(const char *s, int8_t *ret);
 /* True when s holds a control character (C0, DEL, C1) or U+FFFD. */
-bool text_has_control(const char *s, size_t len);
+bool row_rules_has_control(const char *s, size_t len);

@@ -113,7 +113,7 @@ void sha256_digest(const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]
         sha256_final(&s, out);
 }
 
-void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]) {
+void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]) {
         uint8_t k[64] = { 0 }, pad[64], inner[SHA256_DIGEST_SIZE];
         Sha256 s;
 
@@ -137,7 +137,7 @@ void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, 
         sha256_final(&s, out);
 }
 
-void hex_encode(const uint8_t *in, size_t len, char *out) {
+void sha256_to_hex(const uint8_t *in, size_t len, char *out) {
         static const char digits[] = "0123456789abcdef";
         for (size_t i = 0; i < len; i++) {
                 out[2 * i] = digits[in[i] >> 4];

@@ -23,7 +23,7 @@ void sha256_final(Sha256 *s, uint8_t out[SHA256_DIGEST_SIZE]);
 
 /* One-shot helpers. */
 void sha256_digest(const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]);
-void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]);
+void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]);
 
 /* Writes 2*len lowercase hex digits and a NUL to out. */
-void hex_encode(const uint8_t *in, size_t len, char *out);
+void sha256_to_hex(const uint8_t *in, size_t len, char *out);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char *const encoding_names[_TEXT_ENCODING_MAX] = {
         [TEXT_ENCODING_UTF8] = "utf-8",
         [TEXT_ENCODING_UTF8_BOM] = "utf-8-bom",
@@ -39,62 +41,6 @@ size_t text_encoding_bom_size(TextEncoding e) {
         case TEXT_ENCODING_UTF16BE: return 2;
         default: return 0;
         }
-}
-
-/* UTF-8 validation as a byte-at-a-time state machine, so that it can run
- * over a stream cut anywhere: `need` continuation bytes are outstanding and
- * the next one must lie in [lo, hi] (this is what rules out overlong forms
- * and surrogates). Returns false on an invalid byte. */
-static inline bool utf8_step(uint8_t c, uint8_t *need, uint8_t *lo, uint8_t *hi) {
-        if (*need) {
-                if (c < *lo || c > *hi)
-                        return false;
-                *lo = 0x80;
-                *hi = 0xBF;
-                (*need)--;
-                return true;
-        }
-        if (c < 0x80)
-                return true;
-        *lo = 0x80;
-        *hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-                *need = 1;
-        else if (c == 0xE0) {
-                *need = 2;
-                *lo = 0xA0;
-        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-                *need = 2;
-        else if (c == 0xED) {
-                *need = 2;
-                *hi = 0x9F;
-        } else if (c == 0xF0) {
-                *need = 3;
-                *lo = 0x90;
-        } else if (c >= 0xF1 && c <= 0xF3)
-                *need = 3;
-        else if (c == 0xF4) {
-                *need = 3;
-                *hi = 0x8F;
-        } else
-                return false;
-        return true;
-}
-
-bool utf8_is_valid(const char *s, size_t len) {
-        uint8_t need = 0, lo = 0x80, hi = 0xBF;
-        for (size_t i = 0; i < len; i++)
-                if (!utf8_step((uint8_t) s[i], &need, &lo, &hi))
-                        return false;
-        return need == 0;
-}
-
-size_t utf8_length(const char *s, size_t len) {
-        size_t n = 0;
-        for (size_t i = 0; i < len; i++)
-                if (((uint8_t) s[i] & 0xC0) != 0x80)
-                        n++;
-        return n;
 }
 
 void text_sniffer_init(TextSniffer *s) {
@@ -371,21 +317,4 @@ int text_decoder_finish(TextDecoder *d, Buf *out) {
         d->need = 0;
         d->replacements++;
         return buf_append(out, REPLACEMENT, 3);
-}
-
-char *utf8_sanitize(const char *s) {
-        size_t len = strlen(s);
-        if (utf8_is_valid(s, len))
-                return strdup(s);
-        TextDecoder *d = text_decoder_new(TEXT_ENCODING_UTF8);
-        Buf out = BUF_INIT;
-        int r = d ? text_decoder_feed(d, s, len, &out) : -ENOMEM;
-        if (r >= 0)
-                r = text_decoder_finish(d, &out);
-        text_decoder_free(d);
-        if (r < 0) {
-                buf_done(&out);
-                return NULL;
-        }
-        return buf_steal(&out);
 }

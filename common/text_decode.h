@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 typedef enum TextEncoding {
         TEXT_ENCODING_UTF8,
@@ -68,15 +69,5 @@ int text_decoder_feed(TextDecoder *d, const void *data, size_t len, Buf *out) _m
 int text_decoder_finish(TextDecoder *d, Buf *out) _must_check_;
 /* How many U+FFFD the decoder has produced so far. */
 uint64_t text_decoder_replacements(const TextDecoder *d);
-
-/* Returns true when [s, s+len) is valid UTF-8 (no overlongs, no
- * surrogates). */
-bool utf8_is_valid(const char *s, size_t len);
-/* A copy of s that is valid UTF-8: each invalid sequence (or a sequence
- * cut at the end) becomes U+FFFD. NULL when out of memory; free() it. */
-char *utf8_sanitize(const char *s);
-
-/* Number of code points of a valid UTF-8 string. */
-size_t utf8_length(const char *s, size_t len);
 
 DEFINE_CLEANUP_FUNC(TextDecoder *, text_decoder_free);

@@ -44,7 +44,7 @@ bool token_is_well_formed(const char *s, size_t len) {
 void token_hash(const char *token, size_t len, char out[SHA256_HEX_SIZE]) {
         uint8_t d[SHA256_DIGEST_SIZE];
         sha256_digest(token, len, d);
-        hex_encode(d, sizeof d, out);
+        sha256_to_hex(d, sizeof d, out);
 }
 
 int token_from_authorization(const char *header, const char **ret, size_t *ret_len) {
@@ -78,14 +78,14 @@ static const struct {
         { SCOPE_IMPORTS_WRITE, "imports:write" },
 };
 
-const char *scope_name(Scope s) {
+const char *token_scope_name(Scope s) {
         for (size_t i = 0; i < ELEMENTSOF(scope_names); i++)
                 if (scope_names[i].scope == s)
                         return scope_names[i].name;
         return NULL;
 }
 
-int scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len) {
+int token_scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len) {
         unsigned mask = 0;
         const char *p = s;
 

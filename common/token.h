@@ -39,5 +39,5 @@ int token_from_authorization(const char *header, const char **ret, size_t *ret_l
 
 /* Parses "imports:read,imports:write" into a mask. -EINVAL names the bad
  * scope in *ret_bad (pointing into s, with its length) when given. */
-int scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len);
-const char *scope_name(Scope s);
+int token_scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len);
+const char *token_scope_name(Scope s);

@@ -163,7 +163,7 @@ static int try_start(UploadScan *s, bool final) {
                 buf_done(&tmp);
                 return 0;
         }
-        s->delimiter = s->forced_delimiter ? s->forced_delimiter : csv_detect_delimiter(text, text_len);
+        s->delimiter = s->forced_delimiter ? s->forced_delimiter : csv_reader_detect_delimiter(text, text_len);
         buf_done(&tmp);
 
         s->csv = csv_reader_new(s->delimiter, on_record, s);
@@ -265,7 +265,7 @@ int upload_scan_finish(UploadScan *s, UploadReport *rep) {
         }
 
         sha256_final(&s->sha, digest);
-        hex_encode(digest, sizeof digest, rep->sha256);
+        sha256_to_hex(digest, sizeof digest, rep->sha256);
         rep->bytes = s->bytes;
         rep->delimiter = s->delimiter ? s->delimiter : (s->forced_delimiter ? s->forced_delimiter : ',');
         rep->rows = s->records;
@@ -292,8 +292,8 @@ int upload_scan_finish(UploadScan *s, UploadReport *rep) {
                              "(or Unicode text) and upload that");
                         return 0;
                 }
-                csv_error_format(&s->csv_error, msg, sizeof msg);
-                fail(rep, csv_error_code_name(s->csv_error.code), "%s", msg);
+                csv_reader_error_format(&s->csv_error, msg, sizeof msg);
+                fail(rep, csv_reader_error_code_name(s->csv_error.code), "%s", msg);
                 return 0;
         }
         if (text_encoding_is_ascii_compatible(rep->encoding) &&
@@ -311,7 +311,7 @@ int upload_scan_finish(UploadScan *s, UploadReport *rep) {
         return 0;
 }
 
-void upload_report_done(UploadReport *r) {
+void upload_scan_report_done(UploadReport *r) {
         if (!r)
                 return;
         free_header(r->header, r->header_lens, r->n_header);

@@ -9,7 +9,7 @@
  * at the end. UTF-16, announced by its BOM, is decoded as it comes.
  *
  * Pure. Ownership: the scan owns its buffers; the report's strings belong
- * to the report: free with upload_report_done(). */
+ * to the report: free with upload_scan_report_done(). */
 #pragma once
 
 #include <stdbool.h>
@@ -53,6 +53,6 @@ bool upload_scan_failed(const UploadScan *s);
 /* Ends the scan and fills *report. 0 or -ENOMEM. */
 int upload_scan_finish(UploadScan *s, UploadReport *report) _must_check_;
 
-void upload_report_done(UploadReport *r);
+void upload_scan_report_done(UploadReport *r);
 
 DEFINE_CLEANUP_FUNC(UploadScan *, upload_scan_free);

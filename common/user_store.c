@@ -15,7 +15,7 @@ static const char *const mode_names[] = {
         [IMPORT_MODE_UPDATE_ONLY] = "update_only",
 };
 
-int import_mode_from_string(const char *s, ImportMode *ret) {
+int user_store_mode_from_string(const char *s, ImportMode *ret) {
         for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
                 if (strcmp(s, mode_names[i]) == 0) {
                         *ret = (ImportMode) i;
@@ -24,7 +24,7 @@ int import_mode_from_string(const char *s, ImportMode *ret) {
         return -EINVAL;
 }
 
-const char *import_mode_to_string(ImportMode m) {
+const char *user_store_mode_to_string(ImportMode m) {
         return m < ELEMENTSOF(mode_names) ? mode_names[m] : "upsert";
 }
 
@@ -44,7 +44,7 @@ static const char stage_ddl[] =
         ") ON COMMIT DELETE ROWS";
 
 static int put_text(Buf *b, const char *s) {
-        int r = s ? copy_append(b, s) : copy_append_null(b);
+        int r = s ? db_copy_text(b, s) : db_copy_null(b);
         return r < 0 ? r : buf_append_char(b, '\t');
 }
 
@@ -125,8 +125,8 @@ static int stage_row(Buf *b, const BatchRow *row) {
 }
 
 static int copy_stage(Db *db, const ImportBatch *batch) {
-        CopyIn c;
-        int r = copy_in_start(&c, db,
+        DbCopy c;
+        int r = db_copy_start(&c, db,
                               "COPY roster_stage (line, ok, register, email, email_lower, first_name, last_name, "
                               "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
                               "set_teams) FROM STDIN");
@@ -135,9 +135,9 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 r = stage_row(&c.rows, &batch->rows[i]);
                 if (r >= 0)
-                        r = copy_in_flush(&c);
+                        r = db_copy_flush(&c);
         }
-        return copy_in_end(&c, r);
+        return db_copy_end(&c, r);
 }
 
 /* Rows are in line order; so are the results read back. */

@@ -25,9 +25,6 @@ typedef enum ImportMode {
         IMPORT_MODE_UPDATE_ONLY,
 } ImportMode;
 
-int import_mode_from_string(const char *s, ImportMode *ret);
-const char *import_mode_to_string(ImportMode m);
-
 typedef struct UserStoreJob {
         const char *import_id;
         int64_t account_id;
@@ -36,4 +33,10 @@ typedef struct UserStoreJob {
         bool invite; /* write invite events for created users */
 } UserStoreJob;
 
+/* Writes one batch (see above) and fills *ret with its counts: rows,
+ * created, updated, unchanged, failed, invites, rows with warnings. The
+ * batch's rows get the issues the database found. */
 int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) _must_check_;
+
+int user_store_mode_from_string(const char *s, ImportMode *ret);
+const char *user_store_mode_to_string(ImportMode m);

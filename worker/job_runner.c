@@ -326,8 +326,8 @@ static int read_upload(Run *run) {
                 r = csv_reader_finish(csv);
         if (r == -EBADMSG && !run->fail_code[0]) {
                 char msg[300];
-                csv_error_format(csv_reader_error(csv), msg, sizeof msg);
-                set_failure(run, -EBADMSG, csv_error_code_name(csv_reader_error(csv)->code), "%s", msg);
+                csv_reader_error_format(csv_reader_error(csv), msg, sizeof msg);
+                set_failure(run, -EBADMSG, csv_reader_error_code_name(csv_reader_error(csv)->code), "%s", msg);
         }
         buf_done(&chunk);
         buf_done(&text);
@@ -337,9 +337,9 @@ static int read_upload(Run *run) {
 }
 
 static int prepare(Run *run) {
-        int r = roles_load(run->db, run->rec.account_id, &run->roles, &run->n_roles);
+        int r = account_store_roles_load(run->db, run->rec.account_id, &run->roles, &run->n_roles);
         if (r == 0)
-                r = teams_load(run->db, run->rec.account_id, &run->teams, &run->n_teams);
+                r = account_store_teams_load(run->db, run->rec.account_id, &run->teams, &run->n_teams);
         if (r < 0)
                 return r;
         run->rules = (RuleContext){ run->roles, run->n_roles, run->teams, run->n_teams, NULL };
@@ -362,7 +362,7 @@ static int prepare(Run *run) {
                         return r;
         }
         ImportMode mode = IMPORT_MODE_UPSERT;
-        (void) import_mode_from_string(run->rec.mode, &mode);
+        (void) user_store_mode_from_string(run->rec.mode, &mode);
         run->store = (UserStoreJob){
                 .import_id = run->rec.id,
                 .account_id = run->rec.account_id,
@@ -376,13 +376,13 @@ static int prepare(Run *run) {
 }
 
 static void run_done(Run *run) {
-        import_record_done(&run->rec);
+        import_store_record_done(&run->rec);
         text_decoder_free(run->cell_decoder);
         buf_done(&run->cell_text);
         free(run->cells);
         free(run->lens);
-        roles_free(run->roles, run->n_roles);
-        teams_free(run->teams, run->n_teams);
+        account_store_roles_free(run->roles, run->n_roles);
+        account_store_teams_free(run->teams, run->n_teams);
         column_map_free(run->column_map);
         header_map_free(run->header);
         import_batch_done(&run->batch);

@@ -15,7 +15,7 @@
 
 static const char *hex_of(const uint8_t d[SHA256_DIGEST_SIZE]) {
         static char hex[SHA256_HEX_SIZE];
-        hex_encode(d, SHA256_DIGEST_SIZE, hex);
+        sha256_to_hex(d, SHA256_DIGEST_SIZE, hex);
         return hex;
 }
 
@@ -90,8 +90,8 @@ static void test_sha256(void) {
 
         uint8_t bytes[] = { 0x00, 0x0f, 0xa5, 0xff };
         char hex[9];
-        hex_encode(bytes, sizeof bytes, hex);
-        is_str(hex, "000fa5ff", "hex_encode: lower case, two digits a byte");
+        sha256_to_hex(bytes, sizeof bytes, hex);
+        is_str(hex, "000fa5ff", "sha256_to_hex: lower case, two digits a byte");
 }
 
 static void test_hmac(void) {
@@ -100,21 +100,21 @@ static void test_hmac(void) {
         /* RFC 4231 test case 1. */
         uint8_t key1[20];
         memset(key1, 0x0b, sizeof key1);
-        hmac_sha256(key1, sizeof key1, S("Hi There"), d);
+        sha256_hmac(key1, sizeof key1, S("Hi There"), d);
         is_str(hex_of(d), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", "RFC 4231 test case 1");
 
         /* Test case 2: a key shorter than the block. */
-        hmac_sha256(S("Jefe"), S("what do ya want for nothing?"), d);
+        sha256_hmac(S("Jefe"), S("what do ya want for nothing?"), d);
         is_str(hex_of(d), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", "RFC 4231 test case 2");
 
         /* Test case 6: a 131-byte key, hashed first. */
         uint8_t key6[131];
         memset(key6, 0xaa, sizeof key6);
-        hmac_sha256(key6, sizeof key6, S("Test Using Larger Than Block-Size Key - Hash Key First"), d);
+        sha256_hmac(key6, sizeof key6, S("Test Using Larger Than Block-Size Key - Hash Key First"), d);
         is_str(hex_of(d), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", "RFC 4231 test case 6");
 
         /* Test case 7: long key and long data. */
-        hmac_sha256(key6, sizeof key6,
+        sha256_hmac(key6, sizeof key6,
                     S("This is a test using a larger than block-size key and a larger than block-size data. The key "
                       "needs to be hashed before being used by the HMAC algorithm."),
                     d);
@@ -124,8 +124,8 @@ static void test_hmac(void) {
          * must differ from each other. */
         uint8_t k64[65], d2[SHA256_DIGEST_SIZE];
         memset(k64, 'k', sizeof k64);
-        hmac_sha256(k64, 64, S("data"), d);
-        hmac_sha256(k64, 65, S("data"), d2);
+        sha256_hmac(k64, 64, S("data"), d);
+        sha256_hmac(k64, 65, S("data"), d2);
         ok(memcmp(d, d2, sizeof d) != 0, "64- and 65-byte keys give different MACs");
 }
 
@@ -221,29 +221,29 @@ static void test_scope(void) {
         const char *bad = NULL;
         size_t bad_len = 0;
 
-        is_int(scope_parse("imports:read", &mask, &bad, &bad_len), 0, "scope imports:read");
+        is_int(token_scope_parse("imports:read", &mask, &bad, &bad_len), 0, "scope imports:read");
         is_int(mask, SCOPE_IMPORTS_READ, "... read");
-        is_int(scope_parse("imports:read,imports:write", &mask, NULL, NULL), 0, "both scopes");
+        is_int(token_scope_parse("imports:read,imports:write", &mask, NULL, NULL), 0, "both scopes");
         is_int(mask, SCOPE_ALL, "... both");
-        is_int(scope_parse(" imports:write , imports:read ", &mask, NULL, NULL), 0, "spaces around scopes");
+        is_int(token_scope_parse(" imports:write , imports:read ", &mask, NULL, NULL), 0, "spaces around scopes");
         is_int(mask, SCOPE_ALL, "... both");
-        is_int(scope_parse("imports:write,imports:write", &mask, NULL, NULL), 0, "a scope twice");
+        is_int(token_scope_parse("imports:write,imports:write", &mask, NULL, NULL), 0, "a scope twice");
         is_int(mask, SCOPE_IMPORTS_WRITE, "... write");
 
         mask = 99;
-        is_int(scope_parse("imports:read,imports:delete", &mask, &bad, &bad_len), -EINVAL, "an unknown scope: -EINVAL");
+        is_int(token_scope_parse("imports:read,imports:delete", &mask, &bad, &bad_len), -EINVAL, "an unknown scope: -EINVAL");
         is_mem(bad, bad_len, "imports:delete", 14, "... names the bad scope");
         is_int(mask, 99, "... result left alone");
-        is_int(scope_parse("imports:read,,imports:write", &mask, &bad, &bad_len), -EINVAL, "an empty scope: -EINVAL");
+        is_int(token_scope_parse("imports:read,,imports:write", &mask, &bad, &bad_len), -EINVAL, "an empty scope: -EINVAL");
         is_int(bad_len, 0, "... the bad scope is empty");
-        is_int(scope_parse("", &mask, NULL, NULL), -EINVAL, "no scope at all: -EINVAL");
-        is_int(scope_parse("imports", &mask, &bad, &bad_len), -EINVAL, "\"imports\": -EINVAL");
-        is_int(scope_parse("imports:readx", &mask, &bad, &bad_len), -EINVAL, "\"imports:readx\": -EINVAL");
+        is_int(token_scope_parse("", &mask, NULL, NULL), -EINVAL, "no scope at all: -EINVAL");
+        is_int(token_scope_parse("imports", &mask, &bad, &bad_len), -EINVAL, "\"imports\": -EINVAL");
+        is_int(token_scope_parse("imports:readx", &mask, &bad, &bad_len), -EINVAL, "\"imports:readx\": -EINVAL");
         is_mem(bad, bad_len, "imports:readx", 13, "... names it");
 
-        is_str(scope_name(SCOPE_IMPORTS_READ), "imports:read", "scope_name(read)");
-        is_str(scope_name(SCOPE_IMPORTS_WRITE), "imports:write", "scope_name(write)");
-        ok(scope_name(SCOPE_ALL) == NULL, "scope_name of a mask: NULL");
+        is_str(token_scope_name(SCOPE_IMPORTS_READ), "imports:read", "token_scope_name(read)");
+        is_str(token_scope_name(SCOPE_IMPORTS_WRITE), "imports:write", "token_scope_name(write)");
+        ok(token_scope_name(SCOPE_ALL) == NULL, "token_scope_name of a mask: NULL");
 }
 
 static void test_uuid(void) {

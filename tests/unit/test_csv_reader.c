@@ -362,18 +362,18 @@ static void test_delimiters(void) {
         is_str(records(',', S("a,\tb\t, c \n")), "1:[a][b][c]\n", "comma delimiter: tabs are trimmed like spaces");
         is_str(records('\t', S("a,b\t\"c\td\"\n")), "1:[a,b][c\\td]\n", "tab delimiter: a quoted tab is data");
 
-        is_int(csv_detect_delimiter(S("a,b,c\n1;2;3;4;5\n")), ',', "detect: comma (first line only)");
-        is_int(csv_detect_delimiter(S("a;b;c\n")), ';', "detect: semicolon");
-        is_int(csv_detect_delimiter(S("a\tb\tc\r\n")), '\t', "detect: tab");
-        is_int(csv_detect_delimiter(S("\"x;y;z\",b,c\n")), ',', "detect: delimiters inside quotes are ignored");
-        is_int(csv_detect_delimiter(S("\"a,b,c,d\";x;y\n")), ';', "detect: quoted commas do not win");
-        is_int(csv_detect_delimiter(S("\"Name\nwith break, and comma\";b;c\nd,e,f,g\n")), ';',
+        is_int(csv_reader_detect_delimiter(S("a,b,c\n1;2;3;4;5\n")), ',', "detect: comma (first line only)");
+        is_int(csv_reader_detect_delimiter(S("a;b;c\n")), ';', "detect: semicolon");
+        is_int(csv_reader_detect_delimiter(S("a\tb\tc\r\n")), '\t', "detect: tab");
+        is_int(csv_reader_detect_delimiter(S("\"x;y;z\",b,c\n")), ',', "detect: delimiters inside quotes are ignored");
+        is_int(csv_reader_detect_delimiter(S("\"a,b,c,d\";x;y\n")), ';', "detect: quoted commas do not win");
+        is_int(csv_reader_detect_delimiter(S("\"Name\nwith break, and comma\";b;c\nd,e,f,g\n")), ';',
                "detect: a quoted line break does not end the first line");
-        is_int(csv_detect_delimiter(S("a;b,c\n")), ',', "detect: a tie goes to comma");
-        is_int(csv_detect_delimiter(S("a\tb,c\n")), ',', "detect: a comma/tab tie goes to comma");
-        is_int(csv_detect_delimiter(S("email\n")), ',', "detect: none occurs -> comma");
-        is_int(csv_detect_delimiter("", 0), ',', "detect: empty -> comma");
-        is_int(csv_detect_delimiter(S("a;b\rc,d,e,f\r")), ';', "detect: a CR ends the first line");
+        is_int(csv_reader_detect_delimiter(S("a;b,c\n")), ',', "detect: a tie goes to comma");
+        is_int(csv_reader_detect_delimiter(S("a\tb,c\n")), ',', "detect: a comma/tab tie goes to comma");
+        is_int(csv_reader_detect_delimiter(S("email\n")), ',', "detect: none occurs -> comma");
+        is_int(csv_reader_detect_delimiter("", 0), ',', "detect: empty -> comma");
+        is_int(csv_reader_detect_delimiter(S("a;b\rc,d,e,f\r")), ';', "detect: a CR ends the first line");
 }
 
 static void test_callback_stop(void) {
@@ -418,15 +418,15 @@ static void test_error_format(void) {
         for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
                 CsvError e = { .code = codes[i].code, .line = 4217 };
                 msg[0] = '\0';
-                csv_error_format(&e, msg, sizeof msg);
-                ok(strstr(msg, "line 4217") != NULL, "csv_error_format(%s) names the line: %s", codes[i].name, msg);
-                is_str(csv_error_code_name(codes[i].code), codes[i].name, "csv_error_code_name(%d)", codes[i].code);
+                csv_reader_error_format(&e, msg, sizeof msg);
+                ok(strstr(msg, "line 4217") != NULL, "csv_reader_error_format(%s) names the line: %s", codes[i].name, msg);
+                is_str(csv_reader_error_code_name(codes[i].code), codes[i].name, "csv_reader_error_code_name(%d)", codes[i].code);
         }
 
         /* A real error, formatted. */
         Parse p = { 0 };
         parse(&p, ',', S("a\nb\nc\"d\n"), CHUNK_WHOLE, 0);
-        csv_error_format(&p.error, msg, sizeof msg);
+        csv_reader_error_format(&p.error, msg, sizeof msg);
         ok(strncmp(msg, "line 3: ", 8) == 0, "a bad quote on line 3 is described as \"line 3: ...\": %s", msg);
         buf_done(&p.out);
 
@@ -434,8 +434,8 @@ static void test_error_format(void) {
         char small[8];
         memset(small, 'Z', sizeof small);
         CsvError e = { .code = CSV_ERROR_QUOTE, .line = 1 };
-        csv_error_format(&e, small, 6);
-        ok(small[5] == '\0' && small[6] == 'Z', "csv_error_format respects the buffer size");
+        csv_reader_error_format(&e, small, 6);
+        ok(small[5] == '\0' && small[6] == 'Z', "csv_reader_error_format respects the buffer size");
 }
 
 int main(void) {

@@ -168,10 +168,10 @@ static void test_aliases(void) {
         is_int(field_of("none"), FIELD_NONE, "\"none\" is not a heading");
 
         char norm[16];
-        header_normalize("  E-Mail\xC2\xA0" "Address\t", strlen("  E-Mail\xC2\xA0" "Address\t"), norm, sizeof norm);
-        is_str(norm, "e-mailaddress", "header_normalize drops spaces, tabs and no-break spaces, lower-cases");
-        header_normalize("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 26, norm, 8);
-        is_str(norm, "abcdefg", "header_normalize writes at most size-1 bytes");
+        field_normalize_heading("  E-Mail\xC2\xA0" "Address\t", strlen("  E-Mail\xC2\xA0" "Address\t"), norm, sizeof norm);
+        is_str(norm, "e-mailaddress", "field_normalize_heading drops spaces, tabs and no-break spaces, lower-cases");
+        field_normalize_heading("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 26, norm, 8);
+        is_str(norm, "abcdefg", "field_normalize_heading writes at most size-1 bytes");
 }
 
 static void test_fixture_headers(void) {

@@ -173,7 +173,7 @@ static void test_email(void) {
         UserRow u;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                ok(!email_is_valid(bad[i].email, strlen(bad[i].email)), "email_is_valid rejects %s: %s",
+                ok(!row_rules_email_is_valid(bad[i].email, strlen(bad[i].email)), "row_rules_email_is_valid rejects %s: %s",
                    bad[i].what, bad[i].email);
                 u = check_with(FIELD_EMAIL, bad[i].email);
                 is_str(issues(&u), "email:invalid_email", "row with %s: invalid_email on email", bad[i].what);
@@ -187,9 +187,9 @@ static void test_email(void) {
         memset(local65, 'a', 65);
         local65[65] = '\0';
         snprintf(addr, sizeof addr, "%s@example.org", local64);
-        ok(email_is_valid(addr, strlen(addr)), "a local part of 64 characters is valid");
+        ok(row_rules_email_is_valid(addr, strlen(addr)), "a local part of 64 characters is valid");
         snprintf(addr, sizeof addr, "%s@example.org", local65);
-        ok(!email_is_valid(addr, strlen(addr)), "a local part of 65 characters is not");
+        ok(!row_rules_email_is_valid(addr, strlen(addr)), "a local part of 65 characters is not");
         u = check_with(FIELD_EMAIL, addr);
         is_str(issues(&u), "email:invalid_email", "row with a 65-character local part: invalid_email");
 
@@ -199,12 +199,12 @@ static void test_email(void) {
         label60[60] = '\0';
         snprintf(addr, sizeof addr, "%s@%s.%s.%s.bb.org", local64, label60, label60, label60);
         is_int(strlen(addr), 254, "test address of 254 characters");
-        ok(email_is_valid(addr, strlen(addr)), "an address of 254 characters is valid");
+        ok(row_rules_email_is_valid(addr, strlen(addr)), "an address of 254 characters is valid");
         u = check_with(FIELD_EMAIL, addr);
         is_str(issues(&u), "", "row with a 254-character address passes");
         snprintf(addr, sizeof addr, "%s@%s.%s.%s.bbb.org", local64, label60, label60, label60);
         is_int(strlen(addr), 255, "test address of 255 characters");
-        ok(!email_is_valid(addr, strlen(addr)), "an address of 255 characters is not valid");
+        ok(!row_rules_email_is_valid(addr, strlen(addr)), "an address of 255 characters is not valid");
         u = check_with(FIELD_EMAIL, addr);
         /* Over the RFC 5321 length is invalid_email, not too_long. */
         is_str(issues(&u), "email:invalid_email", "row with a 255-character address: invalid_email");
@@ -219,7 +219,7 @@ static void test_email(void) {
                 "ann@123.example.com",
         };
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                ok(email_is_valid(good[i], strlen(good[i])), "email_is_valid accepts %s", good[i]);
+                ok(row_rules_email_is_valid(good[i], strlen(good[i])), "row_rules_email_is_valid accepts %s", good[i]);
                 u = check_with(FIELD_EMAIL, good[i]);
                 is_str(issues(&u), "", "row with %s passes", good[i]);
         }
@@ -262,7 +262,7 @@ static void test_phone(void) {
                 is_str(issues(&u), "phone:invalid_phone", "phone with %s: invalid_phone", bad[i].what);
                 ok(u.phone == NULL, "... phone not set");
         }
-        ok(!phone_is_valid("0770090012345678", 16), "phone_is_valid: 16 digits");
+        ok(!row_rules_phone_is_valid("0770090012345678", 16), "row_rules_phone_is_valid: 16 digits");
 
         static const struct {
                 const char *phone, *what;
@@ -287,16 +287,16 @@ static void test_phone(void) {
 static void test_urn(void) {
         int32_t v = 12;
 
-        is_int(urn_parse("", &v), 0, "urn_parse(\"\")");
+        is_int(row_rules_urn_parse("", &v), 0, "row_rules_urn_parse(\"\")");
         is_int(v, URN_KEEP, "\"\" -> URN_KEEP");
-        is_int(urn_parse("0", &v), 0, "urn_parse(\"0\")");
+        is_int(row_rules_urn_parse("0", &v), 0, "row_rules_urn_parse(\"0\")");
         is_int(v, 0, "\"0\" -> 0");
-        is_int(urn_parse("983561", &v), 0, "urn_parse(\"983561\")");
+        is_int(row_rules_urn_parse("983561", &v), 0, "row_rules_urn_parse(\"983561\")");
         is_int(v, 983561, "\"983561\" -> 983561");
-        is_int(urn_parse("100000", &v), 0, "urn_parse(\"100000\")");
+        is_int(row_rules_urn_parse("100000", &v), 0, "row_rules_urn_parse(\"100000\")");
         is_int(v, 100000, "\"100000\" -> 100000");
         v = 7;
-        is_int(urn_parse("12345", &v), -EINVAL, "urn_parse(\"12345\"): -EINVAL");
+        is_int(row_rules_urn_parse("12345", &v), -EINVAL, "row_rules_urn_parse(\"12345\"): -EINVAL");
         is_int(v, 7, "... result left alone");
 
         static const char *const bad[] = { "12345", "1234567", "12a456", "-12345", "+12345", "00", "98356 1",
@@ -317,18 +317,18 @@ static void test_urn(void) {
 static void test_upn(void) {
         char expected = 0;
 
-        is_int(upn_check("B801200005001", &expected), 0, "B801200005001 is valid");
-        is_int(upn_check("A801200005001", &expected), -EBADMSG, "A801200005001 has the wrong check letter");
+        is_int(row_rules_upn_check("B801200005001", &expected), 0, "B801200005001 is valid");
+        is_int(row_rules_upn_check("A801200005001", &expected), -EBADMSG, "A801200005001 has the wrong check letter");
         is_int(expected, 'B', "... the right one is B");
-        is_int(upn_check("4779663459624", NULL), 0, "4779663459624 (not the DfE form) is valid");
-        is_int(upn_check("6923138797316", NULL), 0, "6923138797316 is valid");
-        is_int(upn_check("E12345678901X", NULL), 0, "E12345678901X (temporary UPN, final letter) is valid");
-        is_int(upn_check("F12345678901X", &expected), -EBADMSG, "F12345678901X has the wrong check letter");
+        is_int(row_rules_upn_check("4779663459624", NULL), 0, "4779663459624 (not the DfE form) is valid");
+        is_int(row_rules_upn_check("6923138797316", NULL), 0, "6923138797316 is valid");
+        is_int(row_rules_upn_check("E12345678901X", NULL), 0, "E12345678901X (temporary UPN, final letter) is valid");
+        is_int(row_rules_upn_check("F12345678901X", &expected), -EBADMSG, "F12345678901X has the wrong check letter");
         is_int(expected, 'E', "... the right one is E");
-        is_int(upn_check("B80120000500", NULL), -EINVAL, "12 characters: -EINVAL");
-        is_int(upn_check("B8012000050011", NULL), -EINVAL, "14 characters: -EINVAL");
-        is_int(upn_check("B80120000500-", NULL), -EINVAL, "a hyphen: -EINVAL");
-        is_int(upn_check("b801200005001", NULL), -EINVAL, "upn_check wants upper case");
+        is_int(row_rules_upn_check("B80120000500", NULL), -EINVAL, "12 characters: -EINVAL");
+        is_int(row_rules_upn_check("B8012000050011", NULL), -EINVAL, "14 characters: -EINVAL");
+        is_int(row_rules_upn_check("B80120000500-", NULL), -EINVAL, "a hyphen: -EINVAL");
+        is_int(row_rules_upn_check("b801200005001", NULL), -EINVAL, "row_rules_upn_check wants upper case");
 
         ImportRow in = base_row();
         const char *upns[] = { "b801200005001", "E12345678901X", "B801200005001" };
@@ -414,7 +414,7 @@ static void test_active(void) {
         ok(u.n_issues == 0 && u.active == -1, "blank active: leave alone");
 
         int8_t v = 5;
-        is_int(active_parse("maybe", &v), -EINVAL, "active_parse(\"maybe\"): -EINVAL");
+        is_int(row_rules_active_parse("maybe", &v), -EINVAL, "row_rules_active_parse(\"maybe\"): -EINVAL");
         is_int(v, 5, "... result left alone");
 }
 
@@ -508,9 +508,9 @@ static void test_invalid_text(void) {
                 is_str(issues(&u), "", "first name \"%s\" is fine", good[i]);
         }
 
-        ok(text_has_control("\xC2\x80", 2), "text_has_control: U+0080");
-        ok(!text_has_control("\xC2\xA0", 2), "text_has_control: U+00A0 is not a control");
-        ok(!text_has_control("\xC2", 1), "text_has_control: a lone C2 at the end is not a C1 control");
+        ok(row_rules_has_control("\xC2\x80", 2), "row_rules_has_control: U+0080");
+        ok(!row_rules_has_control("\xC2\xA0", 2), "row_rules_has_control: U+00A0 is not a control");
+        ok(!row_rules_has_control("\xC2", 1), "row_rules_has_control: a lone C2 at the end is not a C1 control");
 }
 
 static void test_extra_cells(void) {
@@ -631,8 +631,8 @@ static void test_several(void) {
                "row:extra_cells upn:upns_ignored(w)",
                "every problem of a row is reported, errors and warnings");
         ok(u.failed, "failed");
-        is_str(severity_name(SEVERITY_WARNING), "warning", "severity_name(warning)");
-        is_str(severity_name(SEVERITY_ERROR), "error", "severity_name(error)");
+        is_str(row_rules_severity_name(SEVERITY_WARNING), "warning", "row_rules_severity_name(warning)");
+        is_str(row_rules_severity_name(SEVERITY_ERROR), "error", "row_rules_severity_name(error)");
 }
 
 static void test_custom(void) {

@@ -14,7 +14,7 @@
 #define S(lit) lit, sizeof(lit) - 1
 
 /* Scans data fed in chunks of `chunk` bytes (0: in one piece). The caller
- * releases the report with upload_report_done(). */
+ * releases the report with upload_scan_report_done(). */
 static int scan(const void *data, size_t len, size_t chunk, char delimiter, UploadReport *rep) {
         UploadScan *s = upload_scan_new(delimiter);
         const uint8_t *p = data;
@@ -62,16 +62,16 @@ static void expect_same_chunked(const char *what, const void *data, size_t len, 
                 char *got = report_text(&rep);
                 is_str(got, want, "%s: chunks of %zu give the same report", what, chunks[i]);
                 free(got);
-                upload_report_done(&rep);
+                upload_scan_report_done(&rep);
         }
         free(want);
-        upload_report_done(&whole);
+        upload_scan_report_done(&whole);
 }
 
 static void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_SIZE]) {
         uint8_t d[SHA256_DIGEST_SIZE];
         sha256_digest(data, len, d);
-        hex_encode(d, sizeof d, out);
+        sha256_to_hex(d, sizeof d, out);
 }
 
 static void test_basic(void) {
@@ -98,9 +98,9 @@ static void test_basic(void) {
                 is_str(rep.header[2], "Last Name", "header[2]");
                 is_int(rep.header_lens[1], 10, "header_lens[1]");
         }
-        upload_report_done(&rep);
-        ok(rep.header == NULL && rep.n_header == 0, "upload_report_done clears the report");
-        upload_report_done(NULL);
+        upload_scan_report_done(&rep);
+        ok(rep.header == NULL && rep.n_header == 0, "upload_scan_report_done clears the report");
+        upload_scan_report_done(NULL);
 
         is_int(scan(S("\xEF\xBB\xBF" "Email;Vorname;Nachname\n" "a@example.org;J\xC3\xBCrgen;M\xC3\xBCller\n"), 0, 0,
                     &rep),
@@ -109,12 +109,12 @@ static void test_basic(void) {
         is_int(rep.delimiter, ';', "delimiter detected: semicolon");
         is_str(rep.n_header ? rep.header[0] : NULL, "Email", "the BOM is not part of the first heading");
         is_int(rep.rows, 1, "one data row");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         is_int(scan(S("Email\tFirst Name\tLast Name\na@example.org\tAnn\tSmith\n"), 0, 0, &rep), 0, "scan a TSV");
         is_int(rep.delimiter, '\t', "delimiter detected: tab");
         is_int(rep.n_header, 3, "three tab-separated headings");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         /* The seeds' own Windows-1252 style: a French header. */
         static const char cp1252[] = "Pr\xE9nom;Nom;Email\r\nZo\xEB;M\xFCller;zoe@example.org\r\n";
@@ -125,24 +125,24 @@ static void test_basic(void) {
         is_int(rep.delimiter, ';', "delimiter semicolon");
         is_int(rep.rows, 1, "one data row");
         ok(rep.error_code == NULL, "no error");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         /* A header that is ASCII, 1252 bytes only further down. */
         is_int(scan(S("Email,Name\na@example.org,Zo\xEB\n"), 0, 0, &rep), 0, "1252 bytes in a data row");
         is_str(text_encoding_name(rep.encoding), "windows-1252", "... encoding windows-1252");
         is_str(rep.n_header > 1 ? rep.header[1] : NULL, "Name", "... the header is unchanged");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         /* One column: a row of one cell is a row. */
         is_int(scan(S("Email\na@example.org\n\nb@example.org\n"), 0, 0, &rep), 0, "a single-column file");
         is_int(rep.rows, 2, "... two data rows");
         is_int(rep.n_header, 1, "... one heading");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         /* A broken UTF-8 header in a file with a BOM: U+FFFD. */
         is_int(scan(S("\xEF\xBB\xBF" "Na\xFFme,Email\nx,y\n"), 0, 0, &rep), 0, "a bad byte in a BOM file's header");
         is_str(rep.n_header ? rep.header[0] : NULL, "Na\xEF\xBF\xBDme", "... becomes U+FFFD");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 }
 
 static void test_delimiter_option(void) {
@@ -152,20 +152,20 @@ static void test_delimiter_option(void) {
         is_int(rep.delimiter, ';', "the forced delimiter is reported");
         is_int(rep.n_header, 2, "two header cells split at ;");
         is_str(rep.n_header ? rep.header[0] : NULL, "a,b", "commas are data");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         is_int(scan(S("a,b;c\n1,2;3\n"), 0, 0, &rep), 0, "the same file, delimiter detected");
         is_int(rep.delimiter, ',', "a tie goes to comma");
         is_int(rep.n_header, 2, "two header cells split at ,");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         is_int(scan(S("a;b;c,d\n1;2;3,4\n"), 0, ',', &rep), 0, "delimiter forced to ,");
         is_int(rep.delimiter, ',', "forced comma wins over the detected semicolon");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         is_int(scan("", 0, 0, '\t', &rep), 0, "an empty file with a forced delimiter");
         is_int(rep.delimiter, '\t', "... reports the forced delimiter");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 }
 
 static void expect_error(const char *what, const void *data, size_t len, const char *code, const char *word) {
@@ -176,7 +176,7 @@ static void expect_error(const char *what, const void *data, size_t len, const c
         ok(word == NULL || strstr(rep.error_message, word), "%s: the message says \"%s\": %s", what, word ? word : "",
            rep.error_message);
         is_int(rep.bytes, len, "%s: bytes still counted", what);
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 }
 
 static void test_errors(void) {
@@ -215,7 +215,7 @@ static void test_errors(void) {
                 abort();
         sha256_hex(S(broken), hex);
         is_str(rep.sha256, hex, "a broken file still gets the digest of all its bytes");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 
         UploadScan *s = upload_scan_new(0);
         ok(s && !upload_scan_failed(s), "a new scan has not failed");
@@ -224,7 +224,7 @@ static void test_errors(void) {
         is_int(upload_scan_feed(s, S("x,y\n")), 0, "feeding goes on after the failure");
         is_int(upload_scan_finish(s, &rep), 0, "finish");
         is_str(rep.error_code, "bad_quote", "... reports bad_quote");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
         upload_scan_free(s);
         upload_scan_free(NULL);
 }
@@ -251,7 +251,7 @@ static void test_utf16(void) {
                 is_str(rep.header[0], "Email", "header[0] decoded without the BOM");
                 is_str(rep.header[1], "First Name", "header[1]");
         }
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
         expect_same_chunked("UTF-16LE", bytes, n, 0);
 
         n = utf16_from_utf8("Email\tName\na@example.org\tZo\xC3\xAB\n", true, true, bytes, sizeof bytes);
@@ -260,14 +260,14 @@ static void test_utf16(void) {
         is_int(rep.delimiter, '\t', "delimiter tab");
         is_int(rep.rows, 1, "one data row");
         is_str(rep.n_header > 1 ? rep.header[1] : NULL, "Name", "header[1]");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
         expect_same_chunked("UTF-16BE", bytes, n, 0);
 
         n = utf16_from_utf8("Email,Name\na,b\"c\n", false, true, bytes, sizeof bytes);
         is_int(scan(bytes, n, 0, 0, &rep), 0, "scan a UTF-16LE file with a bad quote");
         is_str(rep.error_code, "bad_quote", "... bad_quote");
         ok(strstr(rep.error_message, "line 2") != NULL, "... on line 2: %s", rep.error_message);
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
 }
 
 static void test_chunking(void) {
@@ -302,7 +302,7 @@ static void test_chunking(void) {
         is_int(scan(big.data, big.len, 4096, 0, &rep), 0,
                "an 80 KB first line (more than the 64 KiB held back) in chunks of 4096");
         is_str(rep.error_code, "too_many_columns", "... more than 1024 columns");
-        upload_report_done(&rep);
+        upload_scan_report_done(&rep);
         buf_done(&big);
 }
 

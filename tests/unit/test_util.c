@@ -177,7 +177,7 @@ static const char *write_cell(const char *s, size_t len, char delim) {
                 return NULL;
         }
         buf_clear(&b);
-        if (csv_write_cell(&b, s, len, delim) < 0)
+        if (csv_writer_cell(&b, s, len, delim) < 0)
                 abort();
         return buf_str(&b);
 }
@@ -208,7 +208,7 @@ static char *round_trip(const char *s, size_t len, char delim) {
         Buf b = BUF_INIT;
         Cell c = { 0 };
 
-        if (csv_write_cell(&b, s, len, delim) < 0 || buf_append_char(&b, delim) < 0 ||
+        if (csv_writer_cell(&b, s, len, delim) < 0 || buf_append_char(&b, delim) < 0 ||
             buf_append_str(&b, "end\r\n") < 0)
                 abort();
         CsvReader *r = csv_reader_new(delim, take_cell, &c);
@@ -222,7 +222,7 @@ static char *round_trip(const char *s, size_t len, char delim) {
         }
         csv_reader_free(r);
         buf_done(&b);
-        c.len = csv_unguard_formula(c.text, c.len);
+        c.len = csv_writer_unguard(c.text, c.len);
         return c.text;
 }
 
@@ -252,23 +252,23 @@ static void test_csv_writer(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
-                is_str(write_cell(cases[i].in, strlen(cases[i].in), ','), cases[i].out, "csv_write_cell: %s",
+                is_str(write_cell(cases[i].in, strlen(cases[i].in), ','), cases[i].out, "csv_writer_cell: %s",
                        cases[i].what);
-        is_str(write_cell(S("a;b"), ';'), "\"a;b\"", "csv_write_cell: ; quoted when it is the delimiter");
-        is_str(write_cell(S("a\tb"), '\t'), "\"a\tb\"", "csv_write_cell: tab quoted when it is the delimiter");
-        is_mem(write_cell(S("a\0b"), ','), 3, "a\0b", 3, "csv_write_cell: the length is used, not strlen");
+        is_str(write_cell(S("a;b"), ';'), "\"a;b\"", "csv_writer_cell: ; quoted when it is the delimiter");
+        is_str(write_cell(S("a\tb"), '\t'), "\"a\tb\"", "csv_writer_cell: tab quoted when it is the delimiter");
+        is_mem(write_cell(S("a\0b"), ','), 3, "a\0b", 3, "csv_writer_cell: the length is used, not strlen");
 
         char s[16];
         strcpy(s, "'=x");
-        is_int(csv_unguard_formula(s, 3), 2, "unguard '=x: length 2");
+        is_int(csv_writer_unguard(s, 3), 2, "unguard '=x: length 2");
         is_str(s, "=x", "unguard '=x -> =x");
         strcpy(s, "'abc");
-        is_int(csv_unguard_formula(s, 4), 4, "'abc is left alone");
+        is_int(csv_writer_unguard(s, 4), 4, "'abc is left alone");
         is_str(s, "'abc", "... unchanged");
         strcpy(s, "'");
-        is_int(csv_unguard_formula(s, 1), 1, "a lone apostrophe is left alone");
+        is_int(csv_writer_unguard(s, 1), 1, "a lone apostrophe is left alone");
         strcpy(s, "=x");
-        is_int(csv_unguard_formula(s, 2), 2, "an unguarded formula is left alone");
+        is_int(csv_writer_unguard(s, 2), 2, "an unguarded formula is left alone");
 
         /* Round trip through the reader: what was written comes back. */
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
