@@ -315,6 +315,12 @@ class Account:
             return [dict(zip(cols, row)) for row in cur.fetchall()]
 
 
+def measures_memory():
+    """False under AddressSanitizer, whose shadow memory and quarantine
+    make RSS say nothing about the program's own use."""
+    return "ASAN_OPTIONS" not in os.environ
+
+
 def fixture(name):
     return os.path.join(FIXTURES, name)
 
