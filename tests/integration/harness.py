@@ -6,6 +6,7 @@ when the tests run as root, since PostgreSQL refuses root), a Redis
 server, and the built roster binaries.
 """
 
+import atexit
 import glob
 import json
 import os
@@ -185,6 +186,10 @@ class Roster:
         self.root = tempfile.mkdtemp(prefix="roster-it-")
         os.chmod(self.root, 0o755)
         self.processes = []
+        self.closed = False
+        self.pg = self.redis = None
+        # Servers go even when the script using them dies first.
+        atexit.register(self.close)
         self.pg = Postgres(self.root)
         self.redis = Redis(self.root)
         self.env = {
@@ -202,14 +207,20 @@ class Roster:
         self.admin("migrate")
 
     def close(self):
+        if self.closed:
+            return
+        self.closed = True
         for p in self.processes:
             if p.alive():
                 p.stop(signal.SIGKILL)
-        self.redis.stop()
-        try:
-            self.pg.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
+        # Parts may be missing when starting them failed.
+        if getattr(self, "redis", None):
+            self.redis.stop()
+        if getattr(self, "pg", None):
+            try:
+                self.pg.stop("immediate")
+            except subprocess.CalledProcessError:
+                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def admin(self, *args, env=None, check=True, input=None):
