@@ -180,10 +180,36 @@ static bool has_body(struct MHD_Connection *c) {
         return (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasecmp(te, "identity") != 0);
 }
 
+/* The length of a multipart Content-Type's boundary parameter, 0 when it
+ * has none. */
+static size_t boundary_length(const char *ct) {
+        const char *p = strcasestr(ct, "boundary=");
+        if (!p)
+                return 0;
+        p += 9;
+        if (*p == '"') {
+                const char *end = strchr(p + 1, '"');
+                return end ? (size_t) (end - p - 1) : 0;
+        }
+        return strcspn(p, "; \t");
+}
+
 /* The first call, with the headers: decide what the body may be. */
 static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method) {
         App *app = guard_app;
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+
+        /* libmicrohttpd cannot parse a form without a boundary of 2 to 70
+         * characters (RFC 2046 allows 1 to 70) and would drop the
+         * connection: say why instead. */
+        if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
+                size_t blen = boundary_length(ct);
+                if (blen < 2 || blen > 70) {
+                        refuse(g, 400, "invalid_multipart", "Invalid multipart body",
+                               "a multipart/form-data Content-Type needs a boundary of 2 to 70 characters");
+                        return;
+                }
+        }
         bool upload = strcmp(method, "POST") == 0 && strcmp(url, "/v1/imports") == 0;
         g->upload = upload;
         g->multipart_upload = upload && ct && strncasecmp(ct, "multipart/form-data", 19) == 0;

@@ -170,3 +170,14 @@ def test_pool_must_cover_the_upload_slots(roster):
     env = dict(roster.env, ROSTER_DB_POOL_SIZE="5", ROSTER_MAX_CONCURRENT_UPLOADS="8")
     out = subprocess.run([BIN["api"]], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and "ROSTER_DB_POOL_SIZE" in out.stderr
+
+
+def test_multipart_without_a_usable_boundary_is_400(guarded_api, account):
+    for ctype in ("multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=b",
+                  "multipart/form-data; boundary=" + "x" * 71):
+        s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}", "Content-Type": ctype,
+                                       "Content-Length": "10"})
+        s.sendall(b"0123456789")
+        status, data = read_status(s)
+        assert status == 400 and b"invalid_multipart" in data, (ctype, data)
+        s.close()
