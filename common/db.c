@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,28 @@ static void remember_conn_error(Db *db, const char *fallback) {
                 db->broken = true;
 }
 
+#define DB_STATEMENTS_MAX 256
+
+struct DbStatement {
+        uint64_t hash;
+        char *sql;
+};
+
+static uint64_t sql_hash(const char *s) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * 1099511628211ULL;
+        return h;
+}
+
+static void statements_forget(Db *db) {
+        for (size_t i = 0; i < db->n_statements; i++)
+                free(db->statements[i].sql);
+        free(db->statements);
+        db->statements = NULL;
+        db->n_statements = 0;
+}
+
 static void ignore_notice(void *arg, const char *message) {
 }
 
@@ -35,6 +58,8 @@ static int open_conn(Db *db) {
 
         if (db->conn)
                 PQfinish(db->conn);
+        /* A new session: nothing is prepared on it yet. */
+        statements_forget(db);
         db->conn = PQconnectdbParams(keys, vals, 1);
         if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
                 remember_conn_error(db, "cannot connect to PostgreSQL");
@@ -81,6 +106,7 @@ void db_free(Db *db) {
                 return;
         if (db->conn)
                 PQfinish(db->conn);
+        statements_forget(db);
         free(db->url);
         free(db->application_name);
         free(db);
@@ -119,23 +145,58 @@ static PGresult *check(Db *db, PGresult *res) {
         return NULL;
 }
 
-PGresult *db_exec_binary(Db *db, const char *sql, int n_params, const char *const *params, const int *lengths,
-                         const int *formats) {
+/* The name of sql's prepared statement on this connection, preparing it
+ * on first use. Returns 1 with the name, 0 when it is not cached (the
+ * cache is full, or out of memory: run it unprepared), or -1 when the
+ * server refused to prepare it (the error is remembered). */
+static int statement_name(Db *db, const char *sql, int n_params, char name[24]) {
+        uint64_t h = sql_hash(sql);
+        for (size_t i = 0; i < db->n_statements; i++)
+                if (db->statements[i].hash == h && strcmp(db->statements[i].sql, sql) == 0) {
+                        snprintf(name, 24, "r%zu", i);
+                        return 1;
+                }
+        if (db->n_statements == DB_STATEMENTS_MAX)
+                return 0;
+        if (!db->statements && !(db->statements = calloc(DB_STATEMENTS_MAX, sizeof *db->statements)))
+                return 0;
+        char *copy = strdup(sql);
+        if (!copy)
+                return 0;
+        snprintf(name, 24, "r%zu", db->n_statements);
+        PGresult *prepared = check(db, PQprepare(db->conn, name, sql, n_params, NULL));
+        if (!prepared) {
+                free(copy);
+                return -1;
+        }
+        PQclear(prepared);
+        db->statements[db->n_statements++] = (DbStatement){ h, copy };
+        return 1;
+}
+
+static PGresult *exec(Db *db, const char *sql, int n_params, const char *const *params, const int *lengths,
+                      const int *formats, int result_format) {
         if (db->broken) {
                 snprintf(db->errmsg, sizeof db->errmsg, "the connection to PostgreSQL is lost");
                 db->sqlstate[0] = '\0';
                 return NULL;
         }
-        return check(db, PQexecParams(db->conn, sql, n_params, NULL, params, lengths, formats, 0));
+        char name[24];
+        int k = statement_name(db, sql, n_params, name);
+        if (k < 0)
+                return NULL;
+        if (k == 0)
+                return check(db, PQexecParams(db->conn, sql, n_params, NULL, params, lengths, formats, result_format));
+        return check(db, PQexecPrepared(db->conn, name, n_params, params, lengths, formats, result_format));
+}
+
+PGresult *db_exec_binary(Db *db, const char *sql, int n_params, const char *const *params, const int *lengths,
+                         const int *formats) {
+        return exec(db, sql, n_params, params, lengths, formats, 0);
 }
 
 PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const char *const *params) {
-        if (db->broken) {
-                snprintf(db->errmsg, sizeof db->errmsg, "the connection to PostgreSQL is lost");
-                db->sqlstate[0] = '\0';
-                return NULL;
-        }
-        return check(db, PQexecParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 1));
+        return exec(db, sql, n_params, params, NULL, NULL, 1);
 }
 
 PGresult *db_exec(Db *db, const char *sql, int n_params, const char *const *params) {

@@ -16,6 +16,8 @@
 #include "buf.h"
 #include "macro.h"
 
+typedef struct DbStatement DbStatement;
+
 typedef struct Db {
         PGconn *conn;
         char *url;
@@ -23,6 +25,10 @@ typedef struct Db {
         char sqlstate[6];
         char errmsg[512];
         bool broken;
+        /* Statements prepared on this connection, by their text: each is
+         * parsed and planned by the server once, not at every call. */
+        DbStatement *statements;
+        size_t n_statements;
 } Db;
 
 /* Connects. Returns a Db, or NULL with a message in err (size err_size). */
