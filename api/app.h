@@ -57,6 +57,10 @@ const char *request_header(const Request *r, const char *name);
 /* A query parameter; NULL when absent. */
 const char *request_query(const Request *r, const char *name);
 
+/* The `limit` query parameter: def when absent; 0, or -EINVAL with a 400
+ * problem set when it is not a whole number from 1 to max. */
+int request_limit(Request *r, int def, int max, int *ret);
+
 /* Sets a JSON response (takes the reference to body; NULL, from a failed
  * json_pack, answers 500). */
 void request_respond_json(Request *r, unsigned status, json_t *body);

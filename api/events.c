@@ -144,8 +144,7 @@ unsigned imports_events(Request *r) {
                 return 404;
         }
         if (k < 0) {
-                problem(r, 503, "database_unavailable", "Service unavailable",
-                        "the database cannot be reached; try again shortly");
+                problem_database_unavailable(r);
                 return 503;
         }
         import_store_record_done(&rec);

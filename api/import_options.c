@@ -130,8 +130,7 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                 RoleInfo *roles = NULL;
                 size_t n = 0;
                 if (account_store_roles_load(db, r->auth.account_id, &roles, &n) < 0) {
-                        problem(r, 503, "database_unavailable", "Service unavailable",
-                                "the database cannot be reached; try again shortly");
+                        problem_database_unavailable(r);
                         return 503;
                 }
                 const RoleInfo *role = row_rules_find_role(roles, n, v);

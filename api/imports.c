@@ -28,13 +28,7 @@ static bool content_type_is(const char *ct, const char *type) {
         return ct && strncasecmp(ct, type, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static unsigned database_unavailable(Request *r) {
-        problem(r, 503, "database_unavailable", "Service unavailable", "the database cannot be reached; try again shortly");
-        return 503;
-}
-
-/* Loads the caller's import named in the path; 404 for another account's. */
-static unsigned load_import(Request *r, ImportRecord *rec) {
+unsigned imports_load(Request *r, ImportRecord *rec) {
         const char *id = u_map_get(r->req->map_url, "id");
         Db *db = request_db(r);
         if (!db)
@@ -45,7 +39,7 @@ static unsigned load_import(Request *r, ImportRecord *rec) {
                 return 404;
         }
         if (k < 0)
-                return database_unavailable(r);
+                return problem_database_unavailable(r);
         return 0;
 }
 
@@ -55,7 +49,7 @@ static unsigned respond_import(Request *r, unsigned status, const char *id) {
         if (!db)
                 return 503;
         if (import_store_get(db, r->auth.account_id, id, &rec) < 0)
-                return database_unavailable(r);
+                return problem_database_unavailable(r);
         char location[80];
         snprintf(location, sizeof location, "/v1/imports/%s", rec.id);
         u_map_put(r->resp->map_header, "Location", location);
@@ -221,7 +215,7 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
         if (k < 0) {
                 if (k == -EIO)
                         log_request(LOG_LEVEL_WARNING, r->id, "storing an upload failed: %s", ingest_error(in));
-                st = k == -EIO ? database_unavailable(r) : 500;
+                st = k == -EIO ? problem_database_unavailable(r) : 500;
                 if (k != -EIO)
                         problem(r, 500, "internal_error", "Internal error", "out of memory");
                 goto out;
@@ -271,7 +265,7 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
         }
         if (k < 0) {
                 log_request(LOG_LEVEL_WARNING, r->id, "committing an upload failed: %s", ingest_error(in));
-                st = database_unavailable(r);
+                st = problem_database_unavailable(r);
                 goto out;
         }
         atomic_fetch_add(&r->app->imports_accepted, 1);
@@ -353,7 +347,7 @@ static unsigned create_raw(Request *r, char default_delimiter) {
         if (!in) {
                 atomic_fetch_sub(&app->uploads, 1);
                 log_request(LOG_LEVEL_WARNING, r->id, "cannot start storing an upload: %s", err);
-                return st == 503 ? database_unavailable(r) : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
+                return st == 503 ? problem_database_unavailable(r) : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
         }
         int k = ingest_feed(in, r->req->binary_body, r->req->binary_body_length);
         if (k < 0) {
@@ -363,7 +357,7 @@ static unsigned create_raw(Request *r, char default_delimiter) {
                         problem(r, 413, "file_too_large", "File too large", "the file is larger than the limit");
                         return 413;
                 }
-                return database_unavailable(r);
+                return problem_database_unavailable(r);
         }
         _cleanup_free_ char *filename = import_filename_clean(u_map_get(r->req->map_url, "filename"));
         static const char *const ignore[] = { "filename", NULL };
@@ -389,28 +383,12 @@ unsigned imports_create(Request *r) {
 
 unsigned imports_get(Request *r) {
         ImportRecord rec;
-        unsigned st = load_import(r, &rec);
+        unsigned st = imports_load(r, &rec);
         if (st)
                 return st;
         request_respond_json(r, 200, import_to_json(&rec));
         import_store_record_done(&rec);
         return 200;
-}
-
-static int parse_limit(Request *r, int def, int max, int *ret) {
-        const char *v = request_query(r, "limit");
-        if (!v) {
-                *ret = def;
-                return 0;
-        }
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*v == '\0' || *end || n < 1 || n > max) {
-                problem(r, 400, "invalid_option", "Invalid limit", "limit must be a whole number from 1 to %d", max);
-                return -EINVAL;
-        }
-        *ret = (int) n;
-        return 0;
 }
 
 /* The form the API writes timestamps in: 2026-11-22T03:00:03.529Z. */
@@ -435,7 +413,7 @@ static bool known_state(const char *s) {
 
 unsigned imports_list(Request *r) {
         int limit;
-        if (parse_limit(r, 20, 100, &limit) < 0)
+        if (request_limit(r, 20, 100, &limit) < 0)
                 return 400;
         const char *state = request_query(r, "state");
         if (state && !known_state(state)) {
@@ -467,7 +445,7 @@ unsigned imports_list(Request *r) {
                         problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
                         return 400;
                 }
-                return database_unavailable(r);
+                return problem_database_unavailable(r);
         }
         json_t *items = json_array();
         for (size_t i = 0; i < n && i < (size_t) limit; i++)
@@ -481,385 +459,6 @@ unsigned imports_list(Request *r) {
         }
         import_store_records_free(recs, n);
         request_respond_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
-        return 200;
-}
-
-/* What the import's columns mean, rebuilt from its stored header. */
-static HeaderMap *import_header_map(const ImportRecord *rec, json_t **ret_cells) {
-        json_t *cells = json_loads(rec->header ? rec->header : "[]", 0, NULL);
-        if (!json_is_array(cells)) {
-                json_decref(cells);
-                return NULL;
-        }
-        size_t n = json_array_size(cells);
-        char **texts = calloc(n + 1, sizeof *texts);
-        size_t *lens = calloc(n + 1, sizeof *lens);
-        ColumnMap *cm = NULL;
-        HeaderMap *hm = NULL;
-        HeaderProblem hp;
-        char err[300];
-        if (texts && lens) {
-                for (size_t i = 0; i < n; i++) {
-                        texts[i] = (char *) json_string_value(json_array_get(cells, i));
-                        if (!texts[i])
-                                texts[i] = "";
-                        lens[i] = strlen(texts[i]);
-                }
-                if (!rec->column_map || column_map_parse(rec->column_map, &cm, err, sizeof err) == 0)
-                        (void) !header_map_build(texts, lens, n, cm, &hm, &hp);
-        }
-        free(texts);
-        free(lens);
-        column_map_free(cm);
-        *ret_cells = cells;
-        return hm;
-}
-
-/* The row's values by field: {"email": "...", "upn": ["..."], ...}. */
-static json_t *row_values(const HeaderMap *hm, json_t *cells) {
-        json_t *v = json_object();
-        if (!hm || !json_is_array(cells))
-                return v;
-        for (size_t i = 0; i < hm->n_columns && i < json_array_size(cells); i++) {
-                const HeaderColumn *col = &hm->columns[i];
-                json_t *cell = json_array_get(cells, i);
-                if (col->field == FIELD_NONE || col->field == FIELD_IGNORE)
-                        continue;
-                if (col->field == FIELD_UPN) {
-                        json_t *a = json_object_get(v, "upn");
-                        if (!a) {
-                                a = json_array();
-                                json_object_set_new(v, "upn", a);
-                        }
-                        if (json_string_length(cell) > 0)
-                                json_array_append(a, cell);
-                } else if (col->field == FIELD_CUSTOM) {
-                        char key[80];
-                        snprintf(key, sizeof key, "custom.%s", col->custom_key);
-                        json_object_set(v, key, cell);
-                } else
-                        json_object_set(v, field_name(col->field), cell);
-        }
-        return v;
-}
-
-/* "line.seq" as the error log's cursor gives it out. */
-static int parse_error_cursor(const char *cursor, long *ret_line, int *ret_seq) {
-        char raw[64];
-        char *end;
-        if (cursor_decode(cursor, raw, sizeof raw) < 0 || !isdigit((unsigned char) raw[0]))
-                return -EINVAL;
-        errno = 0;
-        long line = strtol(raw, &end, 10);
-        if (errno || *end != '.' || line < 0 || line > INT32_MAX || !isdigit((unsigned char) end[1]))
-                return -EINVAL;
-        long seq = strtol(end + 1, &end, 10);
-        if (errno || *end || seq < 0 || seq > 32767)
-                return -EINVAL;
-        *ret_line = line;
-        *ret_seq = (int) seq;
-        return 0;
-}
-
-static bool wants_csv(Request *r) {
-        const char *accept = request_header(r, "Accept");
-        return accept && strstr(accept, "text/csv") && !strstr(accept, "application/json");
-}
-
-static unsigned errors_csv(Request *r, const ImportRecord *rec);
-
-/* A page of the error log carries at most this much of rows' cells (the
- * `values` of its items); the page is cut short, with a cursor, rather
- * than grow past it. */
-#define VALUES_BUDGET (2u << 20)
-
-/* Fetches and parses the cells of the given lines: cells[k] for lines[k]
- * (NULL where none are stored). 0, or -EIO/-ENOMEM. */
-static int fetch_cells(Db *db, const char *import_id, const long *lines, size_t n, json_t **cells) {
-        Buf arr = BUF_INIT;
-        int k = buf_append_char(&arr, '{');
-        for (size_t i = 0; k >= 0 && i < n; i++)
-                k = buf_printf(&arr, "%s%ld", i ? "," : "", lines[i]);
-        if (k >= 0)
-                k = buf_append_char(&arr, '}');
-        PGresult *res = NULL;
-        if (k >= 0 && error_log_cells(db, import_id, arr.data, &res) < 0)
-                k = -EIO;
-        buf_done(&arr);
-        if (k < 0)
-                return k;
-        for (int r = 0; r < PQntuples(res); r++) {
-                long line = atol(PQgetvalue(res, r, 0));
-                for (size_t i = 0; i < n; i++)
-                        if (lines[i] == line && !cells[i])
-                                cells[i] = json_loads(PQgetvalue(res, r, 1), 0, NULL);
-        }
-        PQclear(res);
-        return 0;
-}
-
-unsigned imports_errors(Request *r) {
-        ImportRecord rec;
-        unsigned st = load_import(r, &rec);
-        if (st)
-                return st;
-        if (wants_csv(r)) {
-                st = errors_csv(r, &rec);
-                import_store_record_done(&rec);
-                return st;
-        }
-
-        int limit;
-        if (parse_limit(r, 100, 1000, &limit) < 0) {
-                import_store_record_done(&rec);
-                return 400;
-        }
-        long after_line = 0;
-        int after_seq = -1;
-        const char *cursor = request_query(r, "cursor");
-        if (cursor && parse_error_cursor(cursor, &after_line, &after_seq) < 0) {
-                import_store_record_done(&rec);
-                problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
-                return 400;
-        }
-        const char *severity = request_query(r, "severity");
-        if (severity && strcmp(severity, "error") != 0 && strcmp(severity, "warning") != 0) {
-                import_store_record_done(&rec);
-                problem(r, 400, "invalid_option", "Invalid severity", "severity must be error or warning");
-                return 400;
-        }
-
-        Db *db = request_db(r);
-        PGresult *res = NULL;
-        if (!db || error_log_page(db, rec.id, after_line, after_seq, limit + 1, severity, &res) < 0) {
-                import_store_record_done(&rec);
-                return db ? database_unavailable(r) : 503;
-        }
-
-        /* How many items go out: up to limit, and within the budget for
-         * the rows' cells (an item repeats its row's). */
-        int n = PQntuples(res), take = 0;
-        uint64_t used = 0;
-        while (take < n && take < limit) {
-                uint64_t len = strtoull(PQgetvalue(res, take, 7), NULL, 10);
-                if (take > 0 && used + len > VALUES_BUDGET)
-                        break;
-                used += len;
-                take++;
-        }
-
-        long *lines = calloc((size_t) take + 1, sizeof *lines);
-        json_t **cells = calloc((size_t) take + 1, sizeof *cells);
-        size_t n_lines = 0;
-        int k = lines && cells ? 0 : -ENOMEM;
-        for (int i = 0; k == 0 && i < take; i++) {
-                long line = atol(PQgetvalue(res, i, 0));
-                if (n_lines == 0 || lines[n_lines - 1] != line)
-                        lines[n_lines++] = line;
-        }
-        if (k == 0)
-                k = fetch_cells(db, rec.id, lines, n_lines, cells);
-        if (k < 0) {
-                free(lines);
-                free(cells);
-                PQclear(res);
-                import_store_record_done(&rec);
-                return k == -EIO ? database_unavailable(r)
-                                 : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
-        }
-
-        json_t *header_cells = NULL;
-        HeaderMap *hm = import_header_map(&rec, &header_cells);
-        json_t *items = json_array();
-        size_t li = 0;
-        for (int i = 0; i < take; i++) {
-                long line = atol(PQgetvalue(res, i, 0));
-                while (li < n_lines && lines[li] != line)
-                        li++;
-                json_array_append_new(items,
-                                      json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "line", (json_int_t) line, "row",
-                                                (json_int_t) atol(PQgetvalue(res, i, 2)), "severity",
-                                                PQgetvalue(res, i, 3), "field", PQgetvalue(res, i, 4), "code",
-                                                PQgetvalue(res, i, 5), "message", PQgetvalue(res, i, 6), "values",
-                                                row_values(hm, li < n_lines ? cells[li] : NULL)));
-        }
-        json_t *next = json_null();
-        if (take < n) {
-                char raw[64], enc[96];
-                snprintf(raw, sizeof raw, "%s.%s", PQgetvalue(res, take - 1, 0), PQgetvalue(res, take - 1, 1));
-                cursor_encode(raw, enc, sizeof enc);
-                next = json_string(enc);
-        }
-        for (size_t i = 0; i < n_lines; i++)
-                json_decref(cells[i]);
-        free(cells);
-        free(lines);
-        PQclear(res);
-        header_map_free(hm);
-        json_decref(header_cells);
-        request_respond_json(r, 200,
-                     json_pack("{s:o, s:o, s:{s:I, s:I}}", "items", items, "next_cursor", next, "counts", "failed",
-                               (json_int_t) rec.failed, "warnings", (json_int_t) rec.warning_rows));
-        import_store_record_done(&rec);
-        return 200;
-}
-
-unsigned imports_errors_csv(Request *r) {
-        ImportRecord rec;
-        unsigned st = load_import(r, &rec);
-        if (st)
-                return st;
-        st = errors_csv(r, &rec);
-        import_store_record_done(&rec);
-        return st;
-}
-
-/* The error CSV is streamed a page of rows at a time, each page read with
- * a connection taken from the pool for just that read. */
-typedef struct CsvStream {
-        App *app;
-        char import_id[UUID_STRING_SIZE];
-        char delimiter;
-        size_t n_data_columns;
-        long last_line;
-        Buf pending;
-        size_t sent;
-        bool done;
-} CsvStream;
-
-#define CSV_PAGE 500
-
-/* Rows' cells read for one page of the error CSV, at most. */
-#define CSV_CELLS_BUDGET (4u << 20)
-
-static int csv_fill(CsvStream *s) {
-        char err[256];
-        int e;
-        Db *db = db_pool_acquire(s->app->pool, 5000, &e, err, sizeof err);
-        if (!db)
-                return -EIO;
-        PGresult *res = NULL;
-        int k = error_log_failed_rows(db, s->import_id, s->last_line, CSV_PAGE, &res);
-        if (k < 0) {
-                db_pool_release(s->app->pool, db);
-                return k;
-        }
-        int n = PQntuples(res), take = 0;
-        uint64_t used = 0;
-        while (take < n) {
-                uint64_t len = strtoull(PQgetvalue(res, take, 1), NULL, 10);
-                if (take > 0 && used + len > CSV_CELLS_BUDGET)
-                        break;
-                used += len;
-                take++;
-        }
-        long *lines = calloc((size_t) take + 1, sizeof *lines);
-        json_t **cells = calloc((size_t) take + 1, sizeof *cells);
-        k = lines && cells ? 0 : -ENOMEM;
-        for (int i = 0; k == 0 && i < take; i++)
-                lines[i] = atol(PQgetvalue(res, i, 0));
-        if (k == 0)
-                k = fetch_cells(db, s->import_id, lines, (size_t) take, cells);
-        db_pool_release(s->app->pool, db);
-
-        for (int i = 0; k >= 0 && i < take; i++) {
-                json_t *row = cells[i];
-                for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
-                        json_t *cell = json_array_get(row, c);
-                        if (c)
-                                k = buf_append_char(&s->pending, s->delimiter);
-                        if (k >= 0 && cell)
-                                k = csv_writer_cell(&s->pending, json_string_value(cell), json_string_length(cell),
-                                                   s->delimiter);
-                }
-                const char *msg = PQgetvalue(res, i, 2);
-                if (k >= 0)
-                        k = buf_printf(&s->pending, "%c%ld%c", s->delimiter, lines[i], s->delimiter);
-                if (k >= 0)
-                        k = csv_writer_cell(&s->pending, msg, strlen(msg), s->delimiter);
-                if (k >= 0)
-                        k = buf_append_str(&s->pending, "\r\n");
-                s->last_line = lines[i];
-        }
-        if (take == n && n < CSV_PAGE)
-                s->done = true;
-        for (int i = 0; cells && i < take; i++)
-                json_decref(cells[i]);
-        free(cells);
-        free(lines);
-        PQclear(res);
-        return k;
-}
-
-static ssize_t csv_stream(void *userdata, uint64_t offset, char *out, size_t max) {
-        CsvStream *s = userdata;
-        if (s->sent == s->pending.len) {
-                buf_clear(&s->pending);
-                s->sent = 0;
-                if (s->done)
-                        return U_STREAM_END;
-                if (csv_fill(s) < 0) {
-                        log_import(LOG_LEVEL_ERROR, s->import_id, "error CSV cut short: the database failed");
-                        return U_STREAM_ERROR;
-                }
-                if (s->pending.len == 0)
-                        return U_STREAM_END;
-        }
-        size_t n = MIN(max, s->pending.len - s->sent);
-        memcpy(out, s->pending.data + s->sent, n);
-        s->sent += n;
-        return (ssize_t) n;
-}
-
-static void csv_stream_free(void *userdata) {
-        CsvStream *s = userdata;
-        buf_done(&s->pending);
-        free(s);
-}
-
-static unsigned errors_csv(Request *r, const ImportRecord *rec) {
-        json_t *header_cells = NULL;
-        HeaderMap *hm = import_header_map(rec, &header_cells);
-        CsvStream *s = calloc(1, sizeof *s);
-        if (!s || !json_is_array(header_cells)) {
-                free(s);
-                header_map_free(hm);
-                json_decref(header_cells);
-                problem(r, 500, "internal_error", "Internal error", "the import's header cannot be read");
-                return 500;
-        }
-        s->app = r->app;
-        snprintf(s->import_id, sizeof s->import_id, "%s", rec->id);
-        s->delimiter = rec->file_delimiter[0] ? rec->file_delimiter[0] : ',';
-        /* A file that was itself an error CSV already ends in line and
-         * error: those are replaced, not repeated. */
-        s->n_data_columns = hm ? hm->n_data_columns : json_array_size(header_cells);
-        header_map_free(hm);
-
-        /* UTF-8 with a byte-order mark, so that spreadsheets read accents
-         * right; the original header, then line and error. */
-        int k = buf_append_str(&s->pending, "\xEF\xBB\xBF");
-        for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
-                json_t *cell = json_array_get(header_cells, c);
-                if (c)
-                        k = buf_append_char(&s->pending, s->delimiter);
-                if (k >= 0)
-                        k = csv_writer_cell(&s->pending, json_string_value(cell), json_string_length(cell), s->delimiter);
-        }
-        if (k >= 0)
-                k = buf_printf(&s->pending, "%cline%cerror\r\n", s->delimiter, s->delimiter);
-        json_decref(header_cells);
-        if (k < 0) {
-                csv_stream_free(s);
-                problem(r, 500, "internal_error", "Internal error", "out of memory");
-                return 500;
-        }
-
-        char disposition[128];
-        snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-errors.csv\"", rec->id);
-        u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
-        u_map_put(r->resp->map_header, "Content-Disposition", disposition);
-        ulfius_set_stream_response(r->resp, 200, csv_stream, csv_stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
         return 200;
 }
 
@@ -885,7 +484,7 @@ static unsigned change_state(Request *r, bool commit) {
                 return 409;
         }
         if (k < 0)
-                return database_unavailable(r);
+                return problem_database_unavailable(r);
         log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id, commit ? "committed: queued again" : "cancelled");
         if (commit) {
                 unsigned st = respond_import(r, 202, id);

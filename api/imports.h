@@ -3,12 +3,20 @@
 #pragma once
 
 #include "app.h"
+#include "import_store.h"
 
 unsigned imports_create(Request *r);
 unsigned imports_list(Request *r);
 unsigned imports_get(Request *r);
+/* import_errors.c: GET /v1/imports/{id}/errors (JSON, or CSV with
+ * Accept: text/csv) and /errors.csv. */
 unsigned imports_errors(Request *r);
 unsigned imports_errors_csv(Request *r);
+
+/* Loads the caller's import named in the path into *rec (release it with
+ * import_store_record_done()); else 404 (another account's too) or 503,
+ * with the problem set. */
+unsigned imports_load(Request *r, ImportRecord *rec);
 /* POST /v1/imports/{id}/commit: a validated dry run, for real (202). */
 unsigned imports_commit(Request *r);
 /* POST /v1/imports/{id}/cancel: stop a queued or running import (200). */

@@ -42,3 +42,10 @@ void problem(Request *r, unsigned status, const char *code, const char *title, c
         va_end(ap);
         problem_with(r, status, code, title, detail, NULL);
 }
+
+unsigned problem_database_unavailable(Request *r) {
+        u_map_put(r->resp->map_header, "Retry-After", "5");
+        problem(r, 503, "database_unavailable", "Service unavailable",
+                "the database cannot be reached; try again shortly");
+        return 503;
+}

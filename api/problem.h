@@ -17,6 +17,9 @@ void problem(Request *r, unsigned status, const char *code, const char *title, c
 void problem_with(Request *r, unsigned status, const char *code, const char *title, const char *detail,
                   json_t *extra);
 
+/* 503 database_unavailable, with Retry-After. Returns 503. */
+unsigned problem_database_unavailable(Request *r);
+
 /* Builds the problem document alone (for callers outside a Request). */
 json_t *problem_document(unsigned status, const char *code, const char *title, const char *detail,
                          const char *request_id);

@@ -2,6 +2,9 @@
  * connection, the JSON response. */
 #include "app.h"
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include "log.h"
 #include "problem.h"
 
@@ -15,9 +18,7 @@ Db *request_db(Request *r) {
         r->db = db_pool_acquire(r->app->pool, 5000, &e, err, sizeof err);
         if (!r->db) {
                 log_request(LOG_LEVEL_WARNING, r->id, "no database connection: %s", err);
-                problem(r, 503, "database_unavailable", "Service unavailable",
-                        "the database cannot be reached; try again shortly");
-                u_map_put(r->resp->map_header, "Retry-After", "5");
+                problem_database_unavailable(r);
         }
         return r->db;
 }
@@ -37,4 +38,20 @@ void request_respond_json(Request *r, unsigned status, json_t *body) {
         }
         ulfius_set_json_body_response(r->resp, status, body);
         json_decref(body);
+}
+
+int request_limit(Request *r, int def, int max, int *ret) {
+        const char *v = request_query(r, "limit");
+        if (!v) {
+                *ret = def;
+                return 0;
+        }
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*v == '\0' || *end || n < 1 || n > max) {
+                problem(r, 400, "invalid_option", "Invalid limit", "limit must be a whole number from 1 to %d", max);
+                return -EINVAL;
+        }
+        *ret = (int) n;
+        return 0;
 }

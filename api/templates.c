@@ -43,8 +43,7 @@ unsigned templates_users_csv(Request *r) {
         if (account_store_roles_load(db, r->auth.account_id, &roles, &n_roles) < 0 ||
             account_store_teams_load(db, r->auth.account_id, &teams, &n_teams) < 0) {
                 account_store_roles_free(roles, n_roles);
-                problem(r, 503, "database_unavailable", "Service unavailable",
-                        "the database cannot be reached; try again shortly");
+                problem_database_unavailable(r);
                 return 503;
         }
 
