@@ -208,3 +208,52 @@ def test_upns_ignored_for_a_user_already_linked_to_a_school(roster, api, worker,
         cur.execute("SELECT count(*) FROM user_pupils p JOIN users u ON u.id = p.user_id WHERE u.email = %s",
                     ("linked@example.org",))
         assert cur.fetchone()[0] == 0
+
+
+def test_pupil_and_team_links_are_replaced_and_counted(roster, api, worker, account):
+    roster.admin("team", "create", account.slug, "North")
+    roster.admin("team", "create", account.slug, "South")
+    head = "Email,First Name,Last Name,UPN,UPN,Teams\n"
+
+    def links():
+        with roster.db() as conn, conn.cursor() as cur:
+            cur.execute("SELECT p.upn FROM user_pupils p JOIN users u ON u.id = p.user_id "
+                        "JOIN accounts a ON a.id = u.account_id WHERE a.slug = %s ORDER BY 1", (account.slug,))
+            upns = [r[0] for r in cur.fetchall()]
+            cur.execute("SELECT t.name FROM user_teams ut JOIN teams t ON t.id = ut.team_id "
+                        "JOIN accounts a ON a.id = t.account_id WHERE a.slug = %s ORDER BY 1", (account.slug,))
+            return upns, [r[0] for r in cur.fetchall()]
+
+    done, _ = run(api, account, head + "sw@example.org,Sam,Wu,B801200005001,4779663459624,North\n",
+                  role="social_worker")
+    assert done["counts"]["created"] == 1
+    assert links() == (["4779663459624", "B801200005001"], ["North"])
+
+    # The same links, in another order and case: nothing changes.
+    done, _ = run(api, account, head + "sw@example.org,Sam,Wu,4779663459624,b801200005001,north\n",
+                  role="social_worker")
+    assert (done["counts"]["unchanged"], done["counts"]["updated"]) == (1, 0)
+
+    # Other links replace them; only the links changed, and that is an update.
+    done, _ = run(api, account, head + "sw@example.org,Sam,Wu,6923138797316,,North|South\n", role="social_worker")
+    assert (done["counts"]["unchanged"], done["counts"]["updated"]) == (0, 1)
+    assert links() == (["6923138797316"], ["North", "South"])
+
+    # Blank cells leave links alone.
+    done, _ = run(api, account, head + "sw@example.org,Sam,Wu,,,\n", role="social_worker")
+    assert done["counts"]["unchanged"] == 1
+    assert links() == (["6923138797316"], ["North", "South"])
+
+
+def test_dry_run_checks_against_the_database(roster, api, worker, account):
+    run(api, account, "Email,First Name,Last Name\nthere@example.org,Al,Ready\n", role="la_user")
+    data = ("Email,First Name,Last Name,URN,Teams\n"
+            "there@example.org,Al,Ready,,\n"
+            "new@example.org,Nu,Ew,999999,\n"
+            "team@example.org,Te,Am,,Nowhere\n")
+    done, items = run(api, account, data, role="la_user", mode="create_only", dry_run="true")
+    assert done["state"] == "validated"
+    assert issues(items) == [(2, "email", "already_exists", "error"),
+                             (3, "urn", "unknown_establishment", "error"),
+                             (4, "teams", "unknown_team", "error")]
+    assert [u["email"] for u in account.users()] == ["there@example.org"]
