@@ -57,6 +57,10 @@ const char *request_header(const Request *r, const char *name);
 /* A query parameter; NULL when absent. */
 const char *request_query(const Request *r, const char *name);
 
+/* The request's id: the client's X-Request-Id when it is 1 to 64 of
+ * [A-Za-z0-9._-], else a new UUID. */
+void request_id_choose(const char *given, char out[65]);
+
 /* The `limit` query parameter: def when absent; 0, or -EINVAL with a 400
  * problem set when it is not a whole number from 1 to max. */
 int request_limit(Request *r, int def, int max, int *ret);

@@ -123,25 +123,11 @@ static void refuse_too_large(GuardState *g) {
                        (unsigned long long) g->limit);
 }
 
-static bool request_id_ok(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-        if (n == 0 || n > 64)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
-                        return false;
-        return true;
-}
-
 /* Answers the request with the guard's problem; the body, if any is
  * left, is not read. */
 static enum MHD_Result answer(struct MHD_Connection *c, const char *method, const char *url, GuardState *g) {
         char id[65];
-        const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
-        if (request_id_ok(given))
-                snprintf(id, sizeof id, "%s", given);
-        else if (uuid_v4(id) < 0)
-                snprintf(id, sizeof id, "unknown");
+        request_id_choose(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"), id);
 
         json_t *doc = problem_document(g->status, g->code, g->title, g->detail, id);
         char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;

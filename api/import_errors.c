@@ -107,6 +107,21 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec);
  * than grow past it. */
 #define VALUES_BUDGET (2u << 20)
 
+/* How many of the first n rows of res to take so that their sizes (in
+ * column col) stay within budget: always at least one. */
+static int within_budget(const PGresult *res, int col, int n, uint64_t budget) {
+        uint64_t used = 0;
+        int take = 0;
+        while (take < n) {
+                uint64_t len = strtoull(PQgetvalue(res, take, col), NULL, 10);
+                if (take > 0 && used + len > budget)
+                        break;
+                used += len;
+                take++;
+        }
+        return take;
+}
+
 /* Fetches and parses the cells of the given lines: cells[k] for lines[k]
  * (NULL where none are stored). 0, or -EIO/-ENOMEM. */
 static int fetch_cells(Db *db, const char *import_id, const long *lines, size_t n, json_t **cells) {
@@ -172,15 +187,8 @@ unsigned imports_errors(Request *r) {
 
         /* How many items go out: up to limit, and within the budget for
          * the rows' cells (an item repeats its row's). */
-        int n = PQntuples(res), take = 0;
-        uint64_t used = 0;
-        while (take < n && take < limit) {
-                uint64_t len = strtoull(PQgetvalue(res, take, 7), NULL, 10);
-                if (take > 0 && used + len > VALUES_BUDGET)
-                        break;
-                used += len;
-                take++;
-        }
+        int n = PQntuples(res);
+        int take = within_budget(res, 7, MIN(n, limit), VALUES_BUDGET);
 
         long *lines = calloc((size_t) take + 1, sizeof *lines);
         json_t **cells = calloc((size_t) take + 1, sizeof *cells);
@@ -278,15 +286,8 @@ static int csv_fill(CsvStream *s) {
                 db_pool_release(s->app->pool, db);
                 return k;
         }
-        int n = PQntuples(res), take = 0;
-        uint64_t used = 0;
-        while (take < n) {
-                uint64_t len = strtoull(PQgetvalue(res, take, 1), NULL, 10);
-                if (take > 0 && used + len > CSV_CELLS_BUDGET)
-                        break;
-                used += len;
-                take++;
-        }
+        int n = PQntuples(res);
+        int take = within_budget(res, 1, n, CSV_CELLS_BUDGET);
         long *lines = calloc((size_t) take + 1, sizeof *lines);
         json_t **cells = calloc((size_t) take + 1, sizeof *cells);
         k = lines && cells ? 0 : -ENOMEM;

@@ -2,11 +2,15 @@
  * connection, the JSON response. */
 #include "app.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "problem.h"
+#include "uuid.h"
 
 Db *request_db(Request *r) {
         if (r->borrowed)
@@ -54,4 +58,15 @@ int request_limit(Request *r, int def, int max, int *ret) {
         }
         *ret = (int) n;
         return 0;
+}
+
+void request_id_choose(const char *given, char out[65]) {
+        size_t n = given ? strlen(given) : 0;
+        bool ok = n > 0 && n <= 64;
+        for (size_t i = 0; ok && i < n; i++)
+                ok = isalnum((unsigned char) given[i]) || strchr("-_.", given[i]);
+        if (ok)
+                snprintf(out, 65, "%s", given);
+        else if (uuid_v4(out) < 0)
+                snprintf(out, 65, "unknown");
 }

@@ -47,22 +47,8 @@ static const Route routes[] = {
 
 static App *the_app;
 
-static bool request_id_ok(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > 64)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char) s[i]) && !strchr("-_.", s[i]))
-                        return false;
-        return true;
-}
-
 static void begin(Request *r) {
-        const char *given = request_header(r, "X-Request-Id");
-        if (given && request_id_ok(given))
-                snprintf(r->id, sizeof r->id, "%s", given);
-        else if (uuid_v4(r->id) < 0)
-                snprintf(r->id, sizeof r->id, "unknown");
+        request_id_choose(request_header(r, "X-Request-Id"), r->id);
         u_map_put(r->resp->map_header, "X-Request-Id", r->id);
         u_map_put(r->resp->map_header, "Cache-Control", "no-store");
         u_map_put(r->resp->map_header, "X-Content-Type-Options", "nosniff");
