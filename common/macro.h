@@ -42,12 +42,3 @@ static inline void freep(void *p) {
 #ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
-
-/* A string for printing that may be NULL. */
-static inline const char *strna(const char *s) {
-        return s ? s : "n/a";
-}
-
-static inline const char *strempty(const char *s) {
-        return s ? s : "";
-}

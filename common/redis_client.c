@@ -182,12 +182,6 @@ redisReply *redis_cmd(Redis *r, const char *fmt, ...) {
         return finish(r, rep);
 }
 
-redisReply *redis_cmd_argv(Redis *r, int argc, const char **argv, const size_t *lens) {
-        if (redis_ensure(r) < 0)
-                return NULL;
-        return finish(r, redisCommandArgv(r->ctx, argc, argv, lens));
-}
-
 int redis_append_argv(Redis *r, int argc, const char **argv, const size_t *lens) {
         if (redis_ensure(r) < 0)
                 return -EIO;

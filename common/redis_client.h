@@ -46,7 +46,6 @@ int redis_get_reply(Redis *r, redisReply **ret) _must_check_;
 
 /* A command, as redisCommand(). NULL when the connection failed. */
 redisReply *redis_cmd(Redis *r, const char *fmt, ...);
-redisReply *redis_cmd_argv(Redis *r, int argc, const char **argv, const size_t *lens);
 
 static inline void freeReplyObjectp(redisReply **p) {
         if (*p)
