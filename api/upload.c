@@ -72,9 +72,15 @@ static void start(Upload *u, const struct _u_request *request, const char *key, 
                 reject(u, 400, "unexpected_file", "Unexpected file", "this endpoint takes no file upload");
                 return;
         }
-        if (strcmp(key, "file") != 0) {
-                reject(u, 400, "invalid_option", "Invalid upload",
-                       "the CSV must be sent in a form field named \"file\", not \"%.100s\"", key);
+        /* A part may come without a name (Content-Disposition with a
+         * filename only): libmicrohttpd then hands over NULL. */
+        if (!key || strcmp(key, "file") != 0) {
+                if (key)
+                        reject(u, 400, "invalid_option", "Invalid upload",
+                               "the CSV must be sent in a form field named \"file\", not \"%.100s\"", key);
+                else
+                        reject(u, 400, "invalid_multipart", "Invalid upload",
+                               "a part of the form has no name; send the CSV in a form field named \"file\"");
                 return;
         }
 

@@ -46,6 +46,21 @@ int log_level_from_string(const char *s, LogLevel *ret) {
         return -EINVAL;
 }
 
+/* Appends s with control characters written as \xNN: a text log line is
+ * one line, whatever a message quotes (a URL, a file name). */
+static int append_escaped(Buf *b, const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        int r = 0;
+        for (const unsigned char *p = (const unsigned char *) s; *p && r >= 0; p++) {
+                if (*p < 0x20 || *p == 0x7f) {
+                        char e[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
+                        r = buf_append(b, e, sizeof e);
+                } else
+                        r = buf_append_char(b, (char) *p);
+        }
+        return r;
+}
+
 void log_emit(LogLevel level, const char *obj_kind, const char *obj_id, const char *fmt, ...) {
         int saved_errno = errno;
         char ts[40];
@@ -82,12 +97,20 @@ void log_emit(LogLevel level, const char *obj_kind, const char *obj_id, const ch
                         r = json_util_append_string(&line, msg);
                 if (r >= 0)
                         r = buf_append_str(&line, "}\n");
-        } else if (obj_kind && obj_id)
-                r = buf_printf(&line, "%s %s %s[%d]: %s %s: %s\n", ts, level_names[level], log_program,
-                               (int) getpid(), obj_kind, obj_id, msg);
-        else
-                r = buf_printf(&line, "%s %s %s[%d]: %s\n", ts, level_names[level], log_program, (int) getpid(),
-                               msg);
+        } else {
+                r = buf_printf(&line, "%s %s %s[%d]: ", ts, level_names[level], log_program, (int) getpid());
+                if (r >= 0 && obj_kind && obj_id) {
+                        r = buf_printf(&line, "%s ", obj_kind);
+                        if (r >= 0)
+                                r = append_escaped(&line, obj_id);
+                        if (r >= 0)
+                                r = buf_append_str(&line, ": ");
+                }
+                if (r >= 0)
+                        r = append_escaped(&line, msg);
+                if (r >= 0)
+                        r = buf_append_char(&line, '\n');
+        }
 
         if (r >= 0)
                 (void) !write(STDERR_FILENO, line.data, line.len);
