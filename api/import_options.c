@@ -178,12 +178,25 @@ char *import_filename_clean(const char *name) {
                 buf_done(&text);
                 return NULL;
         }
-        /* Drop control characters (C0, DEL), keep the rest. */
+        /* Drop what can hide or disguise a name where it is shown:
+         * control characters (C0, DEL, C1), bidirectional controls
+         * ("invoice<RLO>vsc.exe" shows as "invoiceexe.csv"), invisible
+         * format characters and line separators. The text is valid UTF-8
+         * here. */
         size_t o = 0;
-        for (size_t i = 0; i < text.len; i++) {
-                unsigned char c = (unsigned char) text.data[i];
-                if (c >= 0x20 && c != 0x7F)
-                        text.data[o++] = (char) c;
+        for (size_t i = 0; i < text.len;) {
+                const unsigned char *p = (const unsigned char *) text.data + i;
+                size_t n = p[0] < 0x80 ? 1 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3 : 4;
+                uint32_t c = n == 1 ? p[0]
+                             : n == 2 ? (uint32_t) (p[0] & 0x1F) << 6 | (p[1] & 0x3F)
+                             : n == 3 ? (uint32_t) (p[0] & 0x0F) << 12 | (uint32_t) (p[1] & 0x3F) << 6 | (p[2] & 0x3F)
+                                      : 0x10000;
+                bool hidden = c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x061C || c == 0x180E ||
+                              (c >= 0x200B && c <= 0x200F) || (c >= 0x2028 && c <= 0x202E) ||
+                              (c >= 0x2060 && c <= 0x206F) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB);
+                if (!hidden)
+                        memmove(text.data + o, p, n), o += n;
+                i += n;
         }
         /* At most 255 bytes, cut before a continuation byte. */
         if (o > 255) {

@@ -263,6 +263,14 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 st = respond_import(r, 202, existing);
                 goto out;
         }
+        if (k == -EILSEQ) {
+                problem(r, 422, "idempotency_key_reused", "Idempotency-Key reused",
+                        "this Idempotency-Key was used in the last 24 hours for import %s, with another file or "
+                        "other options; use a new key for a new import",
+                        existing);
+                st = 422;
+                goto out;
+        }
         if (k < 0) {
                 log_request(LOG_LEVEL_WARNING, r->id, "committing an upload failed: %s", ingest_error(in));
                 st = problem_database_unavailable(r);

@@ -166,7 +166,7 @@ int ingest_commit(Ingest *in, ImportDraft *draft, char existing[UUID_STRING_SIZE
                 return -EIO;
         draft->id = in->id;
         int r = import_store_insert(in->db, draft, existing);
-        if (r == -EEXIST) {
+        if (r == -EEXIST || r == -EILSEQ) {
                 rollback(in);
                 return r;
         }

@@ -34,7 +34,8 @@ int ingest_feed(Ingest *in, const void *data, size_t len);
 int ingest_end(Ingest *in, char delimiter, UploadReport *rep);
 
 /* Writes the imports row and commits. 0; -EEXIST when the idempotency key
- * names an earlier import (its id in existing; nothing is kept); -EIO. */
+ * names an earlier import of the same file and options, -EILSEQ when of
+ * another (either way its id in existing; nothing is kept); -EIO. */
 int ingest_commit(Ingest *in, ImportDraft *draft, char existing[UUID_STRING_SIZE]);
 
 /* Rolls back (when still open) and frees. NULL is a no-op. */

@@ -9,10 +9,13 @@
 #include "buf.h"
 
 /* Appends one cell. A value that a spreadsheet would run as a formula
- * (starting with = + - @, tab or CR) gets a leading apostrophe, which
- * makes it inert, and so does one that already starts with an apostrophe
- * before such a character (so that the round trip keeps it); a value holding the delimiter, a quote, a line break or
- * outer spaces is quoted, inner quotes doubled. 0 or -ENOMEM. */
+ * gets a leading apostrophe, which makes it inert: one starting with a tab
+ * or CR, or with = + - @ (or their full-width, small or minus-sign forms)
+ * after any white space (ASCII, no-break, ideographic, zero-width). So
+ * does one that already starts with apostrophes before such a formula (so
+ * that the round trip keeps it). A value holding the delimiter, a quote, a
+ * line break or outer spaces is quoted, inner quotes doubled. 0 or
+ * -ENOMEM. */
 int csv_writer_cell(Buf *b, const char *s, size_t len, char delimiter) _must_check_;
 
 /* Undoes the apostrophe csv_writer_cell() adds, for a cell read back from

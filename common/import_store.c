@@ -171,15 +171,23 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
         if (PQntuples(r) == 1)
                 return 0;
 
-        const char *q[] = { account, d->idempotency_key };
-        _cleanup_(PQclearp) PGresult *e =
-                db_exec(db, "SELECT id FROM imports WHERE account_id = $1 AND idempotency_key = $2", 2, q);
+        /* The same key must mean the same request: the same file and the
+         * same options. Anything else is a client bug that replaying the
+         * first import would hide. */
+        const char *q[] = { account,   d->idempotency_key, d->file_sha256,          d->role_key,
+                            d->mode,   d->invite,          d->dry_run ? "t" : "f", d->column_map };
+        _cleanup_(PQclearp) PGresult *e = db_exec(
+                db,
+                "SELECT id, file_sha256 = $3 AND role_key IS NOT DISTINCT FROM $4 AND mode = $5 AND invite = $6 "
+                "  AND dry_run = $7::boolean AND column_map IS NOT DISTINCT FROM $8::jsonb "
+                "FROM imports WHERE account_id = $1 AND idempotency_key = $2",
+                8, q);
         if (!e)
                 return db_error(db);
         if (PQntuples(e) != 1)
                 return -EAGAIN; /* the other upload went away meanwhile: try again */
         snprintf(ret_existing, UUID_STRING_SIZE, "%s", PQgetvalue(e, 0, 0));
-        return -EEXIST;
+        return strcmp(PQgetvalue(e, 0, 1), "t") == 0 ? -EEXIST : -EILSEQ;
 }
 
 int import_store_get(Db *db, int64_t account_id, const char *id, ImportRecord *ret) {

@@ -73,8 +73,10 @@ int import_store_put_chunk(Db *db, const char *import_id, int seq, const void *d
 
 /* Inserts the imports row (inside the caller's transaction, after the
  * chunks). -EEXIST when the account already has an import with this
- * Idempotency-Key from the last 24 hours: its id is written to
- * ret_existing and nothing is inserted (the caller rolls back). */
+ * Idempotency-Key from the last 24 hours, made from the same file and
+ * options: its id is written to ret_existing and nothing is inserted (the
+ * caller rolls back). -EILSEQ likewise when that import was made from
+ * another file or other options. */
 int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STRING_SIZE]) _must_check_;
 
 /* Reads an import. account_id 0 reads any account's (workers). -ENOENT

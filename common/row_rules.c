@@ -322,7 +322,7 @@ static int check_role(const RuleContext *ctx, const ImportRow *in, Arena *a, Use
         out->role = row_rules_find_role(ctx->roles, ctx->n_roles, v);
         if (!out->role) {
                 Buf msg = BUF_INIT;
-                int r = buf_printf(&msg, "Role \"%s\" is not a role of this account; known roles:", v);
+                int r = buf_append_str(&msg, "The role is not a role of this account; known roles:");
                 for (size_t i = 0; r >= 0 && i < ctx->n_roles; i++)
                         r = buf_printf(&msg, "%s %s (%s)", i ? "," : "", ctx->roles[i].name, ctx->roles[i].key);
                 if (r >= 0)
@@ -402,7 +402,7 @@ static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, Us
                 return -ENOMEM;
         size_t n = 0;
         Buf unknown = BUF_INIT;
-        size_t n_unknown = 0;
+        size_t n_unknown = 0, position = 0;
         int r = 0;
 
         for (const char *p = v; r >= 0;) {
@@ -414,6 +414,7 @@ static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, Us
                 while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
                         l--;
                 if (l) {
+                        position++;
                         const TeamInfo *t = find_team(ctx, s, l);
                         if (t) {
                                 bool dup = false;
@@ -422,16 +423,18 @@ static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, Us
                                 if (!dup)
                                         ids[n++] = t->id;
                         } else
-                                r = buf_printf(&unknown, "%s\"%.*s\"", n_unknown++ ? ", " : "", (int) l, s);
+                                r = buf_printf(&unknown, "%s%zu", n_unknown++ ? ", " : "", position);
                 }
                 if (!p[len])
                         break;
                 p += len + 1;
         }
         if (r >= 0 && n_unknown) {
-                char *msg = arena_printf(a, "%s %s %s not exist in this account; teams must be created first",
-                                         n_unknown > 1 ? "Teams" : "Team", buf_str(&unknown),
-                                         n_unknown > 1 ? "do" : "does");
+                char *msg = arena_printf(a,
+                                         "The %s at %s %s of this cell %s not exist in this account; teams must be "
+                                         "created first",
+                                         n_unknown > 1 ? "teams" : "team", n_unknown > 1 ? "positions" : "position",
+                                         buf_str(&unknown), n_unknown > 1 ? "do" : "does");
                 r = msg ? row_rules_add_issue(out, a, SEVERITY_ERROR, "teams", "unknown_team", msg) : -ENOMEM;
         } else if (r >= 0) {
                 out->team_ids = ids;

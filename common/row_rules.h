@@ -6,7 +6,9 @@
  *
  * Every rule that fails adds an issue; a row may carry several. Codes are
  * stable (SPEC section 5). Messages never repeat the cell's contents
- * except for names of teams and roles, which are the account's own.
+ * (they are personal data, and an unknown role or team may be a typo of
+ * anything): they name the account's own roles, and unknown teams by
+ * their position in the cell.
  *
  * Ownership: strings and issues of a UserRow live in the Arena passed in. */
 #pragma once

@@ -134,6 +134,25 @@ def test_idempotency_key_returns_the_first_import(roster, api, account):
     is_problem(upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": "a b"}), 400)
 
 
+def test_idempotency_key_reused_for_another_request_is_422(roster, api, account):
+    key = str(uuid.uuid4())
+    first = upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": key})
+    assert first.status_code == 202, first.text
+    other_file = GOOD + b"second@example.org,Second,Person\n"
+    body = is_problem(upload(api, account, data=other_file, role="la_user", headers={"Idempotency-Key": key}),
+                      422, "idempotency_key_reused")
+    assert first.json()["id"] in body["detail"]
+    # The same file with other options is another request too.
+    is_problem(upload(api, account, data=GOOD, role="la_user", mode="create_only",
+                      headers={"Idempotency-Key": key}), 422, "idempotency_key_reused")
+    is_problem(upload(api, account, data=GOOD, role="social_worker", headers={"Idempotency-Key": key}),
+               422, "idempotency_key_reused")
+    assert account_imports(roster, account) == 1
+    # The very same request still replays the first import.
+    again = upload(api, account, data=GOOD, role="la_user", headers={"Idempotency-Key": key})
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+
+
 @pytest.fixture(scope="module")
 def small_api(roster):
     """An API with a 2 KiB upload limit."""
@@ -274,6 +293,10 @@ def test_option_that_is_not_utf8_is_400(roster, api, account):
     (b"../../etc/passwd", "passwd"),
     (b"tab\there.csv", "tabhere.csv"),
     (b"\xc3\x98rjan.csv", "Ørjan.csv"),
+    ("invoice\u202ecsv.exe".encode(), "invoicecsv.exe"),     # right-to-left override
+    ("a\u2066b\u2069\u200fc\u200b.csv".encode(), "abc.csv"),   # isolates, marks, zero-width space
+    (b"x\xc2\x85y\xc2\x9b.csv", "xy.csv"),                    # C1 controls (NEL, CSI)
+    (b"na\xefve.csv", "naïve.csv"),                        # Windows-1252 is decoded, not dropped
 ])
 def test_file_names_are_cleaned(api, account, sent, kept):
     status, _, body = post_multipart(api, account, [(b"role", None, b"la_user"), (b"file", sent, GOOD)])

@@ -383,6 +383,7 @@ static void test_role(void) {
                    strstr(msg, "LA Super User"),
            "the message lists the known roles: %s", msg);
         ok(u.role == NULL, "... no role set");
+        ok(!strstr(msg, "Head Wizard"), "the message does not repeat the cell: %s", msg);
 
         /* Roles as the other seeds have them. */
         u = check_with(FIELD_ROLE, "Account Owner");
@@ -436,9 +437,14 @@ static void test_teams(void) {
         u = check_with(FIELD_TEAMS, "bulk users;Ghost Team|Phantom");
         is_str(issues(&u), "teams:unknown_team", "unknown teams: unknown_team on teams");
         const char *msg = message_of(&u, "unknown_team");
-        bool listed = strstr(msg, "\"Ghost Team\"") && strstr(msg, "\"Phantom\"");
-        ok(listed, "the unknown teams are listed by name: %s", msg ? msg : "");
-        ok(!strstr(msg, "bulk users"), "the known team is not listed as unknown");
+        ok(msg && strstr(msg, "positions 2, 3"), "the unknown teams are named by position: %s", msg ? msg : "");
+        ok(msg && !strstr(msg, "Ghost") && !strstr(msg, "Phantom") && !strstr(msg, "bulk users"),
+           "the message does not repeat the cell");
+
+        u = check_with(FIELD_TEAMS, ";Ghost");
+        msg = message_of(&u, "unknown_team");
+        ok(msg && strstr(msg, "team at position 1 ") && !strstr(msg, "Ghost"),
+           "one unknown team, empty parts not counted: %s", msg ? msg : "");
         ok(!u.set_teams, "teams are not set when one is unknown");
 
         u = check_with(FIELD_TEAMS, "bulk");

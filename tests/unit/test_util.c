@@ -249,6 +249,21 @@ static void test_csv_writer(void) {
                 { "in side", "in side", "an inner space is not" },
                 { "a=b", "a=b", "= inside is not guarded" },
                 { "'quoted'", "'quoted'", "an apostrophe is plain text" },
+                { "\xef\xbc\x9d" "1+2", "'\xef\xbc\x9d" "1+2", "full-width = guarded" },
+                { "\xef\xb9\xa6SUM(A1)", "'\xef\xb9\xa6SUM(A1)", "small = guarded" },
+                { "\xef\xbc\x8b" "1", "'\xef\xbc\x8b" "1", "full-width + guarded" },
+                { "\xef\xbc\xa0x", "'\xef\xbc\xa0x", "full-width @ guarded" },
+                { "\xe2\x88\x92" "1", "'\xe2\x88\x92" "1", "minus sign guarded" },
+                { " =1", "\"' =1\"", "a space before =: guarded and quoted" },
+                { "\xc2\xa0=1", "'\xc2\xa0=1", "a no-break space before = guarded" },
+                { "\xe3\x80\x80+1", "'\xe3\x80\x80+1", "an ideographic space before + guarded" },
+                { "\xe2\x80\x8b-1", "'\xe2\x80\x8b-1", "a zero-width space before - guarded" },
+                { "\n@x", "\"'\n@x\"", "a LF before @ guarded and quoted" },
+                { " \xc2\xa0\xe3\x80\x80\xef\xbc\x9dx", "\"' \xc2\xa0\xe3\x80\x80\xef\xbc\x9dx\"",
+                  "several kinds of space before a full-width = guarded" },
+                { "''=x", "'''=x", "apostrophes before a formula: one more" },
+                { "\xc2\xa0x", "\xc2\xa0x", "a no-break space before text is plain" },
+                { "\xef\xbc\xa1", "\xef\xbc\xa1", "other full-width letters are plain" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
