@@ -60,7 +60,10 @@ static const ConfigItem config_table[] = {
         { "ROSTER_JOB_LEASE_SECONDS", CONFIG_INT, "60", 5, 3600, offsetof(Config, job_lease_seconds),
           "A worker silent for this long loses its import to another worker." },
         { "ROSTER_MAX_ATTEMPTS", CONFIG_INT, "5", 1, 100, offsetof(Config, max_attempts),
-          "Times an import is started before it is marked failed." },
+          "Times in a row an import is started without committing a batch (its worker died or stalled each "
+          "time) before it is marked failed; a run that commits rows starts the count again." },
+        { "ROSTER_INVITE_RETENTION_DAYS", CONFIG_INT, "7", 1, 90, offsetof(Config, invite_retention_days),
+          "Days a published invite event is kept in PostgreSQL, to be published again if Redis loses its data." },
         { "ROSTER_REQUEST_TIMEOUT_SECONDS", CONFIG_INT, "120", 5, 3600, offsetof(Config, request_timeout_seconds),
           "An idle HTTP connection (including a stalled upload) is closed after this long." },
         { "ROSTER_CORS_ORIGINS", CONFIG_STRING, "", 0, 0, offsetof(Config, cors_origins),

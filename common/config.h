@@ -26,6 +26,7 @@ typedef struct Config {
         int64_t batch_rows;
         int64_t job_lease_seconds;
         int64_t max_attempts;
+        int64_t invite_retention_days;
         int64_t request_timeout_seconds;
         char *cors_origins;
         char *worker_id;

@@ -246,7 +246,8 @@ static int claim_tx(Db *db, void *userdata) {
         const char *p[] = { c->id };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "SELECT state, coalesce(worker, ''), attempts, coalesce(extract(epoch FROM now() - heartbeat_at), -1) "
+                "SELECT state, coalesce(worker, ''), attempts, coalesce(extract(epoch FROM now() - heartbeat_at), -1), "
+                "  rows_processed > attempt_rows "
                 "FROM imports WHERE id = $1 FOR UPDATE",
                 1, p);
         if (!r)
@@ -259,6 +260,7 @@ static int claim_tx(Db *db, void *userdata) {
         const char *worker = PQgetvalue(r, 0, 1);
         int attempts = atoi(PQgetvalue(r, 0, 2));
         double age = strtod(PQgetvalue(r, 0, 3), NULL);
+        bool progressed = strcmp(PQgetvalue(r, 0, 4), "t") == 0;
 
         if (import_store_state_is_final(state)) {
                 c->outcome = CLAIM_FINAL;
@@ -268,11 +270,15 @@ static int claim_tx(Db *db, void *userdata) {
                 c->outcome = CLAIM_BUSY;
                 return 0;
         }
-        if (attempts >= c->max_attempts) {
-                char msg[160];
+        /* Only runs that committed nothing count: an import that moves
+         * on between crashes (a worker killed by a deploy, a machine
+         * lost) is never given up on, and one that crashes its worker
+         * before its first checkpoint again and again still ends. */
+        if (!progressed && attempts >= c->max_attempts) {
+                char msg[200];
                 snprintf(msg, sizeof msg,
-                         "the import was started %d times without finishing; it is given up on (rows already "
-                         "imported stay)",
+                         "the import was started %d times in a row without committing a single batch; it is given "
+                         "up on (rows already imported stay)",
                          attempts);
                 const char *q[] = { c->id, msg };
                 int k = db_run(db,
@@ -291,8 +297,9 @@ static int claim_tx(Db *db, void *userdata) {
         c->outcome = CLAIM_OK;
         return db_run(db,
                       "UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
-                      "worker = $2, heartbeat_at = now(), attempts = attempts + 1, "
-                      "started_at = coalesce(started_at, now()) WHERE id = $1",
+                      "worker = $2, heartbeat_at = now(), "
+                      "attempts = CASE WHEN rows_processed > attempt_rows THEN 1 ELSE attempts + 1 END, "
+                      "attempt_rows = rows_processed, started_at = coalesce(started_at, now()) WHERE id = $1",
                       2, q);
 }
 

@@ -103,7 +103,10 @@ typedef enum ClaimOutcome {
 } ClaimOutcome;
 
 /* Takes an import for this worker: state processing (validating for a dry
- * run), attempts + 1, heartbeat now. Runs its own transaction. */
+ * run), heartbeat now, and attempts + 1 - or 1 when the import committed
+ * rows since the last claim: attempts counts the runs in a row that made
+ * no progress, and CLAIM_EXHAUSTED comes after max_attempts of them. Runs
+ * its own transaction. */
 int import_store_claim(Db *db, const char *id, const char *worker, int lease_seconds, int max_attempts,
                        ClaimOutcome *ret_outcome, ImportRecord *ret) _must_check_;
 

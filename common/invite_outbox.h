@@ -3,15 +3,20 @@
  * (fields event_id, account, user_id, email, first_name, last_name, role,
  * import_id) for the mailer.
  *
- * Exactly once: a Lua script adds the stream entry only if it can also set
- * a marker key for the event (SET NX, kept 7 days), so that a publisher
- * that dies between XADD and deleting the row cannot make the next one
- * send the event again. A published row is deleted: the outbox keeps no
- * personal data longer than it must. Rows are taken FOR UPDATE SKIP LOCKED:
- * several workers may publish at once.
+ * Once per Redis data epoch: a Lua script adds the stream entry only if it
+ * can also set a marker key for the event (SET NX, kept 7 days), so that a
+ * publisher that dies between XADD and marking the row cannot make the
+ * next one send the event again. A published row is kept, marked with the
+ * time and the epoch, for ROSTER_INVITE_RETENTION_DAYS: if Redis loses its
+ * data, redis_epoch_check() marks the events of the lost epoch unpublished
+ * and they go out again. Delivery is therefore at least once; consumers
+ * dedupe by event_id. Rows are taken FOR UPDATE SKIP LOCKED: several
+ * workers may publish at once.
  *
  * Returns 0, -EIO (Redis: r->errstr; some events may be published and
- * marked), -EAGAIN/-EIO (database: db->errmsg), -ENOMEM. */
+ * marked), -ESTALE when the connection's Redis data epoch is unknown or no
+ * longer Redis's (call redis_epoch_check(), then publish again),
+ * -EAGAIN/-EIO (database: db->errmsg), -ENOMEM. */
 #pragma once
 
 #include "db.h"
@@ -24,3 +29,7 @@
  * catches what a dead worker left). */
 int invite_outbox_publish(Db *db, Redis *redis, const char *import_id, int min_age_seconds, int limit,
                           int *ret_published) _must_check_;
+
+/* Deletes up to limit published events older than retention_days; the
+ * count in *ret_deleted (may be NULL). */
+int invite_outbox_purge(Db *db, int retention_days, int limit, int *ret_deleted) _must_check_;

@@ -24,6 +24,7 @@ typedef struct Redis {
         int timeout_ms; /* socket read/write timeout: longer than any BLOCK */
         char errstr[256];
         bool broken;
+        char epoch[37]; /* the data epoch last confirmed (redis_epoch.h), "" when unknown */
 } Redis;
 
 /* Parses redis://[:password@]host[:port][/db]. 0 or -EINVAL. */

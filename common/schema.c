@@ -176,6 +176,22 @@ static const struct {
           ");\n"
           "CREATE INDEX invite_outbox_import ON invite_outbox (import_id);\n"
           "CREATE INDEX invite_outbox_created ON invite_outbox (created_at);\n" },
+        { 2, "attempts count runs without progress; invite events kept for replay",
+          "-- rows_processed when attempts was last counted: a run that\n"
+          "-- committed something resets the count.\n"
+          "ALTER TABLE imports ADD COLUMN attempt_rows integer NOT NULL DEFAULT 0;\n"
+          "-- Published events stay for ROSTER_INVITE_RETENTION_DAYS, so that\n"
+          "-- they can be published again if Redis loses its data.\n"
+          "ALTER TABLE invite_outbox ADD COLUMN published_at timestamptz,\n"
+          "    ADD COLUMN published_epoch uuid;\n"
+          "CREATE INDEX invite_outbox_unpublished ON invite_outbox (created_at) WHERE published_at IS NULL;\n"
+          "-- The Redis data epoch the database last saw (redis_epoch.c).\n"
+          "CREATE TABLE redis_state (\n"
+          "    id          integer PRIMARY KEY CHECK (id = 1),\n"
+          "    epoch       uuid,\n"
+          "    changed_at  timestamptz NOT NULL DEFAULT now()\n"
+          ");\n"
+          "INSERT INTO redis_state (id) VALUES (1);\n" },
 };
 
 int schema_latest_version(void) {

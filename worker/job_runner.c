@@ -14,6 +14,7 @@
 #include "import_batch.h"
 #include "import_store.h"
 #include "invite_outbox.h"
+#include "maintenance.h"
 #include "log.h"
 #include "text_decode.h"
 #include "user_store.h"
@@ -156,8 +157,8 @@ static int flush(Run *run) {
                 int published = 0;
                 /* Committed events that fail to go out now are sent by the
                  * relay later; the import goes on. */
-                if (invite_outbox_publish(run->db, *run->env->redis, run->rec.id, 0, (int) f.counts.invites + 100,
-                                          &published) < 0)
+                if (maintenance_publish(*run->env->redis, run->db, run->rec.id, 0, (int) f.counts.invites + 100,
+                                        &published) < 0)
                         log_import(LOG_LEVEL_WARNING, run->rec.id, "invites left for the relay: %s",
                                    (*run->env->redis)->errstr[0] ? (*run->env->redis)->errstr : run->db->errmsg);
         }

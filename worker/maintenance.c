@@ -1,15 +1,41 @@
 #include "maintenance.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "import_store.h"
 #include "invite_outbox.h"
 #include "job_queue.h"
 #include "log.h"
+#include "redis_epoch.h"
 
 /* Invite events older than this are no longer being published by the
  * worker that wrote them. */
 #define OUTBOX_AGE_SECONDS 30
+
+int maintenance_check_epoch(Redis *redis, Db *db) {
+        RedisEpochReport epoch;
+        int k = redis_epoch_check(redis, db, &epoch);
+        if (k < 0) {
+                log_warning("Redis epoch check: %s", redis->errstr[0] ? redis->errstr : db->errmsg);
+                return k;
+        }
+        if (epoch.changed && epoch.first)
+                log_info("Redis data epoch %s recorded", redis->epoch);
+        else if (epoch.changed)
+                log_warning("Redis lost its data (epoch now %s): %lld invite events will be published again, %zu "
+                            "queued imports enqueued again",
+                            redis->epoch, epoch.events_replayed, epoch.imports_enqueued);
+        return 0;
+}
+
+int maintenance_publish(Redis *redis, Db *db, const char *import_id, int min_age_seconds, int limit,
+                        int *ret_published) {
+        int k = invite_outbox_publish(db, redis, import_id, min_age_seconds, limit, ret_published);
+        if (k == -ESTALE && (k = maintenance_check_epoch(redis, db)) == 0)
+                k = invite_outbox_publish(db, redis, import_id, min_age_seconds, limit, ret_published);
+        return k;
+}
 
 void maintenance_run(Maintenance *m) {
         char err[512];
@@ -23,6 +49,10 @@ void maintenance_run(Maintenance *m) {
         if (!m->redis && !(m->redis = redis_new(m->cfg->redis_url, 10000, err, sizeof err)))
                 return;
         if (redis_ensure(m->redis) < 0)
+                return;
+
+        /* Before the sweep: an emptied Redis is made up for at once. */
+        if (maintenance_check_epoch(m->redis, m->db) < 0)
                 return;
 
         char ids[64][UUID_STRING_SIZE];
@@ -49,11 +79,26 @@ void maintenance_run(Maintenance *m) {
                 log_import(LOG_LEVEL_WARNING, ids[i], "was not in the queue: enqueued again");
         }
 
-        int published = 0;
-        if (invite_outbox_publish(m->db, m->redis, NULL, OUTBOX_AGE_SECONDS, 500, &published) < 0)
-                log_warning("invite relay: %s", m->redis->errstr[0] ? m->redis->errstr : m->db->errmsg);
-        if (published)
-                log_info("invite relay: published %d events left behind", published);
+        /* Full rounds go on (after Redis lost its data there may be many
+         * events to publish again), within bounds: the sweep comes again
+         * in a few seconds. */
+        int published = 0, round = 0, total = 0;
+        do {
+                if (maintenance_publish(m->redis, m->db, NULL, OUTBOX_AGE_SECONDS, 500, &published) < 0) {
+                        log_warning("invite relay: %s", m->redis->errstr[0] ? m->redis->errstr : m->db->errmsg);
+                        break;
+                }
+                total += published;
+        } while (published == 500 && ++round < 40);
+        if (total)
+                log_info("invite relay: published %d events left behind", total);
+
+        int purged = 0;
+        if (invite_outbox_purge(m->db, (int) m->cfg->invite_retention_days, 5000, &purged) < 0)
+                log_warning("invite purge: %s", m->db->errmsg);
+        else if (purged)
+                log_info("invite purge: deleted %d published events older than %lld days", purged,
+                         (long long) m->cfg->invite_retention_days);
 }
 
 void maintenance_done(Maintenance *m) {
