@@ -220,11 +220,104 @@ static void watch_close_delimiter(GuardState *g, const char *data, size_t size) 
         }
 }
 
+/* What the request's headers say about its framing, all of them counted:
+ * libmicrohttpd itself looks only at the first of each. */
+typedef struct HeaderScan {
+        unsigned n_length, n_encoding;
+        bool lengths_differ;
+        const char *length;
+        const char *encoding;
+        bool bad_name, bad_value;
+} HeaderScan;
+
+/* RFC 9110's token characters, which a field name is made of. */
+static bool is_tchar(unsigned char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        HeaderScan *h = cls;
+        if (!*key)
+                h->bad_name = true;
+        for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+                if (!is_tchar(*p))
+                        h->bad_name = true;
+        /* Control characters other than tab (a bare CR, say) have no
+         * place in a field value (RFC 9110 5.5). */
+        for (const unsigned char *p = (const unsigned char *) (value ? value : ""); *p; p++)
+                if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+                        h->bad_value = true;
+        if (strcasecmp(key, "Content-Length") == 0) {
+                if (h->n_length++ && strcmp(h->length, value ? value : "") != 0)
+                        h->lengths_differ = true;
+                else
+                        h->length = value ? value : "";
+        } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+                h->n_encoding++;
+                h->encoding = value ? value : "";
+        }
+        return MHD_YES;
+}
+
+/* True when the only transfer coding is chunked: "chunked", in any case,
+ * with optional whitespace around it. */
+static bool only_chunked(const char *te) {
+        while (*te == ' ' || *te == '\t')
+                te++;
+        if (strncasecmp(te, "chunked", 7) != 0)
+                return false;
+        for (te += 7; *te; te++)
+                if (*te != ' ' && *te != '\t')
+                        return false;
+        return true;
+}
+
+/* Checks how the request says where its body ends; false, with the
+ * request refused, when that is ambiguous or not understood. A server
+ * and a proxy in front of it that read such a request differently can
+ * be made to see two requests where the other sees one (RFC 9112 6.3,
+ * 11.2). */
+static bool framing_ok(GuardState *g, struct MHD_Connection *c, const char *version) {
+        HeaderScan h = { 0 };
+        MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
+        if (h.bad_name || h.bad_value) {
+                refuse(g, 400, "invalid_header", "Invalid header",
+                       h.bad_name ? "a header name has characters other than letters, digits and !#$%%&'*+-.^_`|~ "
+                                    "(whitespace before the colon, say)"
+                                  : "a header value has control characters (a bare CR, say)");
+                return false;
+        }
+        if (h.lengths_differ) {
+                refuse(g, 400, "conflicting_content_length", "Conflicting Content-Length",
+                       "the request has Content-Length headers with different values");
+                return false;
+        }
+        if (h.n_encoding && h.n_length) {
+                refuse(g, 400, "conflicting_content_length", "Conflicting Content-Length",
+                       "the request has both Content-Length and Transfer-Encoding; send one of them");
+                return false;
+        }
+        if (h.n_encoding && strcmp(version, "HTTP/1.0") == 0) {
+                refuse(g, 400, "bad_request", "Bad request", "an HTTP/1.0 request cannot use Transfer-Encoding");
+                return false;
+        }
+        if (h.n_encoding && (h.n_encoding > 1 || !only_chunked(h.encoding))) {
+                refuse(g, 501, "unsupported_transfer_encoding", "Unsupported transfer encoding",
+                       "the only Transfer-Encoding taken is chunked (alone); send the body as it is, or chunked");
+                return false;
+        }
+        return true;
+}
+
 /* The first call, with the headers: decide what the body may be. */
 static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method,
                   const char *version) {
         App *app = guard_app;
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+
+        if (!framing_ok(g, c, version))
+                return;
 
         /* libmicrohttpd cannot parse a form without a boundary of 2 to 70
          * characters (RFC 2046 allows 1 to 70) and would drop the

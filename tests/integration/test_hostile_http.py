@@ -1,0 +1,206 @@
+"""Requests no well-behaved client sends, over raw sockets where requests
+would not send them: each is answered with a problem document (or served
+as it should be), and after each the API still answers /healthz. At the
+end the process is the one that started, its memory where it was."""
+
+import json
+import socket
+import time
+
+import pytest
+import requests
+
+from harness import is_problem, measures_memory
+
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def hostile(roster):
+    api = roster.start_api()
+    api.account = roster.new_account()
+    api.rss_at_start = vm_rss_kib(api.pid)
+    yield api
+    api.stop()
+
+
+def address(api):
+    host, port = api.base.split("//")[1].split(":")
+    return host, int(port)
+
+
+def exchange(api, data, source=None, timeout=10, pause=0.0):
+    """Sends data (bytes, or a list of pieces with `pause` seconds between
+    them) on a new connection and reads until the server closes it or
+    `timeout` passes. A server that closes while the data is still being
+    sent is fine: what it answered is returned."""
+    s = socket.socket()
+    try:
+        if source:
+            s.bind((source, 0))
+        s.settimeout(timeout)
+        s.connect(address(api))
+        deadline = time.monotonic() + timeout
+        try:
+            for piece in data if isinstance(data, list) else [data]:
+                s.sendall(piece)
+                if pause:
+                    time.sleep(pause)
+        except OSError:
+            pass
+        out = b""
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers.get('content-type')} {self.body[:300]!r}>"
+
+
+def parse_responses(data):
+    """The HTTP/1.1 responses in data, in order."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        assert sep, f"an incomplete response: {data[:500]!r}"
+        lines = head.split(b"\r\n")
+        version, status = lines[0].split(b" ", 2)[:2]
+        assert version == b"HTTP/1.1", lines[0]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.decode().strip().lower()] = value.decode().strip()
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            assert len(rest) >= n, f"a body cut short: {data[:500]!r}"
+            body, data = rest[:n], rest[n:]
+        else:
+            body, data = rest, b""
+        out.append(Response(int(status), headers, body))
+    return out
+
+
+def one_response(data):
+    responses = parse_responses(data)
+    assert len(responses) == 1, responses
+    return responses[0]
+
+
+def problem(response, status, code):
+    """Checks a raw response is the problem document expected."""
+    assert response.status == status, response
+    assert response.headers.get("content-type", "").startswith("application/problem+json"), response
+    body = json.loads(response.body)
+    for key in ("type", "title", "status", "detail", "code"):
+        assert key in body, body
+    assert body["status"] == status and body["code"] == code, body
+    assert body["type"] == f"urn:roster:problem:{code}"
+    return body
+
+
+def still_serves(api):
+    r = requests.get(api.base + "/healthz", timeout=5)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}, r.text
+
+
+def request(method, path, headers=(), body=b"", version="HTTP/1.1"):
+    head = f"{method} {path} {version}\r\nHost: roster.test\r\n".encode()
+    for name, value in headers:
+        head += (name.encode() if isinstance(name, str) else name) + b": " + \
+            (value.encode() if isinstance(value, str) else value) + b"\r\n"
+    return head + b"\r\n" + body
+
+
+def bearer(token):
+    return ("Authorization", f"Bearer {token}")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "gzip, chunked", "chunked, gzip", "identity", "deflate"])
+def test_transfer_codings_other_than_chunked_are_501_at_once(hostile, encoding):
+    started = time.monotonic()
+    data = exchange(hostile, request("POST", "/v1/imports", [bearer(hostile.account.token),
+                                                             ("Content-Type", "text/csv"),
+                                                             ("Transfer-Encoding", encoding)], b"5\r\nabcde\r\n"))
+    problem(one_response(data), 501, "unsupported_transfer_encoding")
+    assert time.monotonic() - started < 5
+    still_serves(hostile)
+
+
+def test_two_transfer_encoding_headers_are_501(hostile):
+    data = exchange(hostile, request("POST", "/v1/imports", [("Transfer-Encoding", "chunked"),
+                                                             ("Transfer-Encoding", "gzip")], b"0\r\n\r\n"))
+    problem(one_response(data), 501, "unsupported_transfer_encoding")
+    still_serves(hostile)
+
+
+def test_content_length_with_transfer_encoding_is_400(hostile):
+    data = exchange(hostile, request("POST", "/v1/imports", [bearer(hostile.account.token),
+                                                             ("Content-Type", "text/csv"),
+                                                             ("Content-Length", "5"),
+                                                             ("Transfer-Encoding", "chunked")], b"0\r\n\r\n"))
+    problem(one_response(data), 400, "conflicting_content_length")
+    still_serves(hostile)
+
+
+def test_chunked_in_http_1_0_is_400(hostile):
+    data = exchange(hostile, request("POST", "/v1/imports", [("Transfer-Encoding", "chunked")], b"0\r\n\r\n",
+                                     version="HTTP/1.0"))
+    problem(one_response(data), 400, "bad_request")
+    still_serves(hostile)
+
+
+def test_two_different_content_lengths_are_400(hostile):
+    # The first would make "hello" the body; the second, part of a
+    # second request: what a proxy in front and this server must not
+    # disagree on.
+    data = exchange(hostile, request("GET", "/healthz", [("Content-Length", "0"), ("Content-Length", "5")],
+                                     b"hello"))
+    problem(one_response(data), 400, "conflicting_content_length")
+    data = exchange(hostile, request("POST", "/v1/imports", [bearer(hostile.account.token),
+                                                             ("Content-Type", "text/csv"),
+                                                             ("Content-Length", "5"), ("Content-Length", "50")],
+                                     b"hello"))
+    problem(one_response(data), 400, "conflicting_content_length")
+    still_serves(hostile)
+
+
+def test_the_same_content_length_twice_is_taken(hostile):
+    data = exchange(hostile, request("GET", "/healthz", [bearer(hostile.account.token), ("Content-Length", "5"),
+                                                         ("Content-Length", "5"), ("Connection", "close")],
+                                     b"hello"))
+    r = one_response(data)
+    assert r.status == 200 and json.loads(r.body) == {"status": "ok"}, r
+
+
+@pytest.mark.parametrize("name, value", [
+    (b"X-Note", b"one\rtwo"),
+    (b"X-Note", b"one\x01two"),
+    (b"X-Note", b"one\x7ftwo"),
+    (b"Content-Length ", b"5"),
+    (b"X Note", b"one"),
+])
+def test_control_characters_and_spaces_in_headers_are_400(hostile, name, value):
+    data = exchange(hostile, request("GET", "/healthz", [(name, value)]))
+    problem(one_response(data), 400, "invalid_header")
+    still_serves(hostile)
