@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "app.h"
@@ -89,6 +90,26 @@ static int parse_cors(App *app) {
         return 0;
 }
 
+/* Each connection holds a socket: without enough file descriptors
+ * accept() fails under load long before ROSTER_MAX_CONNECTIONS is
+ * reached, for every client alike. Raises the soft limit as far as the
+ * hard one allows. */
+static void ensure_descriptors(const Config *cfg) {
+        /* The database pool, Redis, the listening socket, logs, slack. */
+        rlim_t want = (rlim_t) (cfg->max_connections + cfg->db_pool_size + 64);
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                rl.rlim_cur = was;
+        if (rl.rlim_cur < want)
+                log_warning("only %llu file descriptors (ulimit -n) for ROSTER_MAX_CONNECTIONS=%lld: connections "
+                            "will be refused before that many are open",
+                            (unsigned long long) rl.rlim_cur, (long long) cfg->max_connections);
+}
+
 static int usage(FILE *f) {
         fputs("Usage: roster-api [--help] [--version]\n\n"
               "Serves roster's HTTP API on ROSTER_LISTEN. Configuration comes from\n"
@@ -116,6 +137,7 @@ int main(int argc, char **argv) {
                 return 1;
         log_setup("roster-api", app.cfg.log_format, app.cfg.log_level);
         signal(SIGPIPE, SIG_IGN);
+        ensure_descriptors(&app.cfg);
 
         struct sockaddr_storage addr;
         socklen_t addr_len;
@@ -183,7 +205,11 @@ int main(int argc, char **argv) {
                 { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) ulfius_uri_logger, NULL },
                 { MHD_OPTION_SOCK_ADDR, 0, &addr },
                 { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) app.cfg.request_timeout_seconds, NULL },
-                { MHD_OPTION_CONNECTION_LIMIT, 2000, NULL },
+                /* A thread per connection: this bounds them. */
+                { MHD_OPTION_CONNECTION_LIMIT, (intptr_t) app.cfg.max_connections, NULL },
+                /* So that one client cannot take every connection (0: no
+                 * cap). libmicrohttpd closes the ones over it at once. */
+                { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t) app.cfg.max_connections_per_ip, NULL },
                 { MHD_OPTION_END, 0, NULL },
         };
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |

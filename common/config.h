@@ -27,6 +27,8 @@ typedef struct Config {
         int64_t job_lease_seconds;
         int64_t max_attempts;
         int64_t request_timeout_seconds;
+        int64_t max_connections;
+        int64_t max_connections_per_ip;
         char *cors_origins;
         char *worker_id;
         LogFormat log_format;
