@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "conn_watch.h"
 #include "log.h"
 #include "problem.h"
 #include "upload.h"
@@ -389,11 +390,16 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
                                      const char *version, const char *data, size_t *size, void **con_cls) {
         struct connection_info_struct *ci = *con_cls;
         const struct _u_request *request = ci ? ci->request : NULL;
-        if (!request)
+        if (!request) {
+                conn_watch_request_started(c, false);
                 return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+        }
 
         GuardState *g = find(request);
         if (!g) {
+                /* The first call: the headers are all here. */
+                const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+                conn_watch_request_started(c, te && only_chunked(te));
                 g = calloc(1, sizeof *g);
                 if (!g)
                         return MHD_NO;

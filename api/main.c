@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "app.h"
+#include "conn_watch.h"
 #include "guard.h"
 #include "log.h"
 #include "routes.h"
@@ -24,6 +25,7 @@
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
         struct connection_info_struct *ci = *con_cls;
+        conn_watch_request_done(connection);
         if (ci && ci->request) {
                 upload_request_completed(ci->request);
                 guard_request_done(ci->request);
@@ -204,7 +206,10 @@ int main(int argc, char **argv) {
                 { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) request_completed, NULL },
                 { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) ulfius_uri_logger, NULL },
                 { MHD_OPTION_SOCK_ADDR, 0, &addr },
+                /* An idle timeout: conn_watch adds a deadline for a
+                 * request's headers, the guard one for its body. */
                 { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) app.cfg.request_timeout_seconds, NULL },
+                { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) conn_watch_notify, NULL },
                 /* A thread per connection: this bounds them. */
                 { MHD_OPTION_CONNECTION_LIMIT, (intptr_t) app.cfg.max_connections, NULL },
                 /* So that one client cannot take every connection (0: no
@@ -224,6 +229,12 @@ int main(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
         guard_setup(&app);
+        int k = conn_watch_start(app.cfg.header_timeout_seconds);
+        if (k < 0) {
+                log_error("cannot start the connection watchdog: %s", strerror(-k));
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
         if (ulfius_start_framework_with_mhd_options(&inst, flags, ops) != U_OK) {
                 log_error("cannot listen on %s", app.cfg.listen);
                 ulfius_clean_instance(&inst);
@@ -249,6 +260,7 @@ int main(int argc, char **argv) {
         ulfius_clean_instance(&inst);
         rc = 0;
 out:
+        conn_watch_stop();
         redis_free(app.redis);
         db_pool_free(app.pool);
         for (size_t i = 0; i < app.n_cors_origins; i++)

@@ -69,6 +69,9 @@ static const ConfigItem config_table[] = {
         { "ROSTER_MAX_CONNECTIONS_PER_IP", CONFIG_INT, "128", 0, 100000, offsetof(Config, max_connections_per_ip),
           "HTTP connections one client address may hold at once; more are closed as they arrive. 0: no cap, "
           "for an API behind a proxy or load balancer, where every connection comes from its address." },
+        { "ROSTER_HEADER_TIMEOUT_SECONDS", CONFIG_INT, "20", 1, 3600, offsetof(Config, header_timeout_seconds),
+          "A connection whose request line and headers have not all arrived this long after it opened (or "
+          "after its previous request ended) is closed, however slowly they trickle in." },
         { "ROSTER_CORS_ORIGINS", CONFIG_STRING, "", 0, 0, offsetof(Config, cors_origins),
           "Comma-separated origins allowed to call the API from a browser (e.g. https://admin.example.org)." },
         { "ROSTER_WORKER_ID", CONFIG_STRING, "", 0, 0, offsetof(Config, worker_id),

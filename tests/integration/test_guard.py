@@ -6,6 +6,7 @@ import socket
 import time
 
 import pytest
+import requests
 
 from harness import measures_memory, upload, wait_until
 
@@ -254,4 +255,51 @@ def test_the_connection_limit_is_a_setting(roster):
     finally:
         for s in socks:
             s.close()
+        api.stop()
+
+
+def test_request_headers_have_a_deadline(roster):
+    """However slowly they trickle in, a request's line and headers must
+    all arrive within ROSTER_HEADER_TIMEOUT_SECONDS."""
+    api = roster.start_api(ROSTER_HEADER_TIMEOUT_SECONDS="3", ROSTER_REQUEST_TIMEOUT_SECONDS="60")
+    try:
+        s = idle_connection(api)
+        slow = b"GET /healthz HTTP/1.1\r\nHost: roster.test\r\nX-Slow: " + b"a" * 60 + b"\r\n\r\n"
+        started, closed = time.monotonic(), False
+        for byte in slow:  # a byte a second: never idle for long, never done
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            if closed_by_server([s], within=1):
+                closed = True
+                break
+            if time.monotonic() - started > 15:
+                break
+        s.close()
+        assert closed, "the trickling connection was not closed"
+        assert time.monotonic() - started < 3 + 3
+        # A connection that sends nothing goes the same way.
+        s = idle_connection(api)
+        assert closed_by_server([s], within=3 + 3) == {s}
+        s.close()
+        # On a kept-alive connection the deadline starts again when a
+        # request ends: a pause shorter than it is fine, a longer one not.
+        s = idle_connection(api)
+        for _ in range(2):
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: roster.test\r\n\r\n")
+            data = b""
+            while b'{"status":"ok"}' not in data:
+                chunk = s.recv(65536)
+                assert chunk, data
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200 "), data
+            time.sleep(2)
+        started = time.monotonic()
+        assert closed_by_server([s], within=3 + 3) == {s}
+        assert time.monotonic() - started < 3
+        s.close()
+        assert requests.get(api.base + "/healthz", timeout=5).status_code == 200
+    finally:
         api.stop()
