@@ -16,6 +16,7 @@
 #include "conn_watch.h"
 #include "guard.h"
 #include "log.h"
+#include "mhd_errors.h"
 #include "routes.h"
 #include "schema.h"
 #include "upload.h"
@@ -39,6 +40,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
         size_t n = strlen(msg);
         while (n && msg[n - 1] == '\n')
                 msg[--n] = '\0';
+        if (mhd_errors_replaces_log(msg))
+                return;
         log_warning("http: %s", msg);
 }
 
@@ -229,6 +232,10 @@ int main(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
         guard_setup(&app);
+        if (mhd_errors_setup(&app) < 0)
+                log_warning("libmicrohttpd's own error answers stay HTML: roster-api's MHD_queue_response is not "
+                            "in front of it (was roster-api linked without --export-dynamic-symbol="
+                            "MHD_queue_response?)");
         int k = conn_watch_start(app.cfg.header_timeout_seconds);
         if (k < 0) {
                 log_error("cannot start the connection watchdog: %s", strerror(-k));

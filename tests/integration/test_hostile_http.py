@@ -204,3 +204,112 @@ def test_control_characters_and_spaces_in_headers_are_400(hostile, name, value):
     data = exchange(hostile, request("GET", "/healthz", [(name, value)]))
     problem(one_response(data), 400, "invalid_header")
     still_serves(hostile)
+
+
+def account_imports(roster, slug):
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM imports i JOIN accounts a ON a.id = i.account_id WHERE a.slug = %s",
+                    (slug,))
+        return cur.fetchone()[0]
+
+
+def test_a_long_chunk_extension_is_400(hostile):
+    data = exchange(hostile, request("POST", "/v1/imports", [bearer(hostile.account.token),
+                                                             ("Content-Type", "text/csv"),
+                                                             ("Transfer-Encoding", "chunked")],
+                                     b"5;" + b"x" * 50_000 + b"\r\nhello\r\n0\r\n\r\n"))
+    body = problem(one_response(data), 400, "bad_request")
+    assert "chunk" in body["detail"]
+    still_serves(hostile)
+
+
+def test_a_100_kb_request_line_is_414(hostile):
+    data = exchange(hostile, request("GET", "/v1/imports?q=" + "a" * 100_000, [bearer(hostile.account.token)]))
+    problem(one_response(data), 414, "uri_too_long")
+    still_serves(hostile)
+
+
+@pytest.mark.parametrize("headers", [
+    [("X-Big", "b" * 100_000)],
+    [(f"X-Many-{i}", "v") for i in range(5000)],
+], ids=["one 100 KB header", "5,000 headers"])
+def test_too_much_header_is_431(hostile, headers):
+    data = exchange(hostile, request("GET", "/healthz", headers))
+    problem(one_response(data), 431, "headers_too_large")
+    still_serves(hostile)
+
+
+def test_http_0_9_is_400(hostile):
+    problem(one_response(exchange(hostile, b"GET /\r\n")), 400, "bad_request")
+    still_serves(hostile)
+
+
+def test_http_2_0_is_505(hostile):
+    body = problem(one_response(exchange(hostile, request("GET", "/", version="HTTP/2.0"))), 505,
+                   "http_version_not_supported")
+    still_serves(hostile)
+    # Logged once, by roster, with the id the client saw.
+    log = hostile.output()
+    assert f"request {body['request_id']}: 505 (http_version_not_supported)" in log, log[-3000:]
+    assert "<html>" not in log and "failed to queue" not in log, log[-3000:]
+
+
+def test_a_boundary_over_70_characters_is_400(hostile):
+    data = exchange(hostile, request("POST", "/v1/imports", [bearer(hostile.account.token),
+                                                             ("Content-Type", "multipart/form-data; boundary=" + "b" * 71),
+                                                             ("Content-Length", "4")], b"--b\n"))
+    problem(one_response(data), 400, "invalid_multipart")
+    still_serves(hostile)
+
+
+def test_nul_in_a_header(hostile):
+    # libmicrohttpd ends a header value at a NUL: the rest never reaches
+    # roster, and the request is served without it.
+    data = exchange(hostile, request("GET", "/healthz", [("X-Note", b"one\x00two"), ("Connection", "close")]))
+    r = one_response(data)
+    assert r.status == 200 and json.loads(r.body) == {"status": "ok"}, r
+    # In a name there is then no colon: a malformed header.
+    data = exchange(hostile, request("GET", "/healthz", [(b"X-No\x00te", b"one")]))
+    problem(one_response(data), 400, "bad_request")
+    still_serves(hostile)
+
+
+@pytest.mark.parametrize("length, status, code", [
+    ("-5", 400, "bad_request"),
+    ("five", 400, "bad_request"),
+    ("5, 5", 400, "bad_request"),
+    ("99999999999999999999999", 413, "body_too_large"),
+    ("9223372036854775807", 413, "file_too_large"),
+])
+def test_content_lengths_that_cannot_be_taken(hostile, length, status, code):
+    data = exchange(hostile, request("POST", "/v1/imports", [bearer(hostile.account.token),
+                                                             ("Content-Type", "text/csv"),
+                                                             ("Content-Length", length)], b"hello"))
+    problem(one_response(data), status, code)
+    still_serves(hostile)
+
+
+@pytest.mark.parametrize("extra, answered", [
+    (b"mallory@example.org,Mal Lory,Smith Jones\n\r\n", True),
+    (b"mallory@example.org,Mal,Lory\n\r\n", False),
+])
+def test_bytes_after_the_declared_body_are_not_part_of_it(roster, hostile, extra, answered):
+    account = roster.new_account()
+    csv = b"Email,First Name,Last Name\njane@example.org,Jane,Doe\n"
+    data = exchange(hostile, request("POST", "/v1/imports?role=la_user", [bearer(account.token),
+                                                                          ("Content-Type", "text/csv"),
+                                                                          ("Content-Length", str(len(csv)))],
+                                     csv + extra))
+    responses = parse_responses(data)
+    assert responses[0].status == 202, responses
+    assert json.loads(responses[0].body)["counts"]["rows_total"] == 1
+    # The rest is read as the next request, which it is not: a line with
+    # spaces has the shape of a request line and is answered 400; one
+    # without is closed without an answer by libmicrohttpd.
+    if answered:
+        assert len(responses) == 2, responses
+        problem(responses[1], 400, "bad_request")
+    else:
+        assert len(responses) == 1, responses
+    assert account_imports(roster, account.slug) == 1
+    still_serves(hostile)
