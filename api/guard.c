@@ -337,19 +337,18 @@ static void admit(GuardState *g, struct MHD_Connection *c, const char *url, cons
         g->upload = upload;
         g->multipart_upload = upload && boundary;
         if (g->multipart_upload) {
+                g->limit = (uint64_t) app->cfg.max_upload_bytes + FIELDS_MAX;
                 /* The body may begin with the close delimiter: start as if
                  * a CRLF came before it. */
                 g->close_len = (size_t) snprintf(g->close_delim, sizeof g->close_delim, "\r\n--%.*s--", (int) blen,
                                                  boundary);
                 memcpy(g->close_tail, "\r\n", 2);
                 g->close_tail_len = 2;
-        }
-        if (g->multipart_upload)
-                g->limit = (uint64_t) app->cfg.max_upload_bytes + FIELDS_MAX;
-        else if (upload)
+        } else if (upload) {
                 g->limit = (uint64_t) MIN(app->cfg.max_body_bytes, app->cfg.max_upload_bytes);
-        else
+        } else {
                 g->limit = OTHER_BODY_MAX;
+        }
 
         if (!has_body(c))
                 return;
