@@ -295,7 +295,7 @@ def test_request_headers_have_a_deadline(roster):
                 assert chunk, data
                 data += chunk
             assert data.startswith(b"HTTP/1.1 200 "), data
-            time.sleep(2)
+            time.sleep(1.5)
         started = time.monotonic()
         assert closed_by_server([s], within=3 + 3) == {s}
         assert time.monotonic() - started < 3
