@@ -195,6 +195,7 @@ def test_the_same_content_length_twice_is_taken(hostile):
                                      b"hello"))
     r = one_response(data)
     assert r.status == 200 and json.loads(r.body) == {"status": "ok"}, r
+    still_serves(hostile)
 
 
 @pytest.mark.parametrize("name, value", [
