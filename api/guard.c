@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "conn_watch.h"
 #include "log.h"
 #include "problem.h"
 #include "upload.h"
@@ -19,6 +20,9 @@
  * much to an upload; other requests' bodies may be this big. */
 #define FIELDS_MAX (1u << 20)
 #define OTHER_BODY_MAX (64u * 1024)
+/* CRLF "--" boundary "--", with RFC 2046's longest boundary (70). */
+#define BOUNDARY_MAX 70
+#define CLOSE_DELIM_MAX (2 + 2 + BOUNDARY_MAX + 2)
 
 /* How the guard gets in front of ulfius: ulfius starts libmicrohttpd with
  * MHD_start_daemon() and its own (static) access handler. roster-api
@@ -44,6 +48,13 @@ typedef struct GuardState {
         bool multipart_upload;
         uint64_t bytes, limit;
         double started;
+        /* A multipart upload is complete only once its close delimiter
+         * (CRLF "--" boundary "--") has gone by; close_tail keeps the
+         * last bytes seen, for a delimiter split between two reads. */
+        bool close_seen;
+        size_t close_len, close_tail_len;
+        char close_delim[CLOSE_DELIM_MAX];
+        char close_tail[CLOSE_DELIM_MAX];
         /* Set when the request is refused: the rest of the body is read
          * and dropped, and this is the answer. */
         unsigned status;
@@ -166,31 +177,157 @@ static bool has_body(struct MHD_Connection *c) {
         return (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasecmp(te, "identity") != 0);
 }
 
-/* The length of a multipart Content-Type's boundary parameter, 0 when it
- * has none. */
-static size_t boundary_length(const char *ct) {
+/* The boundary parameter of a multipart Content-Type: its start in
+ * *ret and its length, 0 when it has none. */
+static size_t multipart_boundary(const char *ct, const char **ret) {
         const char *p = strcasestr(ct, "boundary=");
         if (!p)
                 return 0;
         p += 9;
         if (*p == '"') {
                 const char *end = strchr(p + 1, '"');
+                *ret = p + 1;
                 return end ? (size_t) (end - p - 1) : 0;
         }
+        *ret = p;
         return strcspn(p, "; \t");
 }
 
+/* Notes whether the close delimiter is among a multipart body's bytes,
+ * which arrive in pieces of any size. */
+static void watch_close_delimiter(GuardState *g, const char *data, size_t size) {
+        if (g->close_seen || !size)
+                return;
+        size_t keep = g->close_len - 1;
+        /* One that starts in the bytes kept and ends in these. */
+        char joined[2 * CLOSE_DELIM_MAX];
+        size_t head = MIN(size, keep);
+        memcpy(joined, g->close_tail, g->close_tail_len);
+        memcpy(joined + g->close_tail_len, data, head);
+        if (memmem(joined, g->close_tail_len + head, g->close_delim, g->close_len) ||
+            memmem(data, size, g->close_delim, g->close_len)) {
+                g->close_seen = true;
+                return;
+        }
+        /* Keep the last close_len - 1 bytes of all seen so far. */
+        if (size >= keep) {
+                memcpy(g->close_tail, data + size - keep, keep);
+                g->close_tail_len = keep;
+        } else {
+                size_t total = g->close_tail_len + size, drop = total > keep ? total - keep : 0;
+                memmove(g->close_tail, g->close_tail + drop, g->close_tail_len - drop);
+                memcpy(g->close_tail + g->close_tail_len - drop, data, size);
+                g->close_tail_len = total - drop;
+        }
+}
+
+/* What the request's headers say about its framing, all of them counted:
+ * libmicrohttpd itself looks only at the first of each. */
+typedef struct HeaderScan {
+        unsigned n_length, n_encoding;
+        bool lengths_differ;
+        const char *length;
+        const char *encoding;
+        bool bad_name, bad_value;
+} HeaderScan;
+
+/* RFC 9110's token characters, which a field name is made of. */
+static bool is_tchar(unsigned char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        HeaderScan *h = cls;
+        if (!*key)
+                h->bad_name = true;
+        for (const unsigned char *p = (const unsigned char *) key; *p; p++)
+                if (!is_tchar(*p))
+                        h->bad_name = true;
+        /* Control characters other than tab (a bare CR, say) have no
+         * place in a field value (RFC 9110 5.5). */
+        for (const unsigned char *p = (const unsigned char *) (value ? value : ""); *p; p++)
+                if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+                        h->bad_value = true;
+        if (strcasecmp(key, "Content-Length") == 0) {
+                if (h->n_length++ && strcmp(h->length, value ? value : "") != 0)
+                        h->lengths_differ = true;
+                else
+                        h->length = value ? value : "";
+        } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+                h->n_encoding++;
+                h->encoding = value ? value : "";
+        }
+        return MHD_YES;
+}
+
+/* True when the only transfer coding is chunked: "chunked", in any case,
+ * with optional whitespace around it. */
+static bool only_chunked(const char *te) {
+        while (*te == ' ' || *te == '\t')
+                te++;
+        if (strncasecmp(te, "chunked", 7) != 0)
+                return false;
+        for (te += 7; *te; te++)
+                if (*te != ' ' && *te != '\t')
+                        return false;
+        return true;
+}
+
+/* Checks how the request says where its body ends; false, with the
+ * request refused, when that is ambiguous or not understood. A server
+ * and a proxy in front of it that read such a request differently can
+ * be made to see two requests where the other sees one (RFC 9112 6.3,
+ * 11.2). */
+static bool framing_ok(GuardState *g, struct MHD_Connection *c, const char *version) {
+        HeaderScan h = { 0 };
+        MHD_get_connection_values(c, MHD_HEADER_KIND, scan_header, &h);
+        if (h.bad_name || h.bad_value) {
+                refuse(g, 400, "invalid_header", "Invalid header",
+                       h.bad_name ? "a header name has characters other than letters, digits and !#$%%&'*+-.^_`|~ "
+                                    "(whitespace before the colon, say)"
+                                  : "a header value has control characters (a bare CR, say)");
+                return false;
+        }
+        if (h.lengths_differ) {
+                refuse(g, 400, "conflicting_content_length", "Conflicting Content-Length",
+                       "the request has Content-Length headers with different values");
+                return false;
+        }
+        if (h.n_encoding && h.n_length) {
+                refuse(g, 400, "conflicting_content_length", "Conflicting Content-Length",
+                       "the request has both Content-Length and Transfer-Encoding; send one of them");
+                return false;
+        }
+        if (h.n_encoding && strcmp(version, "HTTP/1.0") == 0) {
+                refuse(g, 400, "bad_request", "Bad request", "an HTTP/1.0 request cannot use Transfer-Encoding");
+                return false;
+        }
+        if (h.n_encoding && (h.n_encoding > 1 || !only_chunked(h.encoding))) {
+                refuse(g, 501, "unsupported_transfer_encoding", "Unsupported transfer encoding",
+                       "the only Transfer-Encoding taken is chunked (alone); send the body as it is, or chunked");
+                return false;
+        }
+        return true;
+}
+
 /* The first call, with the headers: decide what the body may be. */
-static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method) {
+static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method,
+                  const char *version) {
         App *app = guard_app;
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+
+        if (!framing_ok(g, c, version))
+                return;
 
         /* libmicrohttpd cannot parse a form without a boundary of 2 to 70
          * characters (RFC 2046 allows 1 to 70) and would drop the
          * connection: say why instead. */
+        const char *boundary = NULL;
+        size_t blen = 0;
         if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
-                size_t blen = boundary_length(ct);
-                if (blen < 2 || blen > 70) {
+                blen = multipart_boundary(ct, &boundary);
+                if (blen < 2 || blen > BOUNDARY_MAX) {
                         refuse(g, 400, "invalid_multipart", "Invalid multipart body",
                                "a multipart/form-data Content-Type needs a boundary of 2 to 70 characters");
                         return;
@@ -198,13 +335,20 @@ static void admit(GuardState *g, struct MHD_Connection *c, const char *url, cons
         }
         bool upload = strcmp(method, "POST") == 0 && strcmp(url, "/v1/imports") == 0;
         g->upload = upload;
-        g->multipart_upload = upload && ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
-        if (g->multipart_upload)
+        g->multipart_upload = upload && boundary;
+        if (g->multipart_upload) {
                 g->limit = (uint64_t) app->cfg.max_upload_bytes + FIELDS_MAX;
-        else if (upload)
+                /* The body may begin with the close delimiter: start as if
+                 * a CRLF came before it. */
+                g->close_len = (size_t) snprintf(g->close_delim, sizeof g->close_delim, "\r\n--%.*s--", (int) blen,
+                                                 boundary);
+                memcpy(g->close_tail, "\r\n", 2);
+                g->close_tail_len = 2;
+        } else if (upload) {
                 g->limit = (uint64_t) MIN(app->cfg.max_body_bytes, app->cfg.max_upload_bytes);
-        else
+        } else {
                 g->limit = OTHER_BODY_MAX;
+        }
 
         if (!has_body(c))
                 return;
@@ -245,17 +389,22 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
                                      const char *version, const char *data, size_t *size, void **con_cls) {
         struct connection_info_struct *ci = *con_cls;
         const struct _u_request *request = ci ? ci->request : NULL;
-        if (!request)
+        if (!request) {
+                conn_watch_request_started(c, false);
                 return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+        }
 
         GuardState *g = find(request);
         if (!g) {
+                /* The first call: the headers are all here. */
+                const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+                conn_watch_request_started(c, te && only_chunked(te));
                 g = calloc(1, sizeof *g);
                 if (!g)
                         return MHD_NO;
                 g->request = request;
                 g->started = now_s();
-                admit(g, c, url, method);
+                admit(g, c, url, method, version);
                 pthread_mutex_lock(&states_lock);
                 g->next = states;
                 states = g;
@@ -282,8 +431,24 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
                         *size = 0;
                         return MHD_YES;
                 }
-                return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+                size_t offered = *size;
+                enum MHD_Result r = inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
+                /* Only what ulfius took: the rest comes again. */
+                if (g->multipart_upload)
+                        watch_close_delimiter(g, data, offered - *size);
+                return r;
         }
+        /* The body is complete. A form that stops before its close
+         * delimiter was cut off (a proxy or client that gave up half-way,
+         * with a length that matches what was sent): ulfius would take
+         * what came as the whole file, less the bytes it held back in
+         * case they began a delimiter. Refusing here means the endpoint
+         * never runs; upload_request_completed() rolls the stored part
+         * back. */
+        if (!g->status && g->multipart_upload && !g->close_seen)
+                refuse(g, 400, "invalid_multipart", "Invalid multipart body",
+                       "the body ends without the closing boundary of the form (\"--\" boundary \"--\"); the "
+                       "upload looks cut off, so nothing was imported");
         if (g->status)
                 return answer(c, method, url, g);
         return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);

@@ -6,6 +6,10 @@
  * without bound. The guard sits in front of ulfius's libmicrohttpd access
  * handler (see guard.c for how) and, per request:
  *
+ *   - refuses a request whose framing is ambiguous or not understood
+ *     (Content-Length headers that disagree, Content-Length with
+ *     Transfer-Encoding, a transfer coding other than chunked, control
+ *     characters in a header) before anything else;
  *   - authenticates any request that carries a body when its headers
  *     arrive, and answers 401 before reading the body;
  *   - answers 413 at once when the announced length is over the limit;
@@ -13,7 +17,9 @@
  *     multipart fields that are not the file) it stops handing them to
  *     ulfius, discards the rest and answers 413 at the end;
  *   - closes a connection whose body takes longer than
- *     ROSTER_UPLOAD_TIMEOUT_SECONDS.
+ *     ROSTER_UPLOAD_TIMEOUT_SECONDS;
+ *   - refuses a multipart upload whose body ends before the form's close
+ *     delimiter (a cut-off upload) before the endpoint runs.
  *
  * Ownership: the guard keeps a small state per request, freed by
  * guard_request_done() when libmicrohttpd is done with the request. */

@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "app.h"
+#include "conn_watch.h"
 #include "guard.h"
 #include "log.h"
+#include "mhd_errors.h"
 #include "routes.h"
 #include "schema.h"
 #include "upload.h"
@@ -23,6 +26,7 @@
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
         struct connection_info_struct *ci = *con_cls;
+        conn_watch_request_done(connection);
         if (ci && ci->request) {
                 upload_request_completed(ci->request);
                 guard_request_done(ci->request);
@@ -36,6 +40,8 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
         size_t n = strlen(msg);
         while (n && msg[n - 1] == '\n')
                 msg[--n] = '\0';
+        if (mhd_errors_replaces_log(msg))
+                return;
         log_warning("http: %s", msg);
 }
 
@@ -89,6 +95,26 @@ static int parse_cors(App *app) {
         return 0;
 }
 
+/* Each connection holds a socket: without enough file descriptors
+ * accept() fails under load long before ROSTER_MAX_CONNECTIONS is
+ * reached, for every client alike. Raises the soft limit as far as the
+ * hard one allows. */
+static void ensure_descriptors(const Config *cfg) {
+        /* The database pool, Redis, the listening socket, logs, slack. */
+        rlim_t want = (rlim_t) (cfg->max_connections + cfg->db_pool_size + 64);
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                rl.rlim_cur = was;
+        if (rl.rlim_cur < want)
+                log_warning("only %llu file descriptors (ulimit -n) for ROSTER_MAX_CONNECTIONS=%lld: connections "
+                            "will be refused before that many are open",
+                            (unsigned long long) rl.rlim_cur, (long long) cfg->max_connections);
+}
+
 static int usage(FILE *f) {
         fputs("Usage: roster-api [--help] [--version]\n\n"
               "Serves roster's HTTP API on ROSTER_LISTEN. Configuration comes from\n"
@@ -116,6 +142,7 @@ int main(int argc, char **argv) {
                 return 1;
         log_setup("roster-api", app.cfg.log_format, app.cfg.log_level);
         signal(SIGPIPE, SIG_IGN);
+        ensure_descriptors(&app.cfg);
 
         struct sockaddr_storage addr;
         socklen_t addr_len;
@@ -182,8 +209,15 @@ int main(int argc, char **argv) {
                 { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) request_completed, NULL },
                 { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) ulfius_uri_logger, NULL },
                 { MHD_OPTION_SOCK_ADDR, 0, &addr },
+                /* An idle timeout: conn_watch adds a deadline for a
+                 * request's headers, the guard one for its body. */
                 { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) app.cfg.request_timeout_seconds, NULL },
-                { MHD_OPTION_CONNECTION_LIMIT, 2000, NULL },
+                { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) conn_watch_notify, NULL },
+                /* A thread per connection: this bounds them. */
+                { MHD_OPTION_CONNECTION_LIMIT, (intptr_t) app.cfg.max_connections, NULL },
+                /* So that one client cannot take every connection (0: no
+                 * cap). libmicrohttpd closes the ones over it at once. */
+                { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t) app.cfg.max_connections_per_ip, NULL },
                 { MHD_OPTION_END, 0, NULL },
         };
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
@@ -198,6 +232,16 @@ int main(int argc, char **argv) {
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
 
         guard_setup(&app);
+        if (mhd_errors_setup(&app) < 0)
+                log_warning("libmicrohttpd's own error answers stay HTML: roster-api's MHD_queue_response is not "
+                            "in front of it (was roster-api linked without --export-dynamic-symbol="
+                            "MHD_queue_response?)");
+        int k = conn_watch_start(app.cfg.header_timeout_seconds);
+        if (k < 0) {
+                log_error("cannot start the connection watchdog: %s", strerror(-k));
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
         if (ulfius_start_framework_with_mhd_options(&inst, flags, ops) != U_OK) {
                 log_error("cannot listen on %s", app.cfg.listen);
                 ulfius_clean_instance(&inst);
@@ -223,6 +267,7 @@ int main(int argc, char **argv) {
         ulfius_clean_instance(&inst);
         rc = 0;
 out:
+        conn_watch_stop();
         redis_free(app.redis);
         db_pool_free(app.pool);
         for (size_t i = 0; i < app.n_cors_origins; i++)

@@ -66,6 +66,15 @@ static const ConfigItem config_table[] = {
           "Days a published invite event is kept in PostgreSQL, to be published again if Redis loses its data." },
         { "ROSTER_REQUEST_TIMEOUT_SECONDS", CONFIG_INT, "120", 5, 3600, offsetof(Config, request_timeout_seconds),
           "An idle HTTP connection (including a stalled upload) is closed after this long." },
+        { "ROSTER_MAX_CONNECTIONS", CONFIG_INT, "1000", 8, 100000, offsetof(Config, max_connections),
+          "HTTP connections one roster-api process holds at once, from all clients; each has a thread of its "
+          "own. Connections over this are closed as they arrive." },
+        { "ROSTER_MAX_CONNECTIONS_PER_IP", CONFIG_INT, "128", 0, 100000, offsetof(Config, max_connections_per_ip),
+          "HTTP connections one client address may hold at once; more are closed as they arrive. 0: no cap, "
+          "for an API behind a proxy or load balancer, where every connection comes from its address." },
+        { "ROSTER_HEADER_TIMEOUT_SECONDS", CONFIG_INT, "20", 1, 3600, offsetof(Config, header_timeout_seconds),
+          "A connection whose request line and headers have not all arrived this long after it opened (or "
+          "after its previous request ended) is closed, however slowly they trickle in." },
         { "ROSTER_CORS_ORIGINS", CONFIG_STRING, "", 0, 0, offsetof(Config, cors_origins),
           "Comma-separated origins allowed to call the API from a browser (e.g. https://admin.example.org)." },
         { "ROSTER_WORKER_ID", CONFIG_STRING, "", 0, 0, offsetof(Config, worker_id),

@@ -28,6 +28,9 @@ typedef struct Config {
         int64_t max_attempts;
         int64_t invite_retention_days;
         int64_t request_timeout_seconds;
+        int64_t max_connections;
+        int64_t max_connections_per_ip;
+        int64_t header_timeout_seconds;
         char *cors_origins;
         char *worker_id;
         LogFormat log_format;

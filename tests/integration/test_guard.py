@@ -1,12 +1,14 @@
 """What a client can make the API hold before any handler runs: bodies
 are only read for authenticated callers, and only up to their limits."""
 
+import select
 import socket
 import time
 
 import pytest
+import requests
 
-from harness import measures_memory, upload
+from harness import measures_memory, upload, wait_until
 
 
 def vm_rss_kib(pid):
@@ -181,3 +183,123 @@ def test_multipart_without_a_usable_boundary_is_400(guarded_api, account):
         status, data = read_status(s)
         assert status == 400 and b"invalid_multipart" in data, (ctype, data)
         s.close()
+
+
+def idle_connection(api, source="127.0.0.1"):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(5)
+    s.connect(("127.0.0.1", int(api.base.rsplit(":", 1)[1])))
+    return s
+
+
+def closed_by_server(socks, within):
+    """The sockets of socks the server closed (EOF or reset) within
+    `within` seconds."""
+    closed, deadline = set(), time.monotonic() + within
+    while len(closed) < len(socks) and time.monotonic() < deadline:
+        ready, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.2)
+        for s in ready:
+            try:
+                if s.recv(1) == b"":
+                    closed.add(s)
+            except OSError:
+                closed.add(s)
+    return closed
+
+
+def healthz_from(api, source):
+    s = idle_connection(api, source)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: roster.test\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+        return data
+    finally:
+        s.close()
+
+
+def test_one_address_cannot_take_every_connection(roster):
+    api = roster.start_api(ROSTER_MAX_CONNECTIONS="40", ROSTER_MAX_CONNECTIONS_PER_IP="16")
+    socks = []
+    try:
+        time.sleep(0.5)  # the harness's own probes are gone
+        socks = [idle_connection(api) for _ in range(16)]
+        assert not closed_by_server(socks, within=1), "connections under the cap were closed"
+        # Enough to fill the whole server, from one address: the ones over
+        # its cap are closed as they arrive...
+        over = [idle_connection(api) for _ in range(24)]
+        socks += over
+        assert closed_by_server(over, within=5) == set(over)
+        # ...and another client is still served.
+        assert healthz_from(api, "127.0.0.2").startswith(b"HTTP/1.1 200 ")
+    finally:
+        for s in socks:
+            s.close()
+    wait_until(lambda: healthz_from(api, "127.0.0.1").startswith(b"HTTP/1.1 200 "), timeout=10,
+               what="the address to be served again")
+    api.stop()
+
+
+def test_the_connection_limit_is_a_setting(roster):
+    api = roster.start_api(ROSTER_MAX_CONNECTIONS="8", ROSTER_MAX_CONNECTIONS_PER_IP="0")
+    socks = []
+    try:
+        time.sleep(0.5)
+        socks = [idle_connection(api) for _ in range(8)]
+        assert not closed_by_server(socks, within=1)
+        over = idle_connection(api, "127.0.0.2")
+        socks.append(over)
+        assert closed_by_server([over], within=5) == {over}
+    finally:
+        for s in socks:
+            s.close()
+        api.stop()
+
+
+def test_request_headers_have_a_deadline(roster):
+    """However slowly they trickle in, a request's line and headers must
+    all arrive within ROSTER_HEADER_TIMEOUT_SECONDS."""
+    api = roster.start_api(ROSTER_HEADER_TIMEOUT_SECONDS="3", ROSTER_REQUEST_TIMEOUT_SECONDS="60")
+    try:
+        s = idle_connection(api)
+        slow = b"GET /healthz HTTP/1.1\r\nHost: roster.test\r\nX-Slow: " + b"a" * 60 + b"\r\n\r\n"
+        started, closed = time.monotonic(), False
+        for byte in slow:  # a byte a second: never idle for long, never done
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            if closed_by_server([s], within=1):
+                closed = True
+                break
+            if time.monotonic() - started > 15:
+                break
+        s.close()
+        assert closed, "the trickling connection was not closed"
+        assert time.monotonic() - started < 3 + 3
+        # A connection that sends nothing goes the same way.
+        s = idle_connection(api)
+        assert closed_by_server([s], within=3 + 3) == {s}
+        s.close()
+        # On a kept-alive connection the deadline starts again when a
+        # request ends: a pause shorter than it is fine, a longer one not.
+        s = idle_connection(api)
+        for _ in range(2):
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: roster.test\r\n\r\n")
+            data = b""
+            while b'{"status":"ok"}' not in data:
+                chunk = s.recv(65536)
+                assert chunk, data
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200 "), data
+            time.sleep(1.5)
+        started = time.monotonic()
+        assert closed_by_server([s], within=3 + 3) == {s}
+        assert time.monotonic() - started < 3
+        s.close()
+        assert requests.get(api.base + "/healthz", timeout=5).status_code == 200
+    finally:
+        api.stop()

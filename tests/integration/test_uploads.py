@@ -207,6 +207,52 @@ def test_cut_off_upload_leaves_nothing(roster, api, account):
     assert requests.get(api.base + "/healthz", timeout=5).status_code == 200
 
 
+CUT_BOUNDARY = "cutboundary"
+
+
+def cut_form(close):
+    """A form with a role and a file; with its close delimiter or without
+    (then the last row stops short, as when a client gives up)."""
+    body = (f"--{CUT_BOUNDARY}\r\nContent-Disposition: form-data; name=\"role\"\r\n\r\nla_user\r\n"
+            f"--{CUT_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode() + GOOD + b"john@example.org,John,Smithson"
+    return body + f"\r\n--{CUT_BOUNDARY}--\r\n".encode() if close else body
+
+
+def redis_ids(roster):
+    r = roster.redis_client()
+    return ({i for i, _ in r.xrange("roster:jobs", "-", "+")} | {i for i, _ in r.xrange("roster:invites", "-", "+")}
+            | r.smembers("roster:jobs:queued"))
+
+
+def test_form_without_its_closing_boundary_is_400_and_leaves_nothing(roster, api, account):
+    headers = {**account.headers, "Content-Type": f"multipart/form-data; boundary={CUT_BOUNDARY}"}
+    before = redis_ids(roster)
+    r = requests.post(api.base + "/v1/imports", data=cut_form(close=False), headers=headers, timeout=30)
+    body = is_problem(r, 400, "invalid_multipart")
+    assert "cut off" in body["detail"]
+    assert account_imports(roster, account) == 0
+    assert account.users() == []
+    assert orphan_chunks(roster) == 0
+    assert open_upload_transactions(roster) == 0
+    assert redis_ids(roster) - before == set()
+    # The same form, whole, is taken; also when its close delimiter
+    # arrives split over several reads.
+    r = requests.post(api.base + "/v1/imports", data=cut_form(close=True), headers=headers, timeout=30)
+    assert r.status_code == 202, r.text
+    whole = cut_form(close=True)
+    split = len(whole) - len(f"{CUT_BOUNDARY}--\r\n") + 3
+
+    def pieces():
+        for piece in (whole[:split - 6], whole[split - 6:split], whole[split:]):
+            yield piece
+            time.sleep(0.2)
+
+    r = requests.post(api.base + "/v1/imports", data=pieces(), headers=headers, timeout=30)
+    assert r.status_code == 202, r.text
+    assert account_imports(roster, account) == 2
+
+
 def vm_hwm_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
