@@ -8,12 +8,14 @@ static bool is_formula_start(char c) {
 }
 
 /* What csv_writer_cell() guards, and what csv_writer_unguard() therefore
- * reads as guarded: an apostrophe before a formula character, or before an
- * apostrophe and a formula character. */
+ * reads as guarded: apostrophes, however many, before a formula character.
+ * Any number, not one or two: the writer adds one to each such value, and
+ * the reader must know every value the writer can produce. */
 static bool is_guarded(const char *s, size_t len) {
-        if (len < 2 || s[0] != '\'')
-                return false;
-        return is_formula_start(s[1]) || (len > 2 && s[1] == '\'' && is_formula_start(s[2]));
+        size_t i = 0;
+        while (i < len && s[i] == '\'')
+                i++;
+        return i > 0 && i < len && is_formula_start(s[i]);
 }
 
 int csv_writer_cell(Buf *b, const char *s, size_t len, char delimiter) {

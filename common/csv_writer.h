@@ -10,7 +10,7 @@
 
 /* Appends one cell. A value that a spreadsheet would run as a formula
  * (starting with = + - @, tab or CR) gets a leading apostrophe, which
- * makes it inert, and so does one that already starts with an apostrophe
+ * makes it inert, and so does one that already starts with apostrophes
  * before such a character (so that the round trip keeps it); a value holding the delimiter, a quote, a line break or
  * outer spaces is quoted, inner quotes doubled. 0 or -ENOMEM. */
 int csv_writer_cell(Buf *b, const char *s, size_t len, char delimiter) _must_check_;
