@@ -140,7 +140,11 @@ static int try_start(UploadScan *s, bool final) {
         } else if (n >= 3 && h[0] == 0xEF && h[1] == 0xBB && h[2] == 0xBF)
                 s->skip = 3;
 
-        /* The head as text, to find the end of the first line. */
+        /* The head as text, to find the end of the first line. When that
+         * line is longer than HEAD_MAX, only its first HEAD_MAX bytes
+         * choose the delimiter: how many bytes the head holds past that
+         * depends on how the upload was cut, and the choice must not. */
+        size_t head = MIN(n, (size_t) HEAD_MAX);
         const char *text;
         size_t text_len;
         Buf tmp = BUF_INIT;
@@ -149,15 +153,15 @@ static int try_start(UploadScan *s, bool final) {
                  * again from the start. */
                 _cleanup_(text_decoder_freep) TextDecoder *d =
                         text_decoder_new(h[0] == 0xFF ? TEXT_ENCODING_UTF16LE : TEXT_ENCODING_UTF16BE);
-                if (!d || text_decoder_feed(d, h, n, &tmp) < 0) {
+                if (!d || text_decoder_feed(d, h, head, &tmp) < 0) {
                         buf_done(&tmp);
                         return -ENOMEM;
                 }
                 text = buf_str(&tmp);
                 text_len = tmp.len;
         } else {
-                text = s->head.data + MIN(s->skip, n);
-                text_len = n - MIN(s->skip, n);
+                text = s->head.data + MIN(s->skip, head);
+                text_len = head - MIN(s->skip, head);
         }
         if (!final && n < HEAD_MAX && !has_first_line(text, text_len)) {
                 buf_done(&tmp);

@@ -306,11 +306,54 @@ static void test_chunking(void) {
         buf_done(&big);
 }
 
+/* Found by fuzzing: a first line longer than the 64 KiB held back had its
+ * delimiter chosen from as much of it as the scan happened to hold, so the
+ * same file could be read with a different delimiter depending on how the
+ * upload arrived. */
+static void test_long_first_line(void) {
+        /* The first 64 KiB hold 600 semicolons and 100 commas; 700 more
+         * commas come after them: commas win over the whole line,
+         * semicolons over its first 64 KiB. */
+        Buf big = BUF_INIT;
+        int r = 0;
+        for (int i = 0; r >= 0 && i < 600; i++)
+                r = buf_printf(&big, "%0100d;", i);
+        for (int i = 0; r >= 0 && i < 100; i++)
+                r = buf_append_str(&big, "c,");
+        for (int i = 0; r >= 0 && i < 5000; i++)
+                r = buf_append_char(&big, 'x');
+        for (int i = 0; r >= 0 && i < 700; i++)
+                r = buf_append_str(&big, ",h");
+        if (r >= 0)
+                r = buf_append_str(&big, "\na,b\n");
+        if (r < 0)
+                abort();
+
+        UploadReport rep;
+        is_int(scan(big.data, big.len, 0, 0, &rep), 0, "a 67 KB first line in one piece");
+        is_int(rep.delimiter, ';', "... the delimiter comes from its first 64 KiB");
+        char *want = report_text(&rep);
+        upload_scan_report_done(&rep);
+        /* Chunks that are not tiny: the head is scanned again after each
+         * chunk, which would make this slow under valgrind. */
+        static const size_t chunks[] = { 999, 4096, 16384 };
+        for (size_t i = 0; i < ELEMENTSOF(chunks); i++) {
+                is_int(scan(big.data, big.len, chunks[i], 0, &rep), 0, "... in chunks of %zu", chunks[i]);
+                char *got = report_text(&rep);
+                is_str(got, want, "... in chunks of %zu: the same report", chunks[i]);
+                free(got);
+                upload_scan_report_done(&rep);
+        }
+        free(want);
+        buf_done(&big);
+}
+
 int main(void) {
         test_basic();
         test_delimiter_option();
         test_errors();
         test_utf16();
         test_chunking();
+        test_long_first_line();
         return tap_done();
 }
