@@ -34,6 +34,9 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         mhd_request_completed(cls, connection, con_cls, toe);
 }
 
+/* libmicrohttpd's format strings: marked as such so that -Wformat=2 checks
+ * the forwarding (clang asks for it, gcc does not). */
+static void mhd_logger(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void mhd_logger(void *cls, const char *fmt, va_list ap) {
         char msg[512];
         vsnprintf(msg, sizeof msg, fmt, ap);

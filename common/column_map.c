@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void column_map_free(ColumnMap *m) {
         if (!m)
                 return;
@@ -43,10 +45,10 @@ int column_map_parse(const char *json, ColumnMap **ret, char *err, size_t err_si
                 const char *custom = NULL;
                 if (!json_is_string(value) || field_from_target(json_string_value(value), &f, &custom) < 0) {
                         snprintf(err, err_size,
-                                 "column_map: the target for \"%.100s\" must be one of first_name, last_name, "
+                                 "column_map: the target for \"%.*s\" must be one of first_name, last_name, "
                                  "email, job_title, phone, urn, upn, role, active, teams, ignore or "
                                  "custom.<key> (key: a-z, 0-9, _; at most 64)",
-                                 key);
+                                 (int) utf8_truncate(key, strlen(key), 100), key);
                         r = -EINVAL;
                         goto out;
                 }
@@ -59,7 +61,8 @@ int column_map_parse(const char *json, ColumnMap **ret, char *err, size_t err_si
                 }
                 for (size_t i = 0; i < m->n; i++)
                         if (strcmp(m->entries[i].header_norm, norm) == 0) {
-                                snprintf(err, err_size, "column_map: \"%.100s\" is given twice", key);
+                                snprintf(err, err_size, "column_map: \"%.*s\" is given twice",
+                                         (int) utf8_truncate(key, strlen(key), 100), key);
                                 r = -EINVAL;
                                 goto out;
                         }

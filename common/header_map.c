@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "csv_writer.h"
+#include "utf8.h"
 
 void header_map_free(HeaderMap *m) {
         if (!m)
@@ -101,11 +102,12 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
                 default:
                         if (m->single[col->field] >= 0) {
                                 int first = m->single[col->field];
+                                const char *a = m->columns[first].header, *b = col->header;
                                 snprintf(problem->message, sizeof problem->message,
-                                         "two columns hold %s: \"%.80s\" (column %d) and \"%.80s\" (column %zu); "
+                                         "two columns hold %s: \"%.*s\" (column %d) and \"%.*s\" (column %zu); "
                                          "remove one or name it in column_map",
-                                         field_name(col->field), m->columns[first].header, first + 1,
-                                         col->header, i + 1);
+                                         field_name(col->field), (int) utf8_truncate(a, strlen(a), 80), a,
+                                         first + 1, (int) utf8_truncate(b, strlen(b), 80), b, i + 1);
                                 return -EINVAL;
                         }
                         m->single[col->field] = (int) i;

@@ -25,6 +25,14 @@ struct UploadScan {
         Phase phase;
 
         Buf head; /* raw bytes held back in PHASE_HEAD */
+        /* How far the head has been looked at for the end of the first
+         * line, so that each chunk is looked at once; for UTF-16 the
+         * head's text, decoded as it comes. */
+        size_t head_scanned;
+        bool head_quoted, head_has_line;
+        TextDecoder *head_decoder;
+        Buf head_text;
+        size_t head_decoded;
         TextDecoder *utf16; /* set for UTF-16 files */
         size_t skip; /* BOM bytes to drop before parsing (UTF-8) */
         Buf decoded;
@@ -59,6 +67,8 @@ void upload_scan_free(UploadScan *s) {
         if (!s)
                 return;
         buf_done(&s->head);
+        buf_done(&s->head_text);
+        text_decoder_free(s->head_decoder);
         buf_done(&s->decoded);
         text_decoder_free(s->utf16);
         csv_reader_free(s->csv);
@@ -113,16 +123,17 @@ static int stream(UploadScan *s, const char *p, size_t len) {
         return parse(s, s->decoded.data, s->decoded.len);
 }
 
-/* True once the text holds a line break outside quotes. */
-static bool has_first_line(const char *p, size_t len) {
-        bool quoted = false;
-        for (size_t i = 0; i < len; i++) {
-                if (p[i] == '"')
-                        quoted = !quoted;
-                else if (!quoted && (p[i] == '\n' || p[i] == '\r'))
-                        return true;
+/* Looks for a line break outside quotes in the head's text, from where
+ * the last look stopped: a head arriving in tiny chunks would otherwise be
+ * read again from the start for each, which is quadratic. */
+static void scan_first_line(UploadScan *s, const char *p, size_t len) {
+        for (; !s->head_has_line && s->head_scanned < len; s->head_scanned++) {
+                char c = p[s->head_scanned];
+                if (c == '"')
+                        s->head_quoted = !s->head_quoted;
+                else if (!s->head_quoted && (c == '\n' || c == '\r'))
+                        s->head_has_line = true;
         }
-        return false;
 }
 
 /* Decides encoding family, BOM and delimiter from the head and starts
@@ -140,31 +151,36 @@ static int try_start(UploadScan *s, bool final) {
         } else if (n >= 3 && h[0] == 0xEF && h[1] == 0xBB && h[2] == 0xBF)
                 s->skip = 3;
 
-        /* The head as text, to find the end of the first line. */
+        /* The head as text, to find the end of the first line. When that
+         * line is longer than HEAD_MAX, only its first HEAD_MAX bytes
+         * choose the delimiter: how many bytes the head holds past that
+         * depends on how the upload was cut, and the choice must not. */
+        size_t head = MIN(n, (size_t) HEAD_MAX);
         const char *text;
         size_t text_len;
-        Buf tmp = BUF_INIT;
         if (s->utf16) {
-                /* A throw-away decoder: the real one must see the head
+                /* A decoder of its own: the real one must see the head
                  * again from the start. */
-                _cleanup_(text_decoder_freep) TextDecoder *d =
-                        text_decoder_new(h[0] == 0xFF ? TEXT_ENCODING_UTF16LE : TEXT_ENCODING_UTF16BE);
-                if (!d || text_decoder_feed(d, h, n, &tmp) < 0) {
-                        buf_done(&tmp);
+                if (!s->head_decoder &&
+                    !(s->head_decoder = text_decoder_new(h[0] == 0xFF ? TEXT_ENCODING_UTF16LE
+                                                                      : TEXT_ENCODING_UTF16BE)))
                         return -ENOMEM;
-                }
-                text = buf_str(&tmp);
-                text_len = tmp.len;
+                if (text_decoder_feed(s->head_decoder, h + s->head_decoded, head - s->head_decoded,
+                                      &s->head_text) < 0)
+                        return -ENOMEM;
+                s->head_decoded = head;
+                text = buf_str(&s->head_text);
+                text_len = s->head_text.len;
         } else {
-                text = s->head.data + MIN(s->skip, n);
-                text_len = n - MIN(s->skip, n);
+                text = s->head.data + MIN(s->skip, head);
+                text_len = head - MIN(s->skip, head);
         }
-        if (!final && n < HEAD_MAX && !has_first_line(text, text_len)) {
-                buf_done(&tmp);
+        scan_first_line(s, text, text_len);
+        if (!final && n < HEAD_MAX && !s->head_has_line)
                 return 0;
-        }
         s->delimiter = s->forced_delimiter ? s->forced_delimiter : csv_reader_detect_delimiter(text, text_len);
-        buf_done(&tmp);
+        text_decoder_free(TAKE_PTR(s->head_decoder));
+        buf_done(&s->head_text);
 
         s->csv = csv_reader_new(s->delimiter, on_record, s);
         if (!s->csv)

@@ -19,6 +19,16 @@ size_t utf8_length(const char *s, size_t len) {
         return n;
 }
 
+size_t utf8_truncate(const char *s, size_t len, size_t max) {
+        if (len <= max)
+                return len;
+        /* s[max] is the first byte left out: when it continues a
+         * character, that character is left out whole. */
+        while (max > 0 && ((uint8_t) s[max] & 0xC0) == 0x80)
+                max--;
+        return max;
+}
+
 char *utf8_sanitize(const char *s) {
         size_t len = strlen(s);
         /* At most three bytes of U+FFFD for each byte in. */

@@ -12,6 +12,11 @@ bool utf8_is_valid(const char *s, size_t len);
 /* Number of code points of a valid UTF-8 string. */
 size_t utf8_length(const char *s, size_t len);
 
+/* The length of the longest start of [s, s+len) that is at most max bytes
+ * and does not end inside a character: for quoting a bounded piece of
+ * text in a message ("%.*s") without leaving half a character in it. */
+size_t utf8_truncate(const char *s, size_t len, size_t max);
+
 /* A copy of s that is valid UTF-8: each invalid sequence (or one cut at
  * the end) becomes U+FFFD. NULL when out of memory; free() it. */
 char *utf8_sanitize(const char *s);

@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "header_map.h"
 #include "tap.h"
+#include "utf8.h"
 
 #define MAX_CELLS 32
 
@@ -289,6 +290,20 @@ static void test_conflicts(void) {
            "the mapped column is custom, the other is the email");
         header_map_free(m);
         column_map_free(cm);
+
+        /* Headings are quoted cut to 80 bytes, but never inside a
+         * character: "Email" and 50 no-break spaces (which matching
+         * ignores) used to be cut in the middle of one, leaving a message
+         * that is not UTF-8. */
+        char line[128] = "Email";
+        for (int i = 0; i < 50; i++)
+                strcat(line, "\xC2\xA0");
+        strcat(line, ",E-mail");
+        is_int(build(line, NULL, &m, &problem), -EINVAL, "Email with 50 no-break spaces, and E-mail: -EINVAL");
+        ok(utf8_is_valid(problem.message, strlen(problem.message)), "... the message is valid UTF-8");
+        ok(strstr(problem.message, "\"Email\xC2\xA0") && strstr(problem.message, "\xC2\xA0\" (column 1)") &&
+                   strstr(problem.message, "\"E-mail\" (column 2)"),
+           "... and quotes both headings, the long one cut after a whole character");
 }
 
 static void test_column_map(void) {
@@ -368,6 +383,16 @@ static void test_column_map(void) {
                    bad[i].word, err);
                 ok(sentinel == (ColumnMap *) 0x1, "column_map %s: *ret left alone", bad[i].what);
         }
+
+        /* A long header is quoted cut to 100 bytes, after a whole
+         * character: "x" then 60 two-byte characters used to be cut in the
+         * middle of the 50th. */
+        char json[160] = "{\"x";
+        for (int i = 0; i < 60; i++)
+                strcat(json, "\xC3\xA9");
+        strcat(json, "\": \"nope\"}");
+        is_int(column_map_parse(json, &cm, err, sizeof err), -EINVAL, "column_map with a long header: -EINVAL");
+        ok(utf8_is_valid(err, strlen(err)), "... the message is valid UTF-8");
 
         is_int(column_map_parse("{}", &cm, err, sizeof err), 0, "an empty column_map parses");
         is_int(cm->n, 0, "... with no entries");

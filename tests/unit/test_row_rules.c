@@ -507,7 +507,7 @@ static void test_invalid_text(void) {
         u = check_with(FIELD_JOB_TITLE, "Head\nof Year");
         is_str(issues(&u), "job_title:invalid_text", "a line break in a job title: invalid_text on job_title");
 
-        static const char *const good[] = { "Zo\xC3\xAB", "Se\xC3\xA1n", "\xC3\x98rjan", "Mary\xC2\xA0" "Ann",
+        static const char *const good[] = { "Zo\xC3\xAB", "Se\xC3\xA1n", "\xC3\x98rjan", ("Mary\xC2\xA0" "Ann"),
                                             "O'Brien", "\xF0\x9F\x98\x80" };
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
                 u = check_with(FIELD_FIRST_NAME, good[i]);

@@ -339,6 +339,15 @@ static void test_utf8_validation(void) {
         is_int(utf8_length(S("abc")), 3, "utf8_length(\"abc\")");
         is_int(utf8_length(S("Zo\xC3\xAB")), 3, "utf8_length(\"Zo\xC3\xAB\")");
         is_int(utf8_length(S("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80")), 3, "utf8_length counts code points");
+
+        is_int(utf8_truncate(S("abc"), 10), 3, "utf8_truncate: shorter than max: whole");
+        is_int(utf8_truncate(S("abc"), 2), 2, "utf8_truncate: ASCII cut at max");
+        is_int(utf8_truncate(S(""), 0), 0, "utf8_truncate: empty");
+        is_int(utf8_truncate(S("Zo\xC3\xAB"), 4), 4, "utf8_truncate: exactly max");
+        is_int(utf8_truncate(S("Zo\xC3\xAB!"), 3), 2, "utf8_truncate: not inside a two-byte character");
+        is_int(utf8_truncate(S("Zo\xC3\xAB!"), 4), 4, "utf8_truncate: after a whole two-byte character");
+        is_int(utf8_truncate(S("\xF0\x9F\x98\x80x"), 3), 0, "utf8_truncate: not inside a four-byte character");
+        is_int(utf8_truncate(S("\xF0\x9F\x98\x80x"), 4), 4, "utf8_truncate: after a four-byte character");
 }
 
 int main(void) {

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "sha256.h"
@@ -306,11 +307,108 @@ static void test_chunking(void) {
         buf_done(&big);
 }
 
+/* Found by fuzzing: a first line longer than the 64 KiB held back had its
+ * delimiter chosen from as much of it as the scan happened to hold, so the
+ * same file could be read with a different delimiter depending on how the
+ * upload arrived. */
+static void test_long_first_line(void) {
+        /* The first 64 KiB hold 600 semicolons and 100 commas; 700 more
+         * commas come after them: commas win over the whole line,
+         * semicolons over its first 64 KiB. */
+        Buf big = BUF_INIT;
+        int r = 0;
+        for (int i = 0; r >= 0 && i < 600; i++)
+                r = buf_printf(&big, "%0100d;", i);
+        for (int i = 0; r >= 0 && i < 100; i++)
+                r = buf_append_str(&big, "c,");
+        for (int i = 0; r >= 0 && i < 5000; i++)
+                r = buf_append_char(&big, 'x');
+        for (int i = 0; r >= 0 && i < 700; i++)
+                r = buf_append_str(&big, ",h");
+        if (r >= 0)
+                r = buf_append_str(&big, "\na,b\n");
+        if (r < 0)
+                abort();
+
+        UploadReport rep;
+        is_int(scan(big.data, big.len, 0, 0, &rep), 0, "a 67 KB first line in one piece");
+        is_int(rep.delimiter, ';', "... the delimiter comes from its first 64 KiB");
+        char *want = report_text(&rep);
+        upload_scan_report_done(&rep);
+        /* Chunks that are not tiny: the head is scanned again after each
+         * chunk, which would make this slow under valgrind. */
+        static const size_t chunks[] = { 999, 4096, 16384 };
+        for (size_t i = 0; i < ELEMENTSOF(chunks); i++) {
+                is_int(scan(big.data, big.len, chunks[i], 0, &rep), 0, "... in chunks of %zu", chunks[i]);
+                char *got = report_text(&rep);
+                is_str(got, want, "... in chunks of %zu: the same report", chunks[i]);
+                free(got);
+                upload_scan_report_done(&rep);
+        }
+        free(want);
+        buf_done(&big);
+}
+
+/* CPU seconds for one scan of data in chunks of `chunk` bytes (0: whole),
+ * the best of `times`; checks that it gives one row under 1000 headings. */
+static double scan_cpu(const char *what, const void *data, size_t len, size_t chunk, int times) {
+        double best = 1e9;
+        for (int i = 0; i < times; i++) {
+                UploadReport rep;
+                clock_t start = clock();
+                if (scan(data, len, chunk, 0, &rep) < 0)
+                        abort();
+                double cpu = (double) (clock() - start) / CLOCKS_PER_SEC;
+                best = MIN(best, cpu);
+                if (i == 0)
+                        ok(rep.rows == 1 && rep.n_header == 1000, "%s in chunks of %zu: 1000 headings, 1 row", what,
+                           chunk);
+                upload_scan_report_done(&rep);
+        }
+        return best;
+}
+
+/* Found by fuzzing (a timeout): the head was searched for the end of the
+ * first line from its start again after each chunk, so a long first line
+ * arriving in tiny chunks took quadratic time: seconds of CPU for 64 KiB
+ * sent a byte at a time, hundreds of times a scan in one piece. Each byte
+ * is now looked at once. Compared with a scan in one piece rather than
+ * with a fixed time, so that it holds under valgrind too. */
+static void test_head_in_tiny_chunks(void) {
+        Buf big = BUF_INIT, wide = BUF_INIT;
+        int r = 0;
+        for (int i = 0; r >= 0 && i < 1000; i++)
+                r = buf_printf(&big, "%s%070d", i ? "," : "", i);
+        if (r >= 0)
+                r = buf_append_str(&big, "\n1,2\n");
+        /* The same in UTF-16, whose head is decoded as it comes. */
+        if (r >= 0)
+                r = buf_append(&wide, "\xFF\xFE", 2);
+        for (size_t i = 0; r >= 0 && i < big.len; i++)
+                if ((r = buf_append_char(&wide, big.data[i])) >= 0)
+                        r = buf_append_char(&wide, '\0');
+        if (r < 0)
+                abort();
+
+        const Buf *files[] = { &big, &wide };
+        const char *names[] = { "a 71 KB first line", "a 71 KB first line in UTF-16" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                double whole = scan_cpu(names[i], files[i]->data, files[i]->len, 0, 5);
+                double bytes = scan_cpu(names[i], files[i]->data, files[i]->len, 1, 1);
+                ok(bytes < 100 * whole + 0.05, "%s a byte at a time: linear time (%.4f s, in one piece %.4f s)",
+                   names[i], bytes, whole);
+        }
+        buf_done(&wide);
+        buf_done(&big);
+}
+
 int main(void) {
         test_basic();
         test_delimiter_option();
         test_errors();
         test_utf16();
         test_chunking();
+        test_long_first_line();
+        test_head_in_tiny_chunks();
         return tap_done();
 }
