@@ -65,7 +65,10 @@ unsigned meta_metrics(Request *r) {
                                                PQgetvalue(res, i, 1));
                         PQclear(res);
                 }
-                res = k >= 0 ? db_exec(db, "SELECT count(*) FROM invite_outbox", 0, NULL) : NULL;
+                res = k >= 0 ? db_exec(db,
+                                               "SELECT coalesce(sum(cardinality(user_ids)), 0) FROM invite_batches "
+                                               "WHERE published_at IS NULL",
+                                               0, NULL) : NULL;
                 if (res) {
                         k = buf_printf(&m,
                                        "# HELP roster_invites_unpublished Invite events not yet on the stream.\n"

@@ -26,6 +26,9 @@ static const char publish_script[] =
 
 #define MARKER_SECONDS "604800"
 
+/* Events sent in one pipelined round trip. */
+#define PUBLISH_CHUNK 1000
+
 static int append_publish(Redis *redis, PGresult *res, int row) {
         char marker[80];
         snprintf(marker, sizeof marker, "roster:invites:sent:%s", PQgetvalue(res, row, 0));
@@ -70,55 +73,92 @@ static int publish_tx(Db *db, void *userdata) {
         }
 
         const char *params[] = { p->import_id, p->min_age, p->limit };
+        /* The batches, locked, then their events: one row per user still
+         * there, or one row of NULLs for a batch whose users were all
+         * deleted meanwhile (it is marked all the same). */
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db,
-                "SELECT o.event_id, a.slug, o.user_id, o.email, o.first_name, o.last_name, o.role, o.import_id "
-                "FROM invite_outbox o JOIN accounts a ON a.id = o.account_id "
-                "WHERE o.published_at IS NULL AND ($1::uuid IS NULL OR o.import_id = $1::uuid) "
-                "  AND o.created_at <= now() - make_interval(secs => $2::int) "
-                "ORDER BY o.created_at LIMIT $3::int FOR UPDATE OF o SKIP LOCKED",
+                "WITH b AS (SELECT import_id, first_line, account_id, user_ids, created_at FROM invite_batches "
+                "           WHERE published_at IS NULL AND ($1::uuid IS NULL OR import_id = $1::uuid) "
+                "             AND created_at <= now() - make_interval(secs => $2::int) "
+                "           ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+                "SELECT md5(b.import_id::text || ':' || e.id)::uuid, a.slug, e.id, e.email, e.first_name, "
+                "       e.last_name, e.key, b.import_id, b.first_line "
+                "FROM b JOIN accounts a ON a.id = b.account_id "
+                "LEFT JOIN LATERAL (SELECT u.id, u.email, u.first_name, u.last_name, r.key, x.n "
+                "                   FROM unnest(b.user_ids) WITH ORDINALITY AS x(id, n) "
+                "                   JOIN users u ON u.id = x.id JOIN roles r ON r.id = u.role_id) e ON true "
+                "ORDER BY b.created_at, b.import_id, b.first_line, e.n",
                 3, params);
         if (!res)
                 return db_error(db);
 
-        /* All the events in one pipeline, then the replies in order: a
-         * round trip per batch rather than per event. */
-        int n = PQntuples(res), queued = 0;
-        while (queued < n && append_publish(p->redis, res, queued) == 0)
-                queued++;
-        Buf ids = BUF_INIT;
-        int r = buf_append_char(&ids, '{');
-        for (int i = 0; i < queued; i++) {
-                /* Every queued reply is read, also after an error one, or
-                 * the next command would get a stale reply. */
-                redisReply *rep;
-                if (redis_get_reply(p->redis, &rep) < 0)
-                        break;
-                bool ok = rep->type != REDIS_REPLY_ERROR;
-                if (!ok) {
-                        snprintf(p->redis->errstr, sizeof p->redis->errstr, "Redis: %s", rep->str);
-                        if (strncmp(rep->str, "EPOCH", 5) == 0)
-                                p->stale_epoch = true;
-                }
-                freeReplyObject(rep);
-                if (ok && r >= 0) {
-                        r = buf_printf(&ids, "%s%s", p->published ? "," : "", PQgetvalue(res, i, 0));
-                        p->published++;
+        int n = PQntuples(res), r = 0, n_done = 0;
+        Buf imports = BUF_INIT, lines = BUF_INIT;
+        bool batch_ok = true;
+        /* The events in pipelined chunks: a round trip per chunk rather
+         * than per event, and a bounded output buffer. */
+        for (int start = 0; start < n && r >= 0 && !p->redis_error; start += PUBLISH_CHUNK) {
+                int end = MIN(n, start + PUBLISH_CHUNK), unsent = end;
+                for (int i = start; i < end; i++)
+                        if (!PQgetisnull(res, i, 2) && append_publish(p->redis, res, i) < 0) {
+                                unsent = i;
+                                p->redis_error = -EIO;
+                                break;
+                        }
+                for (int i = start; i < end && r >= 0; i++) {
+                        bool deleted = PQgetisnull(res, i, 2), sent = deleted;
+                        if (!deleted && i < unsent) {
+                                /* Every queued reply is read, also after an
+                                 * error one, or the next command would get
+                                 * a stale reply. */
+                                redisReply *rep;
+                                if (redis_get_reply(p->redis, &rep) < 0) {
+                                        p->redis_error = -EIO;
+                                        unsent = i;
+                                } else {
+                                        sent = rep->type != REDIS_REPLY_ERROR;
+                                        if (!sent) {
+                                                snprintf(p->redis->errstr, sizeof p->redis->errstr, "Redis: %s",
+                                                         rep->str);
+                                                p->redis_error = -EIO;
+                                                p->stale_epoch = p->stale_epoch || strncmp(rep->str, "EPOCH", 5) == 0;
+                                        }
+                                        freeReplyObject(rep);
+                                }
+                        }
+                        p->published += sent && !deleted;
+                        batch_ok = batch_ok && sent;
+                        if (i + 1 < n && strcmp(PQgetvalue(res, i, 7), PQgetvalue(res, i + 1, 7)) == 0 &&
+                            strcmp(PQgetvalue(res, i, 8), PQgetvalue(res, i + 1, 8)) == 0)
+                                continue; /* more events of this batch follow */
+                        /* The batch's last row. Only a batch whose every
+                         * event went out is marked; the markers keep the
+                         * others from going out twice when it is tried
+                         * again. */
+                        if (batch_ok) {
+                                const char *sep = n_done++ ? "," : "{";
+                                if (buf_printf(&imports, "%s%s", sep, PQgetvalue(res, i, 7)) < 0 ||
+                                    buf_printf(&lines, "%s%s", sep, PQgetvalue(res, i, 8)) < 0)
+                                        r = -ENOMEM;
+                        }
+                        batch_ok = true;
                 }
         }
-        /* Mark what went out; the rest waits for the relay. */
-        if (p->published < n)
-                p->redis_error = -EIO;
-        if (r >= 0 && p->published) {
-                r = buf_append_char(&ids, '}');
-                const char *q[] = { ids.data, p->redis->epoch };
+        if (r >= 0 && n_done) {
+                const char *q[] = { NULL, NULL, p->redis->epoch };
+                if (buf_append_char(&imports, '}') < 0 || buf_append_char(&lines, '}') < 0)
+                        r = -ENOMEM;
+                q[0] = imports.data;
+                q[1] = lines.data;
                 if (r >= 0)
                         r = db_run(db,
-                                   "UPDATE invite_outbox SET published_at = now(), published_epoch = $2::uuid "
-                                   "WHERE event_id = ANY ($1::uuid[])",
-                                   2, q);
+                                   "UPDATE invite_batches SET published_at = now(), published_epoch = $3::uuid "
+                                   "WHERE (import_id, first_line) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))",
+                                   3, q);
         }
-        buf_done(&ids);
+        buf_done(&imports);
+        buf_done(&lines);
         return r;
 }
 
@@ -150,8 +190,8 @@ int invite_outbox_purge(Db *db, int retention_days, int limit, int *ret_deleted)
         const char *p[] = { days, max };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "WITH gone AS (DELETE FROM invite_outbox WHERE event_id IN ("
-                "  SELECT event_id FROM invite_outbox WHERE published_at IS NOT NULL "
+                "WITH gone AS (DELETE FROM invite_batches WHERE (import_id, first_line) IN ("
+                "  SELECT import_id, first_line FROM invite_batches WHERE published_at IS NOT NULL "
                 "    AND created_at < now() - make_interval(days => $1::int) ORDER BY created_at LIMIT $2::int) "
                 "  RETURNING 1) "
                 "SELECT count(*) FROM gone",

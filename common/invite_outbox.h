@@ -1,22 +1,27 @@
-/* Invite events: written to the invite_outbox table in the transaction that
- * creates the user, then published to the Redis stream "roster:invites"
+/* Invite events: the transaction that creates users writes one row to the
+ * invite_batches table per batch, with the ids of the users it created;
+ * the events are then published to the Redis stream "roster:invites"
  * (fields event_id, account, user_id, email, first_name, last_name, role,
- * import_id) for the mailer.
+ * import_id) for the mailer. An event's fields are read from the user when
+ * it is published (a user deleted meanwhile gets none), and its event_id
+ * is derived from the import and the user: publishing it again gives the
+ * same id.
  *
  * Once per Redis data epoch: a Lua script adds the stream entry only if it
  * can also set a marker key for the event (SET NX, kept 7 days), so that a
- * publisher that dies between XADD and marking the row cannot make the
- * next one send the event again. A published row is kept, marked with the
- * time and the epoch, for ROSTER_INVITE_RETENTION_DAYS: if Redis loses its
- * data, redis_epoch_check() marks the events of the lost epoch unpublished
- * and they go out again. Delivery is therefore at least once; consumers
- * dedupe by event_id. Rows are taken FOR UPDATE SKIP LOCKED: several
- * workers may publish at once.
+ * publisher that dies between XADD and marking the batch cannot make the
+ * next one send the event again. A published batch is kept, marked with
+ * the time and the epoch, for ROSTER_INVITE_RETENTION_DAYS: if Redis loses
+ * its data, redis_epoch_check() marks the batches of the lost epoch
+ * unpublished and their events go out again. Delivery is therefore at
+ * least once; consumers dedupe by event_id. Batches are taken FOR UPDATE
+ * SKIP LOCKED: several workers may publish at once.
  *
- * Returns 0, -EIO (Redis: r->errstr; some events may be published and
- * marked), -ESTALE when the connection's Redis data epoch is unknown or no
- * longer Redis's (call redis_epoch_check(), then publish again),
- * -EAGAIN/-EIO (database: db->errmsg), -ENOMEM. */
+ * Returns 0, -EIO (Redis: r->errstr; some events may be published, and
+ * their batches are tried again later), -ESTALE when the connection's
+ * Redis data epoch is unknown or no longer Redis's (call
+ * redis_epoch_check(), then publish again), -EAGAIN/-EIO (database:
+ * db->errmsg), -ENOMEM. */
 #pragma once
 
 #include "db.h"
@@ -24,12 +29,13 @@
 
 #define INVITE_STREAM "roster:invites"
 
-/* Publishes up to limit unpublished events: those of one import (import_id
- * set), or any older than min_age_seconds (import_id NULL; the relay that
- * catches what a dead worker left). */
-int invite_outbox_publish(Db *db, Redis *redis, const char *import_id, int min_age_seconds, int limit,
+/* Publishes the events of up to max_batches unpublished batches: those of
+ * one import (import_id set), or any older than min_age_seconds
+ * (import_id NULL; the relay that catches what a dead worker left). The
+ * number of events sent in *ret_published (may be NULL). */
+int invite_outbox_publish(Db *db, Redis *redis, const char *import_id, int min_age_seconds, int max_batches,
                           int *ret_published) _must_check_;
 
-/* Deletes up to limit published events older than retention_days; the
+/* Deletes up to limit published batches older than retention_days; the
  * count in *ret_deleted (may be NULL). */
 int invite_outbox_purge(Db *db, int retention_days, int limit, int *ret_deleted) _must_check_;

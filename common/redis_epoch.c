@@ -64,9 +64,10 @@ static int change_tx(Db *db, void *userdata) {
 
         _cleanup_(PQclearp) PGresult *ev = db_exec(
                 db,
-                "WITH lost AS (UPDATE invite_outbox SET published_at = NULL, published_epoch = NULL "
-                "  WHERE published_at IS NOT NULL AND published_epoch IS DISTINCT FROM $1::uuid RETURNING 1) "
-                "SELECT count(*) FROM lost",
+                "WITH lost AS (UPDATE invite_batches SET published_at = NULL, published_epoch = NULL "
+                "  WHERE published_at IS NOT NULL AND published_epoch IS DISTINCT FROM $1::uuid "
+                "  RETURNING cardinality(user_ids) AS n) "
+                "SELECT coalesce(sum(n), 0) FROM lost",
                 1, p);
         if (!ev)
                 return db_error(db);

@@ -192,6 +192,33 @@ static const struct {
           "    changed_at  timestamptz NOT NULL DEFAULT now()\n"
           ");\n"
           "INSERT INTO redis_state (id) VALUES (1);\n" },
+        { 3, "invite events kept per batch, not per user",
+          "-- One row per batch that created users with invites on: the ids of\n"
+          "-- the users it created. An event's fields are read from the user\n"
+          "-- when it is published, and its event_id is derived from the import\n"
+          "-- and the user, so that publishing it again gives the same id.\n"
+          "CREATE TABLE invite_batches (\n"
+          "    import_id        uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE,\n"
+          "    first_line       integer NOT NULL,\n"
+          "    account_id       bigint NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,\n"
+          "    user_ids         bigint[] NOT NULL,\n"
+          "    created_at       timestamptz NOT NULL DEFAULT now(),\n"
+          "    published_at     timestamptz,\n"
+          "    published_epoch  uuid,\n"
+          "    PRIMARY KEY (import_id, first_line)\n"
+          ");\n"
+          "CREATE INDEX invite_batches_unpublished ON invite_batches (created_at) WHERE published_at IS NULL;\n"
+          "CREATE INDEX invite_batches_created ON invite_batches (created_at);\n"
+          "-- Events still in the per-user outbox move over, one batch per\n"
+          "-- import (numbered below any line), keeping whether they went out.\n"
+          "INSERT INTO invite_batches (import_id, first_line, account_id, user_ids, created_at, published_at,\n"
+          "                            published_epoch)\n"
+          "SELECT o.import_id, -row_number() OVER (PARTITION BY o.import_id ORDER BY o.published_at IS NULL),\n"
+          "       min(o.account_id), array_agg(o.user_id ORDER BY o.user_id), min(o.created_at), max(o.published_at),\n"
+          "       (array_agg(o.published_epoch))[1]\n"
+          "FROM invite_outbox o JOIN imports i ON i.id = o.import_id\n"
+          "GROUP BY o.import_id, o.published_at IS NULL, o.published_epoch;\n"
+          "DROP TABLE invite_outbox;\n" },
 };
 
 int schema_latest_version(void) {

@@ -245,10 +245,6 @@ static int update_lines(Db *db, Buf *lines, const char *sql) {
         return db_run(db, sql, 1, p);
 }
 
-static int64_t count_of(const PGresult *res) {
-        return strtoll(PQcmdTuples((PGresult *) res), NULL, 10);
-}
-
 static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
@@ -413,21 +409,24 @@ int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, 
                 if ((r = db_run(db, "ROLLBACK TO SAVEPOINT dry_run", 0, NULL)) < 0)
                         goto out;
         } else if (job->invite) {
-                char account[24];
+                /* One outbox row for the batch, not one per user: the
+                 * events are read from the users when published. */
+                char account[24], line[24];
                 snprintf(account, sizeof account, "%" PRId64, job->account_id);
-                const char *p[] = { account, job->import_id };
+                snprintf(line, sizeof line, "%lu", batch->n ? batch->rows[0].user.line : 0UL);
+                const char *p[] = { account, job->import_id, line };
                 _cleanup_(PQclearp) PGresult *res =
                         db_exec(db,
-                                "INSERT INTO invite_outbox (account_id, import_id, user_id, email, first_name, "
-                                "                           last_name, role) "
-                                "SELECT $1::bigint, $2::uuid, s.user_id, s.email, s.first_name, s.last_name, r.key "
-                                "FROM roster_stage s JOIN roles r ON r.id = s.role_id WHERE s.ok AND s.created",
-                                2, p);
+                                "INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
+                                "SELECT $2::uuid, $3::int, $1::bigint, array_agg(user_id ORDER BY line) "
+                                "FROM roster_stage WHERE ok AND created HAVING count(*) > 0 "
+                                "RETURNING cardinality(user_ids)",
+                                3, p);
                 if (!res) {
                         r = db_error(db);
                         goto out;
                 }
-                c.invites = count_of(res);
+                c.invites = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
         }
 
         if ((r = error_log_write(db, job->import_id, batch)) < 0)

@@ -157,8 +157,7 @@ static int flush(Run *run) {
                 int published = 0;
                 /* Committed events that fail to go out now are sent by the
                  * relay later; the import goes on. */
-                if (maintenance_publish(*run->env->redis, run->db, run->rec.id, 0, (int) f.counts.invites + 100,
-                                        &published) < 0)
+                if (maintenance_publish(*run->env->redis, run->db, run->rec.id, 0, 4, &published) < 0)
                         log_import(LOG_LEVEL_WARNING, run->rec.id, "invites left for the relay: %s",
                                    (*run->env->redis)->errstr[0] ? (*run->env->redis)->errstr : run->db->errmsg);
         }

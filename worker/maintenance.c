@@ -12,6 +12,8 @@
 /* Invite events older than this are no longer being published by the
  * worker that wrote them. */
 #define OUTBOX_AGE_SECONDS 30
+/* Outbox batches the relay publishes in one transaction. */
+#define RELAY_BATCHES 4
 
 int maintenance_check_epoch(Redis *redis, Db *db) {
         RedisEpochReport epoch;
@@ -84,12 +86,12 @@ void maintenance_run(Maintenance *m) {
          * in a few seconds. */
         int published = 0, round = 0, total = 0;
         do {
-                if (maintenance_publish(m->redis, m->db, NULL, OUTBOX_AGE_SECONDS, 500, &published) < 0) {
+                if (maintenance_publish(m->redis, m->db, NULL, OUTBOX_AGE_SECONDS, RELAY_BATCHES, &published) < 0) {
                         log_warning("invite relay: %s", m->redis->errstr[0] ? m->redis->errstr : m->db->errmsg);
                         break;
                 }
                 total += published;
-        } while (published == 500 && ++round < 40);
+        } while (published > 0 && ++round < 40);
         if (total)
                 log_info("invite relay: published %d events left behind", total);
 
@@ -97,7 +99,7 @@ void maintenance_run(Maintenance *m) {
         if (invite_outbox_purge(m->db, (int) m->cfg->invite_retention_days, 5000, &purged) < 0)
                 log_warning("invite purge: %s", m->db->errmsg);
         else if (purged)
-                log_info("invite purge: deleted %d published events older than %lld days", purged,
+                log_info("invite purge: deleted %d published invite batches older than %lld days", purged,
                          (long long) m->cfg->invite_retention_days);
 }
 

@@ -38,7 +38,7 @@ def check_exactly_once(sandbox, account, imp, rows=ROWS):
     dup = [e for e, n in collections.Counter(i["email"] for i in invites).items() if n > 1]
     assert not dup, f"invited twice: {dup[:5]}"
     with sandbox.db() as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM invite_outbox WHERE import_id = %s AND published_at IS NULL",
+        cur.execute("SELECT count(*) FROM invite_batches WHERE import_id = %s AND published_at IS NULL",
                     (imp["id"],))
         assert cur.fetchone()[0] == 0, "events left unpublished"
         cur.execute("SELECT count(*) FROM import_emails WHERE import_id = %s", (imp["id"],))
@@ -155,7 +155,7 @@ def test_redis_flushed_mid_import_publishes_lost_invites_again(roster):
 
         def all_published():
             with sandbox.db() as conn, conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM invite_outbox WHERE import_id = %s AND published_at IS NULL",
+                cur.execute("SELECT count(*) FROM invite_batches WHERE import_id = %s AND published_at IS NULL",
                             (iid,))
                 return cur.fetchone()[0] == 0
         wait_until(all_published, timeout=60, interval=0.2, what="every event published")
