@@ -100,6 +100,8 @@ int import_batch_mark_duplicates(ImportBatch *b) {
 void import_batch_rewind(ImportBatch *b) {
         for (size_t i = 0; i < b->n; i++) {
                 UserRow *u = &b->rows[i].user;
+                b->rows[i].user_id = 0;
+                b->rows[i].pupils_ignored = false;
                 u->n_issues = b->rows[i].n_rule_issues;
                 u->failed = false;
                 for (size_t k = 0; k < u->n_issues; k++)

@@ -19,6 +19,10 @@ typedef struct BatchRow {
         const char *cells_json; /* the record's cells as a JSON array */
         size_t n_rule_issues; /* issues from the row rules; later ones come from the database */
         bool register_email; /* the first row of the import with this email so far */
+        /* Found by the database checks (user_store.c); cleared by
+         * import_batch_rewind(). */
+        int64_t user_id; /* the existing user with this email, 0 when none */
+        bool pupils_ignored; /* the user's establishment overrides the row's UPNs */
 } BatchRow;
 
 typedef struct ImportBatch {
