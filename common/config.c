@@ -55,7 +55,7 @@ static const ConfigItem config_table[] = {
           "Uploads one roster-api process receives at once for one account (429 with Retry-After above)." },
         { "ROSTER_UPLOAD_TIMEOUT_SECONDS", CONFIG_INT, "3600", 10, 86400, offsetof(Config, upload_timeout_seconds),
           "A request body not received in full after this long has its connection closed." },
-        { "ROSTER_BATCH_ROWS", CONFIG_INT, "1000", 1, 100000, offsetof(Config, batch_rows),
+        { "ROSTER_BATCH_ROWS", CONFIG_INT, "5000", 1, 100000, offsetof(Config, batch_rows),
           "Rows per worker transaction; each batch is a checkpoint a restarted import resumes after." },
         { "ROSTER_JOB_LEASE_SECONDS", CONFIG_INT, "60", 5, 3600, offsetof(Config, job_lease_seconds),
           "A worker silent for this long loses its import to another worker." },
