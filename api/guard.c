@@ -137,6 +137,11 @@ static void refuse_too_large(GuardState *g) {
 /* Answers the request with the guard's problem; the body, if any is
  * left, is not read. */
 static enum MHD_Result answer(struct MHD_Connection *c, const char *method, const char *url, GuardState *g) {
+        /* A refused request keeps nothing, and a client told so may look
+         * at once: what it stored is rolled back before the answer goes
+         * out, not when libmicrohttpd is done with the request. */
+        upload_request_completed(g->request);
+
         char id[65];
         request_id_choose(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"), id);
 
