@@ -30,9 +30,11 @@ def orphan_chunks(roster):
 
 
 def open_upload_transactions(roster):
+    """roster-api's open transactions in roster's database (a sandbox's
+    counts only its own)."""
     with roster.db() as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'roster-api' "
-                    "AND state LIKE 'idle in transaction%'")
+                    "AND datname = current_database() AND state LIKE 'idle in transaction%'")
         return cur.fetchone()[0]
 
 
@@ -225,7 +227,17 @@ def redis_ids(roster):
             | r.smembers("roster:jobs:queued"))
 
 
-def test_form_without_its_closing_boundary_is_400_and_leaves_nothing(roster, api, account):
+def test_form_without_its_closing_boundary_is_400_and_leaves_nothing(roster):
+    # A database and API of its own: no other test's upload in flight can
+    # be taken for this one's.
+    roster = roster.sandbox()
+    try:
+        form_without_its_closing_boundary(roster, roster.start_api(), roster.new_account())
+    finally:
+        roster.close()
+
+
+def form_without_its_closing_boundary(roster, api, account):
     headers = {**account.headers, "Content-Type": f"multipart/form-data; boundary={CUT_BOUNDARY}"}
     before = redis_ids(roster)
     r = requests.post(api.base + "/v1/imports", data=cut_form(close=False), headers=headers, timeout=30)
