@@ -332,6 +332,16 @@ def measures_memory():
     return "ASAN_OPTIONS" not in os.environ
 
 
+def proc_status_kib(pid, field):
+    """A memory figure of a process from /proc/PID/status, in KiB:
+    field is "VmRSS" (now) or "VmHWM" (the peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
 def fixture(name):
     return os.path.join(FIXTURES, name)
 

@@ -8,15 +8,7 @@ import time
 import pytest
 import requests
 
-from harness import measures_memory, upload, wait_until
-
-
-def vm_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+from harness import measures_memory, proc_status_kib, upload, wait_until
 
 
 def open_request(api, headers, path="/v1/imports"):
@@ -63,7 +55,7 @@ def guarded_api(roster):
 
 
 def test_no_token_no_body_read(guarded_api):
-    before = vm_rss_kib(guarded_api.pid)
+    before = proc_status_kib(guarded_api.pid, "VmRSS")
     s = open_request(guarded_api, {"Content-Type": "multipart/form-data; boundary=zz", "Content-Length": "800000000"})
     status, data = read_status(s)
     assert status == 401, data
@@ -72,7 +64,7 @@ def test_no_token_no_body_read(guarded_api):
     send_chunked_fields(s, "zz", 20_000_000)
     s.close()
     if measures_memory():
-        assert vm_rss_kib(guarded_api.pid) - before < 8 * 1024
+        assert proc_status_kib(guarded_api.pid, "VmRSS") - before < 8 * 1024
 
 
 def test_a_bad_token_is_refused_before_the_body(guarded_api, account):
@@ -93,7 +85,7 @@ def test_announced_size_over_the_limit_is_refused_before_the_body(guarded_api, a
 
 
 def test_many_form_fields_are_cut_off(guarded_api, account):
-    before = vm_rss_kib(guarded_api.pid)
+    before = proc_status_kib(guarded_api.pid, "VmRSS")
     s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}",
                                    "Content-Type": "multipart/form-data; boundary=zz",
                                    "Transfer-Encoding": "chunked"})
@@ -104,7 +96,7 @@ def test_many_form_fields_are_cut_off(guarded_api, account):
     s.close()
     # ulfius kept at most the first MiB of fields.
     if measures_memory():
-        assert vm_rss_kib(guarded_api.pid) - before < 16 * 1024
+        assert proc_status_kib(guarded_api.pid, "VmRSS") - before < 16 * 1024
 
 
 def test_chunked_raw_body_over_the_limit(guarded_api, account):

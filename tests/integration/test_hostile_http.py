@@ -10,22 +10,14 @@ import time
 import pytest
 import requests
 
-from harness import is_problem, measures_memory
-
-
-def vm_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+from harness import is_problem, measures_memory, proc_status_kib
 
 
 @pytest.fixture(scope="module")
 def hostile(roster):
     api = roster.start_api()
     api.account = roster.new_account()
-    api.rss_at_start = vm_rss_kib(api.pid)
+    api.rss_at_start = proc_status_kib(api.pid, "VmRSS")
     yield api
     # It stops as asked, and a sanitizer build finds nothing leaked.
     assert api.stop() == 0, api.output()[-3000:]
@@ -374,5 +366,5 @@ def test_the_process_survived_all_of_it(hostile):
         assert "roster-api" in f.read()
     still_serves(hostile)
     if measures_memory():
-        rss = vm_rss_kib(hostile.pid)
+        rss = proc_status_kib(hostile.pid, "VmRSS")
         assert rss < 2 * hostile.rss_at_start, (rss, hostile.rss_at_start)

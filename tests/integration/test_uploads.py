@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from harness import fixture, is_problem, measures_memory, upload, wait_until
+from harness import fixture, is_problem, measures_memory, proc_status_kib, upload, wait_until
 
 GOOD = b"Email,First Name,Last Name\njane@example.org,Jane,Doe\n"
 
@@ -265,14 +265,6 @@ def form_without_its_closing_boundary(roster, api, account):
     assert account_imports(roster, account) == 2
 
 
-def vm_hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
 def test_fifty_megabytes_stream_in_bounded_memory(roster, account):
     # Its own API, and a Redis database no worker reads: only the upload is
     # measured here, and the import is removed right after.
@@ -305,7 +297,7 @@ def test_fifty_megabytes_stream_in_bounded_memory(roster, account):
         resp = conn.getresponse()
         body = resp.read()
         assert resp.status == 202, body
-        hwm = vm_hwm_kib(api.pid)
+        hwm = proc_status_kib(api.pid, "VmHWM")
         import json
         imp = json.loads(body)
         assert imp["counts"]["rows_total"] == rows
