@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "csv_reader.h"
+#include "file_reader.h"
 #include "header_map.h"
 #include "row_rules.h"
 #include "text_decode.h"
@@ -93,46 +94,48 @@ static int sniff(FILE *f, TextEncoding *enc, const char **what) {
         return text_sniffer_result(&s, enc, what);
 }
 
-static int parse_file(Load *l, FILE *f, TextEncoding enc) {
+/* The delimiter, from the first line of the file's first chunk. */
+static int detect_delimiter(const char *chunk, size_t n, TextEncoding enc, char *ret) {
         _cleanup_(text_decoder_freep) TextDecoder *dec = text_decoder_new(enc);
-        char *chunk = malloc(READ_CHUNK);
         Buf text = BUF_INIT;
-        CsvReader *csv = NULL;
+        int r = dec ? text_decoder_feed(dec, chunk, n, &text) : -ENOMEM;
+        if (r >= 0)
+                *ret = csv_reader_detect_delimiter(text.data ? text.data : "", text.len);
+        buf_done(&text);
+        return r;
+}
+
+static int parse_file(Load *l, FILE *f, TextEncoding enc) {
+        char *chunk = malloc(READ_CHUNK);
+        FileReader *reader = NULL;
         int r = 0;
 
-        if (!dec || !chunk) {
+        if (!chunk) {
                 r = -ENOMEM;
                 goto out;
         }
         size_t n;
         while (r >= 0 && (n = fread(chunk, 1, READ_CHUNK, f)) > 0) {
-                buf_clear(&text);
-                if ((r = text_decoder_feed(dec, chunk, n, &text)) < 0)
-                        break;
-                if (!csv) {
-                        csv = csv_reader_new(csv_reader_detect_delimiter(text.data, text.len), on_record, l);
-                        if (!csv) {
+                if (!reader) {
+                        char delim;
+                        if ((r = detect_delimiter(chunk, n, enc, &delim)) < 0)
+                                break;
+                        reader = file_reader_new(enc, delim, 0, FILE_POINT_START, on_record, l);
+                        if (!reader) {
                                 r = -ENOMEM;
                                 break;
                         }
                 }
-                r = csv_reader_feed(csv, text.data, text.len);
+                r = file_reader_feed(reader, chunk, n);
         }
         if (r >= 0 && ferror(f))
                 r = -EIO;
-        if (r >= 0 && csv) {
-                buf_clear(&text);
-                r = text_decoder_finish(dec, &text);
-                if (r >= 0)
-                        r = csv_reader_feed(csv, text.data, text.len);
-                if (r >= 0)
-                        r = csv_reader_finish(csv);
-        }
+        if (r >= 0 && reader)
+                r = file_reader_finish(reader);
         if (r == -EBADMSG)
-                csv_reader_error_format(csv_reader_error(csv), l->rep->message, sizeof l->rep->message);
+                csv_reader_error_format(file_reader_error(reader), l->rep->message, sizeof l->rep->message);
 out:
-        csv_reader_free(csv);
-        buf_done(&text);
+        file_reader_free(reader);
         free(chunk);
         return r;
 }

@@ -251,6 +251,8 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 .rows_total = rep.rows,
                 .warnings_json = warnings_text ? warnings_text : "[]",
                 .idempotency_key = idem,
+                .points = rep.points,
+                .n_points = rep.n_points,
         };
         char existing[UUID_STRING_SIZE];
         char id[UUID_STRING_SIZE];

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_SIZE (1u << 20)
+#include "range_store.h"
+
 
 struct Ingest {
         App *app;
@@ -46,7 +47,7 @@ static void rollback(Ingest *in) {
 
 Ingest *ingest_begin(App *app, char delimiter, unsigned *ret_status, char *err, size_t err_size) {
         Ingest *in = calloc(1, sizeof *in);
-        if (!in || !(in->scan = upload_scan_new(delimiter)) || uuid_v4(in->id) < 0) {
+        if (!in || !(in->scan = upload_scan_new(delimiter, (unsigned long) app->cfg.range_rows)) || uuid_v4(in->id) < 0) {
                 if (in)
                         upload_scan_free(in->scan);
                 free(in);
@@ -112,12 +113,12 @@ int ingest_feed(Ingest *in, const void *data, size_t len) {
 
         const char *p = data;
         while (len) {
-                size_t take = MIN(len, CHUNK_SIZE - in->chunk.len);
+                size_t take = MIN(len, IMPORT_CHUNK_SIZE - in->chunk.len);
                 if ((r = buf_append(&in->chunk, p, take)) < 0)
                         return r;
                 p += take;
                 len -= take;
-                if (in->chunk.len == CHUNK_SIZE && (r = store_chunk(in)) < 0)
+                if (in->chunk.len == IMPORT_CHUNK_SIZE && (r = store_chunk(in)) < 0)
                         return r;
         }
         return 0;
@@ -126,7 +127,7 @@ int ingest_feed(Ingest *in, const void *data, size_t len) {
 /* Scans the stored chunks again with the delimiter the client asked for
  * (given after the file part, so unknown while it streamed). */
 static int rescan(Ingest *in, char delimiter, UploadReport *rep) {
-        _cleanup_(upload_scan_freep) UploadScan *scan = upload_scan_new(delimiter);
+        _cleanup_(upload_scan_freep) UploadScan *scan = upload_scan_new(delimiter, (unsigned long) in->app->cfg.range_rows);
         Buf chunk = BUF_INIT;
         int r = scan ? 0 : -ENOMEM;
 
@@ -170,6 +171,8 @@ int ingest_commit(Ingest *in, ImportDraft *draft, char existing[UUID_STRING_SIZE
                 rollback(in);
                 return r;
         }
+        if (r == 0)
+                r = range_store_insert(in->db, in->id, draft->rows_total, draft->points, draft->n_points);
         if (r == 0)
                 r = db_run(in->db, "COMMIT", 0, NULL);
         if (r < 0) {

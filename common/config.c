@@ -57,6 +57,9 @@ static const ConfigItem config_table[] = {
           "A request body not received in full after this long has its connection closed." },
         { "ROSTER_BATCH_ROWS", CONFIG_INT, "5000", 1, 100000, offsetof(Config, batch_rows),
           "Rows per worker transaction; each batch is a checkpoint a restarted import resumes after." },
+        { "ROSTER_RANGE_ROWS", CONFIG_INT, "50000", 1000, 100000000, offsetof(Config, range_rows),
+          "Data rows per range: the API cuts a bigger upload into ranges that several workers import at "
+          "once (UTF-16 files stay one range)." },
         { "ROSTER_JOB_LEASE_SECONDS", CONFIG_INT, "60", 5, 3600, offsetof(Config, job_lease_seconds),
           "A worker silent for this long loses its import to another worker." },
         { "ROSTER_MAX_ATTEMPTS", CONFIG_INT, "5", 1, 100, offsetof(Config, max_attempts),

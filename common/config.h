@@ -24,6 +24,7 @@ typedef struct Config {
         int64_t max_uploads_per_account;
         int64_t upload_timeout_seconds;
         int64_t batch_rows;
+        int64_t range_rows;
         int64_t job_lease_seconds;
         int64_t max_attempts;
         int64_t invite_retention_days;

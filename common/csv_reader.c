@@ -194,6 +194,21 @@ CsvReader *csv_reader_new(char delimiter, CsvRecordFn fn, void *userdata) {
         return r;
 }
 
+void csv_reader_start_at(CsvReader *r, unsigned long line, unsigned long records) {
+        r->line = line;
+        r->index = records;
+        /* Errors name lines counted from the raw breaks. */
+        r->raw_breaks = line - 1;
+}
+
+unsigned long csv_reader_next_line(const CsvReader *r) {
+        return r->line + r->extra;
+}
+
+unsigned long csv_reader_records(const CsvReader *r) {
+        return r->index;
+}
+
 void csv_reader_free(CsvReader *r) {
         if (!r)
                 return;

@@ -55,6 +55,15 @@ typedef struct CsvReader CsvReader;
 CsvReader *csv_reader_new(char delimiter, CsvRecordFn fn, void *userdata);
 void csv_reader_free(CsvReader *r);
 
+/* Makes the reader start in the middle of a stream, at a row boundary
+ * found by an earlier read: the next record starts on physical line
+ * `line` and `records` records came before it. Call before any feed. */
+void csv_reader_start_at(CsvReader *r, unsigned long line, unsigned long records);
+/* Between records (right after a feed that ended on a line break): the
+ * line the next record starts on, and the records passed so far. */
+unsigned long csv_reader_next_line(const CsvReader *r);
+unsigned long csv_reader_records(const CsvReader *r);
+
 /* Returns 0; -EBADMSG on a CSV error (see csv_reader_error()); the
  * callback's negative value; -ENOMEM. After an error the reader is spent. */
 int csv_reader_feed(CsvReader *r, const char *data, size_t len) _must_check_;

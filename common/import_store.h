@@ -2,9 +2,9 @@
  * and counts, plus its stored bytes (import_chunks).
  *
  * The API writes chunks as they arrive and the imports row at the end, in
- * one transaction (import_store_put_chunk, import_store_insert). Workers
- * claim an import, lock it at each checkpoint (fencing out a worker that
- * lost its lease), add counts and finish it.
+ * one transaction (import_store_put_chunk, import_store_insert, with
+ * range_store_insert). How workers claim, fence and finish an import is
+ * range_store.h's.
  *
  * Functions return 0 or -ENOENT, -EEXIST, -ECANCELED, -ESTALE as said,
  * -EAGAIN/-EIO for database failures (db->errmsg), -ENOMEM. */
@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "file_reader.h"
 #include "sha256.h"
 #include "uuid.h"
 
@@ -66,6 +67,8 @@ typedef struct ImportDraft {
         uint64_t rows_total;
         const char *warnings_json;
         const char *idempotency_key; /* NULL when none */
+        const FilePoint *points; /* where the ranges after the first start */
+        size_t n_points;
 } ImportDraft;
 
 /* Stores one chunk of an upload (inside the caller's transaction). */
@@ -93,56 +96,6 @@ void import_store_records_free(ImportRecord *r, size_t n);
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;
-
-typedef enum ClaimOutcome {
-        CLAIM_OK, /* this worker runs it now */
-        CLAIM_GONE, /* no such import */
-        CLAIM_FINAL, /* already finished (or validated, or cancelled) */
-        CLAIM_BUSY, /* another worker holds a live lease */
-        CLAIM_EXHAUSTED, /* too many attempts: now marked failed */
-} ClaimOutcome;
-
-/* Takes an import for this worker: state processing (validating for a dry
- * run), heartbeat now, and attempts + 1 - or 1 when the import committed
- * rows since the last claim: attempts counts the runs in a row that made
- * no progress, and CLAIM_EXHAUSTED comes after max_attempts of them. Runs
- * its own transaction. */
-int import_store_claim(Db *db, const char *id, const char *worker, int lease_seconds, int max_attempts,
-                       ClaimOutcome *ret_outcome, ImportRecord *ret) _must_check_;
-
-/* At a checkpoint, inside the batch's transaction: locks the row and
- * checks that this worker still holds it and that rows_processed is what
- * it expects. -ECANCELED when the import was cancelled; -ESTALE when
- * another worker has taken it over. */
-int import_store_lock(Db *db, const char *id, const char *worker, int64_t rows_processed) _must_check_;
-
-typedef struct BatchCounts {
-        int64_t rows, created, updated, unchanged, failed, invites, warned;
-} BatchCounts;
-
-/* Adds a batch's counts and moves the checkpoint (inside the batch's
- * transaction). */
-int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) _must_check_;
-
-/* Ends an import that read every row: validated (dry run),
- * completed, completed_with_errors, or failed when every row failed. Runs
- * its own transaction; -ECANCELED / -ESTALE as import_store_lock(). */
-int import_store_finish(Db *db, const char *id, const char *worker, int64_t rows_processed,
-                        char ret_state[24]) _must_check_;
-
-/* Marks an import failed as a whole with a stable code and a message. */
-int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
-
-/* Hands an import back (graceful stop): state queued, worker and lease
- * cleared so that another worker may start at once, and the attempt not
- * counted. */
-int import_store_release(Db *db, const char *id, const char *worker) _must_check_;
-
-/* Imports waiting for a worker that may have lost their queue message:
- * queued for more than wait_seconds, or processing/validating with a
- * heartbeat older than lease_seconds. Writes up to max ids. */
-int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
-                         size_t *ret_n) _must_check_;
 
 /* Turns a validated dry run into a real import, run again from its stored
  * upload: counts and error log cleared, state queued. Runs its own

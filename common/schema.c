@@ -219,6 +219,35 @@ static const struct {
           "FROM invite_outbox o JOIN imports i ON i.id = o.import_id\n"
           "GROUP BY o.import_id, o.published_at IS NULL, o.published_epoch;\n"
           "DROP TABLE invite_outbox;\n" },
+        { 4, "imports split into ranges that workers claim",
+          "-- The ranges of an import's rows, cut at row boundaries by the upload\n"
+          "-- scan; workers claim one at a time (range_store.c). An import of\n"
+          "-- several ranges registers the emails of every range first\n"
+          "-- (registered), then applies each (rows_done, done).\n"
+          "CREATE TABLE import_ranges (\n"
+          "    import_id     uuid NOT NULL REFERENCES imports(id) ON DELETE CASCADE,\n"
+          "    seq           integer NOT NULL,\n"
+          "    start_offset  bigint NOT NULL,\n"
+          "    end_offset    bigint,\n"
+          "    first_line    bigint NOT NULL,\n"
+          "    first_record  bigint NOT NULL,\n"
+          "    rows          bigint NOT NULL,\n"
+          "    registered    boolean NOT NULL,\n"
+          "    rows_done     bigint NOT NULL DEFAULT 0,\n"
+          "    done          boolean NOT NULL DEFAULT false,\n"
+          "    worker        text,\n"
+          "    heartbeat_at  timestamptz,\n"
+          "    attempts      integer NOT NULL DEFAULT 0,\n"
+          "    progressed    boolean NOT NULL DEFAULT false,\n"
+          "    PRIMARY KEY (import_id, seq)\n"
+          ");\n"
+          "-- Imports from before are one range each, where they stood.\n"
+          "INSERT INTO import_ranges (import_id, seq, start_offset, first_line, first_record, rows, registered,\n"
+          "                           rows_done, done, attempts, progressed)\n"
+          "SELECT id, 0, 0, 1, 0, rows_total, true, rows_processed,\n"
+          "       state IN ('completed', 'completed_with_errors', 'failed', 'cancelled', 'validated'),\n"
+          "       attempts, rows_processed > attempt_rows\n"
+          "FROM imports;\n" },
 };
 
 int schema_latest_version(void) {

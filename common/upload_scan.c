@@ -33,11 +33,13 @@ struct UploadScan {
         TextDecoder *head_decoder;
         Buf head_text;
         size_t head_decoded;
-        TextDecoder *utf16; /* set for UTF-16 files */
-        size_t skip; /* BOM bytes to drop before parsing (UTF-8) */
-        Buf decoded;
+        TextEncoding utf16; /* UTF-16LE/BE when is_utf16 */
+        bool is_utf16;
+        unsigned long range_records;
 
-        CsvReader *csv;
+        FileReader *reader;
+        FilePoint *points;
+        size_t n_points, cap_points;
         uint64_t records;
         char **header;
         size_t *header_lens;
@@ -46,13 +48,14 @@ struct UploadScan {
         bool oom;
 };
 
-UploadScan *upload_scan_new(char delimiter) {
+UploadScan *upload_scan_new(char delimiter, unsigned long range_rows) {
         UploadScan *s = calloc(1, sizeof *s);
         if (!s)
                 return NULL;
         sha256_init(&s->sha);
         text_sniffer_init(&s->sniff);
         s->forced_delimiter = delimiter;
+        s->range_records = range_rows;
         return s;
 }
 
@@ -69,9 +72,8 @@ void upload_scan_free(UploadScan *s) {
         buf_done(&s->head);
         buf_done(&s->head_text);
         text_decoder_free(s->head_decoder);
-        buf_done(&s->decoded);
-        text_decoder_free(s->utf16);
-        csv_reader_free(s->csv);
+        file_reader_free(s->reader);
+        free(s->points);
         free_header(s->header, s->header_lens, s->n_header);
         free(s);
 }
@@ -101,26 +103,29 @@ static int on_record(const CsvRecord *rec, void *userdata) {
         return 0;
 }
 
-/* Parses text (raw or decoded); moves to PHASE_FAILED on a CSV error. */
-static int parse(UploadScan *s, const char *p, size_t len) {
-        int r = csv_reader_feed(s->csv, p, len);
+static int on_point(const FilePoint *point, void *userdata) {
+        UploadScan *s = userdata;
+        if (s->n_points == s->cap_points) {
+                size_t cap = s->cap_points ? s->cap_points * 2 : 16;
+                FilePoint *p = realloc(s->points, cap * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                s->points = p;
+                s->cap_points = cap;
+        }
+        s->points[s->n_points++] = *point;
+        return 0;
+}
+
+/* Parses stored bytes; moves to PHASE_FAILED on a CSV error. */
+static int stream(UploadScan *s, const char *p, size_t len) {
+        int r = file_reader_feed(s->reader, p, len);
         if (r == -EBADMSG) {
-                s->csv_error = *csv_reader_error(s->csv);
+                s->csv_error = *file_reader_error(s->reader);
                 s->phase = PHASE_FAILED;
                 return 0;
         }
         return r;
-}
-
-/* Bytes after the head decision: decoded when UTF-16, raw otherwise. */
-static int stream(UploadScan *s, const char *p, size_t len) {
-        if (!s->utf16)
-                return parse(s, p, len);
-        buf_clear(&s->decoded);
-        int r = text_decoder_feed(s->utf16, p, len, &s->decoded);
-        if (r < 0)
-                return r;
-        return parse(s, s->decoded.data, s->decoded.len);
 }
 
 /* Looks for a line break outside quotes in the head's text, from where
@@ -144,12 +149,12 @@ static int try_start(UploadScan *s, bool final) {
 
         if (n < 4 && !final)
                 return 0;
-        if (n >= 2 && ((h[0] == 0xFF && h[1] == 0xFE) || (h[0] == 0xFE && h[1] == 0xFF)) && !s->utf16) {
-                s->utf16 = text_decoder_new(h[0] == 0xFF ? TEXT_ENCODING_UTF16LE : TEXT_ENCODING_UTF16BE);
-                if (!s->utf16)
-                        return -ENOMEM;
+        size_t skip = 0; /* a UTF-8 BOM */
+        if (n >= 2 && ((h[0] == 0xFF && h[1] == 0xFE) || (h[0] == 0xFE && h[1] == 0xFF))) {
+                s->is_utf16 = true;
+                s->utf16 = h[0] == 0xFF ? TEXT_ENCODING_UTF16LE : TEXT_ENCODING_UTF16BE;
         } else if (n >= 3 && h[0] == 0xEF && h[1] == 0xBB && h[2] == 0xBF)
-                s->skip = 3;
+                skip = 3;
 
         /* The head as text, to find the end of the first line. When that
          * line is longer than HEAD_MAX, only its first HEAD_MAX bytes
@@ -158,12 +163,10 @@ static int try_start(UploadScan *s, bool final) {
         size_t head = MIN(n, (size_t) HEAD_MAX);
         const char *text;
         size_t text_len;
-        if (s->utf16) {
-                /* A decoder of its own: the real one must see the head
+        if (s->is_utf16) {
+                /* A decoder of its own: the reader must see the head
                  * again from the start. */
-                if (!s->head_decoder &&
-                    !(s->head_decoder = text_decoder_new(h[0] == 0xFF ? TEXT_ENCODING_UTF16LE
-                                                                      : TEXT_ENCODING_UTF16BE)))
+                if (!s->head_decoder && !(s->head_decoder = text_decoder_new(s->utf16)))
                         return -ENOMEM;
                 if (text_decoder_feed(s->head_decoder, h + s->head_decoded, head - s->head_decoded,
                                       &s->head_text) < 0)
@@ -172,8 +175,8 @@ static int try_start(UploadScan *s, bool final) {
                 text = buf_str(&s->head_text);
                 text_len = s->head_text.len;
         } else {
-                text = s->head.data + MIN(s->skip, head);
-                text_len = head - MIN(s->skip, head);
+                text = s->head.data + MIN(skip, head);
+                text_len = head - MIN(skip, head);
         }
         scan_first_line(s, text, text_len);
         if (!final && n < HEAD_MAX && !s->head_has_line)
@@ -182,12 +185,16 @@ static int try_start(UploadScan *s, bool final) {
         text_decoder_free(TAKE_PTR(s->head_decoder));
         buf_done(&s->head_text);
 
-        s->csv = csv_reader_new(s->delimiter, on_record, s);
-        if (!s->csv)
+        /* Raw: whether the file is UTF-8 or Windows-1252 is known at the
+         * end, when the header cells are decoded. */
+        s->reader = file_reader_new(s->is_utf16 ? s->utf16 : TEXT_ENCODING_UTF8, s->delimiter, FILE_READER_RAW,
+                                    FILE_POINT_START, on_record, s);
+        if (!s->reader)
                 return -ENOMEM;
+        /* The header and range_records data rows make the first range. */
+        file_reader_split(s->reader, s->range_records + 1, s->range_records, on_point);
         s->phase = PHASE_STREAM;
-        int r = s->utf16 ? stream(s, s->head.data, s->head.len)
-                         : stream(s, s->head.data + MIN(s->skip, n), n - MIN(s->skip, n));
+        int r = stream(s, s->head.data, s->head.len);
         buf_done(&s->head);
         return r;
 }
@@ -264,20 +271,12 @@ int upload_scan_finish(UploadScan *s, UploadReport *rep) {
         if (s->phase == PHASE_HEAD && s->bytes > 0 && (r = try_start(s, true)) < 0)
                 return r;
         if (s->phase == PHASE_STREAM) {
-                if (s->utf16) {
-                        buf_clear(&s->decoded);
-                        if ((r = text_decoder_finish(s->utf16, &s->decoded)) < 0 ||
-                            (r = parse(s, s->decoded.data, s->decoded.len)) < 0)
-                                return r;
-                }
-                if (s->phase == PHASE_STREAM) {
-                        r = csv_reader_finish(s->csv);
-                        if (r == -EBADMSG) {
-                                s->csv_error = *csv_reader_error(s->csv);
-                                s->phase = PHASE_FAILED;
-                        } else if (r < 0)
-                                return r;
-                }
+                r = file_reader_finish(s->reader);
+                if (r == -EBADMSG) {
+                        s->csv_error = *file_reader_error(s->reader);
+                        s->phase = PHASE_FAILED;
+                } else if (r < 0)
+                        return r;
         }
 
         sha256_final(&s->sha, digest);
@@ -289,6 +288,12 @@ int upload_scan_finish(UploadScan *s, UploadReport *rep) {
         rep->header_lens = TAKE_PTR(s->header_lens);
         rep->n_header = s->n_header;
         s->n_header = 0;
+        /* A point after the last record is no boundary between two. */
+        while (s->n_points > 0 && s->points[s->n_points - 1].records > s->records)
+                s->n_points--;
+        rep->points = TAKE_PTR(s->points);
+        rep->n_points = s->n_points;
+        s->n_points = s->cap_points = 0;
 
         const char *what = NULL;
         int k = text_sniffer_result(&s->sniff, &rep->encoding, &what);
@@ -331,6 +336,9 @@ void upload_scan_report_done(UploadReport *r) {
         if (!r)
                 return;
         free_header(r->header, r->header_lens, r->n_header);
+        free(r->points);
+        r->points = NULL;
+        r->n_points = 0;
         r->header = NULL;
         r->header_lens = NULL;
         r->n_header = 0;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "csv_reader.h"
+#include "file_reader.h"
 #include "sha256.h"
 #include "text_decode.h"
 
@@ -29,6 +30,11 @@ typedef struct UploadReport {
         char **header; /* UTF-8 header cells */
         size_t *header_lens;
         size_t n_header;
+        /* Row boundaries that split the data rows into ranges of about
+         * range_rows each (none for UTF-16 files or small ones): where the
+         * second range starts, the third, ... */
+        FilePoint *points;
+        size_t n_points;
 
         /* When the file cannot be imported at all: a stable code
          * (empty_file, not_text, bad_quote, ...) and a message naming the
@@ -40,8 +46,9 @@ typedef struct UploadReport {
 typedef struct UploadScan UploadScan;
 
 /* delimiter: ',', ';', '\t', or 0 to detect it from the header line.
+ * range_rows: how many data rows a range should hold (0: one range).
  * NULL when out of memory. */
-UploadScan *upload_scan_new(char delimiter);
+UploadScan *upload_scan_new(char delimiter, unsigned long range_rows);
 void upload_scan_free(UploadScan *s);
 
 /* Takes the next bytes. 0, or -ENOMEM. A CSV problem is not a failure

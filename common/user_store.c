@@ -184,6 +184,23 @@ static int array_text(Buf *b, const char *s) {
         return r < 0 ? r : buf_append_char(b, '"');
 }
 
+/* The row repeats the email of an earlier line of the file: a duplicate
+ * found within the batch is told the first line of the file instead. */
+static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_line) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the same email is on line %s; the first occurrence is imported", first_line);
+        UserRow *u = &row->user;
+        for (size_t k = 0; k < u->n_issues; k++)
+                if (strcmp(u->issues[k].code, "duplicate_in_file") == 0) {
+                        const char *m = arena_strdup(&batch->arena, msg);
+                        if (!m)
+                                return -ENOMEM;
+                        u->issues[k].message = m;
+                        return 0;
+                }
+        return add(batch, row, "email", "duplicate_in_file", msg);
+}
+
 /* The checks that need the database, in one statement over the batch's
  * keys (before anything is staged): in-file duplicates of earlier
  * batches (registering this batch's first occurrences at the same time),
@@ -212,9 +229,13 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data };
-        /* The registering INSERT and the SELECT see the same snapshot: a
-         * row is a duplicate of an earlier batch's line, never of its own.
+        const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data,
+                            job->registered ? "t" : "f" };
+        /* A row that is its batch's first with its email is a duplicate
+         * when a smaller line registered the email: an earlier batch, or
+         * any range of an import registered beforehand. The registering
+         * INSERT and the SELECT see the same snapshot, so a row never
+         * finds its own batch's registration.
          * Lookups are one index probe per row, whatever the statistics say
          * (OFFSET 0 keeps the planner from flattening the user lookup into
          * a join it would plan from stale statistics). */
@@ -223,16 +244,18 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                 "WITH x AS (SELECT * FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) "
                 "           AS x(line, email_lower, urn, register)), "
                 "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
-                "        SELECT $1::uuid, email_lower, line FROM x WHERE register ON CONFLICT DO NOTHING) "
+                "        SELECT $1::uuid, email_lower, line FROM x WHERE register AND NOT $7::boolean "
+                "        ON CONFLICT DO NOTHING) "
                 "SELECT x.line, "
-                "  (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower), "
+                "  (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid "
+                "     AND e.email_lower = x.email_lower AND e.line < x.line), "
                 "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn), "
                 "  u.id, u.establishment_urn IS NOT NULL "
                 "FROM x LEFT JOIN LATERAL (SELECT id, establishment_urn FROM users "
                 "                          WHERE account_id = $2::bigint AND lower(email) = x.email_lower "
                 "                          OFFSET 0) u ON true "
                 "ORDER BY x.line",
-                6, p);
+                7, p);
         if (!res) {
                 r = db_error(db);
                 goto out;
@@ -245,15 +268,10 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                         continue;
                 bool has_email = row->user.email_lower != NULL;
                 bool exists = !PQgetisnull(res, i, 3);
-                char msg[160];
 
                 row->user_id = exists ? strtoll(PQgetvalue(res, i, 3), NULL, 10) : 0;
-                if (!PQgetisnull(res, i, 1)) {
-                        snprintf(msg, sizeof msg, "the same email is on line %s; the first occurrence is imported",
-                                 PQgetvalue(res, i, 1));
-                        if ((r = add(batch, row, "email", "duplicate_in_file", msg)) < 0)
-                                goto out;
-                }
+                if (!PQgetisnull(res, i, 1) && (r = set_duplicate(batch, row, PQgetvalue(res, i, 1))) < 0)
+                        goto out;
                 if (PQgetvalue(res, i, 2)[0] == 't' &&
                     (r = add(batch, row, "urn", "unknown_establishment",
                              "no establishment has this URN; load the establishments (GIAS) or correct the URN")) < 0)

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "import_batch.h"
 #include "import_store.h"
+#include "range_store.h"
 
 typedef enum ImportMode {
         IMPORT_MODE_UPSERT,
@@ -31,6 +32,9 @@ typedef struct UserStoreJob {
         ImportMode mode;
         bool dry_run;
         bool invite; /* write invite events for created users */
+        /* The import's emails were registered before (range_store.h):
+         * rows look their first line up instead of registering it. */
+        bool registered;
 } UserStoreJob;
 
 /* Writes one batch (see above) and fills *ret with its counts: rows,

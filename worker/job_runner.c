@@ -8,14 +8,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "account_store.h"
-#include "csv_reader.h"
+#include "file_reader.h"
 #include "header_map.h"
 #include "import_batch.h"
 #include "import_store.h"
 #include "invite_outbox.h"
-#include "maintenance.h"
 #include "log.h"
+#include "maintenance.h"
+#include "range_store.h"
 #include "text_decode.h"
 #include "user_store.h"
 
@@ -32,6 +35,7 @@ typedef struct Run {
         JobEnv *env;
         const Job *job;
         ImportRecord rec;
+        bool prepared;
         Db *db;
 
         RoleInfo *roles;
@@ -43,21 +47,13 @@ typedef struct Run {
         HeaderMap *header;
         UserStoreJob store;
 
+        ImportRange range; /* the range being read */
         ImportBatch batch;
-        /* UTF-8 and Windows-1252 files are parsed as stored, as the API's
-         * upload scan parsed them (so the same limits hold), and their
-         * cells decoded afterwards with this. */
-        TextEncoding encoding;
-        TextDecoder *cell_decoder;
-        Buf cell_text;
-        char **cells;
-        size_t *lens;
-        size_t cap_cells;
-        int64_t rows_seen; /* data rows read from the file */
-        int64_t rows_done; /* data rows committed: the checkpoint */
+        int64_t range_seen; /* data rows of the range read so far */
         int64_t batches;
+        int64_t rows_committed;
         BatchCounts totals;
-        time_t last_touch;
+        time_t last_touch, last_range_touch;
 
         int stop; /* why the reader stopped: -ECANCELED, -ESTALE, -EAGAIN, ... */
         char fail_code[40];
@@ -111,13 +107,13 @@ static int flush_tx(Db *db, void *userdata) {
 
         /* A retry starts from the rows as the rules left them. */
         import_batch_rewind(&run->batch);
-        int r = import_store_lock(db, run->rec.id, run->env->worker_id, run->rows_done);
+        int r = range_store_lock(db, run->rec.id, run->range.seq, run->env->worker_id, run->range.rows_done);
         if (r < 0)
                 return r;
         r = user_store_write_batch(db, &run->store, &run->batch, &f->counts);
         if (r < 0)
                 return r;
-        return import_store_add_counts(db, run->rec.id, &f->counts);
+        return range_store_add_counts(db, run->rec.id, run->range.seq, &f->counts);
 }
 
 static void touch_lease(Run *run) {
@@ -131,19 +127,14 @@ static void touch_lease(Run *run) {
 }
 
 /* Writes the batch as one transaction: the checkpoint. */
-static int flush(Run *run) {
-        if (run->batch.n == 0)
-                return 0;
-        int r = import_batch_mark_duplicates(&run->batch);
-        if (r < 0)
-                return r;
-
+static int flush_apply(Run *run) {
         Flush f = { run, { 0 } };
-        r = db_transaction(run->db, DB_ATTEMPTS, flush_tx, &f);
+        int r = db_transaction(run->db, DB_ATTEMPTS, flush_tx, &f);
         if (r < 0)
                 return r;
 
-        run->rows_done += (int64_t) run->batch.n;
+        run->range.rows_done += (int64_t) run->batch.n;
+        run->rows_committed += (int64_t) run->batch.n;
         run->batches++;
         run->totals.created += f.counts.created;
         run->totals.updated += f.counts.updated;
@@ -151,7 +142,6 @@ static int flush(Run *run) {
         run->totals.failed += f.counts.failed;
         run->totals.invites += f.counts.invites;
         run->totals.warned += f.counts.warned;
-        import_batch_reset(&run->batch);
 
         if (f.counts.invites > 0 && *run->env->redis) {
                 int published = 0;
@@ -161,91 +151,70 @@ static int flush(Run *run) {
                         log_import(LOG_LEVEL_WARNING, run->rec.id, "invites left for the relay: %s",
                                    (*run->env->redis)->errstr[0] ? (*run->env->redis)->errstr : run->db->errmsg);
         }
+        return 0;
+}
+
+/* Registers the batch's first occurrences of each email (the register
+ * phase of an import of several ranges). */
+static int flush_register(Run *run) {
+        size_t n = 0;
+        const char **emails = malloc(run->batch.n * sizeof *emails);
+        unsigned long *lines = malloc(run->batch.n * sizeof *lines);
+        int r = emails && lines ? 0 : -ENOMEM;
+        for (size_t i = 0; r == 0 && i < run->batch.n; i++) {
+                const BatchRow *row = &run->batch.rows[i];
+                if (!row->register_email)
+                        continue;
+                emails[n] = row->user.email_lower;
+                lines[n++] = row->user.line;
+        }
+        for (int attempt = 0; r == 0; attempt++) {
+                r = range_store_register(run->db, run->rec.id, n, emails, lines);
+                if (r != -EAGAIN || attempt >= DB_ATTEMPTS)
+                        break;
+                db_backoff(attempt);
+                if (run->db->broken && db_reconnect(run->db) < 0)
+                        continue;
+                r = 0;
+        }
+        free(emails);
+        free(lines);
+        if (r < 0)
+                return r;
+        run->batches++;
+        /* The lease, and whether the import still runs. */
+        time_t now = time(NULL);
+        if (now - run->last_range_touch >= run->env->cfg->job_lease_seconds / 4) {
+                run->last_range_touch = now;
+                r = range_store_touch(run->db, run->rec.id, run->range.seq, run->env->worker_id);
+        }
+        return r;
+}
+
+static int flush(Run *run) {
+        if (run->batch.n == 0)
+                return 0;
+        int r = import_batch_mark_duplicates(&run->batch);
+        if (r < 0)
+                return r;
+        r = run->range.task == RANGE_REGISTER ? flush_register(run) : flush_apply(run);
+        if (r < 0)
+                return r;
+        import_batch_reset(&run->batch);
         touch_lease(run);
         return 0;
 }
 
-static bool has_high_byte(const char *s, size_t len) {
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char) s[i] >= 0x80)
-                        return true;
-        return false;
-}
-
-/* A record as UTF-8: cells that need it decoded into run->cell_text.
- * Returns rec itself when nothing needed decoding. */
-static int decode_record(Run *run, const CsvRecord *rec, CsvRecord *copy, const CsvRecord **ret) {
-        /* Windows-1252 differs from ASCII only above 0x7F; a UTF-8 cell
-         * needs work only when it is not valid (its bad bytes become
-         * U+FFFD, and the row fails as invalid_text). */
-        bool any = false;
-        for (size_t i = 0; i < rec->n_cells && !any; i++)
-                any = run->encoding == TEXT_ENCODING_WINDOWS_1252 ? has_high_byte(rec->cells[i], rec->lens[i])
-                                                                  : !utf8_is_valid(rec->cells[i], rec->lens[i]);
-        if (!any) {
-                *ret = rec;
-                return 0;
-        }
-        if (rec->n_cells > run->cap_cells) {
-                char **c = realloc(run->cells, rec->n_cells * sizeof *c);
-                if (c)
-                        run->cells = c;
-                size_t *l = realloc(run->lens, rec->n_cells * sizeof *l);
-                if (l)
-                        run->lens = l;
-                if (!c || !l)
-                        return -ENOMEM;
-                run->cap_cells = rec->n_cells;
-        }
-        /* Offsets first: cell_text may move while it grows. */
-        buf_clear(&run->cell_text);
-        size_t *offsets = run->lens; /* reused: offsets, then lengths */
-        for (size_t i = 0; i < rec->n_cells; i++) {
-                size_t start = run->cell_text.len;
-                int r = text_decoder_feed(run->cell_decoder, rec->cells[i], rec->lens[i], &run->cell_text);
-                if (r >= 0)
-                        r = text_decoder_finish(run->cell_decoder, &run->cell_text);
-                if (r >= 0)
-                        r = buf_append_char(&run->cell_text, '\0');
-                if (r < 0)
-                        return r;
-                offsets[i] = start;
-        }
-        for (size_t i = 0; i < rec->n_cells; i++) {
-                run->cells[i] = run->cell_text.data + offsets[i];
-                run->lens[i] = strlen(run->cells[i]);
-        }
-        *copy = *rec;
-        copy->cells = run->cells;
-        copy->lens = run->lens;
-        *ret = copy;
-        return 0;
-}
-
-static int on_record(const CsvRecord *raw, void *userdata) {
+static int on_record(const CsvRecord *rec, void *userdata) {
         Run *run = userdata;
-        CsvRecord copy;
-        const CsvRecord *rec = raw;
-        int r;
 
-        if (run->cell_decoder && (r = decode_record(run, raw, &copy, &rec)) < 0)
-                return r;
-
-        if (rec->index == 0) {
-                HeaderProblem problem;
-                r = header_map_build(rec->cells, rec->lens, rec->n_cells, run->column_map, &run->header, &problem);
-                if (r == -EINVAL) {
-                        set_failure(run, -EBADMSG, "invalid_header", "%s", problem.message);
-                        return -EBADMSG;
-                }
-                return r;
-        }
-
-        run->rows_seen++;
-        if (run->rows_seen <= run->rows_done)
+        if (rec->index == 0)
+                return 0; /* the header: the one the upload stored is used */
+        run->range_seen = (int64_t) rec->index - run->range.first_row + 1;
+        if (run->range.task == RANGE_APPLY && run->range_seen <= run->range.rows_done)
                 return 0; /* committed by an earlier attempt */
 
-        r = import_batch_add(&run->batch, &run->rules, run->header, rec, (unsigned long) run->rows_seen);
+        int r = import_batch_add(&run->batch, &run->rules, run->header, rec, rec->index);
         if (r < 0)
                 return r;
         if (run->batch.n < (size_t) run->env->cfg->batch_rows && run->batch.arena.used_total < BATCH_BYTES)
@@ -260,79 +229,91 @@ static int on_record(const CsvRecord *raw, void *userdata) {
         return 0;
 }
 
-/* Reads the stored upload through the decoder and the CSV reader. */
-static int read_upload(Run *run) {
+static int get_chunk(Run *run, int seq, Buf *chunk) {
+        for (int attempt = 0;; attempt++) {
+                int r = import_store_get_chunk(run->db, run->rec.id, seq, chunk);
+                if (r != -EAGAIN || attempt >= DB_ATTEMPTS)
+                        return r;
+                db_backoff(attempt);
+                if (run->db->broken)
+                        (void) db_reconnect(run->db);
+        }
+}
+
+/* Reads the range's bytes of the stored upload through the file reader
+ * (as the upload scan read them) and the row rules, in batches. */
+static int read_range(Run *run) {
         TextEncoding enc;
         if (text_encoding_from_name(run->rec.file_encoding, &enc) < 0) {
                 set_failure(run, -EBADMSG, "internal_error", "the import has an unknown encoding");
                 return -EBADMSG;
         }
         char delim = run->rec.file_delimiter[0] ? run->rec.file_delimiter[0] : ',';
-
-        /* UTF-16 is decoded as a stream (as the upload scan did); other
-         * files are parsed as bytes and their cells decoded. */
-        run->encoding = enc;
-        _cleanup_(text_decoder_freep) TextDecoder *dec = NULL;
-        if (text_encoding_is_ascii_compatible(enc)) {
-                run->cell_decoder = text_decoder_new(enc == TEXT_ENCODING_WINDOWS_1252 ? TEXT_ENCODING_WINDOWS_1252
-                                                                                     : TEXT_ENCODING_UTF8);
-                if (!run->cell_decoder)
-                        return -ENOMEM;
-        } else if (!(dec = text_decoder_new(enc)))
+        const ImportRange *g = &run->range;
+        _cleanup_(file_reader_freep) FileReader *reader = file_reader_new(enc, delim, 0, g->start, on_record, run);
+        if (!reader)
                 return -ENOMEM;
-        size_t bom_left = text_encoding_bom_size(enc);
-        _cleanup_(csv_reader_freep) CsvReader *csv = csv_reader_new(delim, on_record, run);
-        if (!csv)
-                return -ENOMEM;
+        run->range_seen = 0;
 
-        Buf chunk = BUF_INIT, text = BUF_INIT;
+        Buf chunk = BUF_INIT;
         int r = 0;
-        for (int seq = 0;; seq++) {
-                for (int attempt = 0;; attempt++) {
-                        r = import_store_get_chunk(run->db, run->rec.id, seq, &chunk);
-                        if (r != -EAGAIN || attempt >= DB_ATTEMPTS)
-                                break;
-                        db_backoff(attempt);
-                        if (run->db->broken && db_reconnect(run->db) < 0)
-                                continue;
-                }
+        int seq = (int) (g->start.offset / IMPORT_CHUNK_SIZE);
+        uint64_t pos = (uint64_t) seq * IMPORT_CHUNK_SIZE; /* offset of the chunk's first byte */
+        while (pos < g->end_offset) {
+                r = get_chunk(run, seq++, &chunk);
                 if (r == -ENOENT) {
                         r = 0;
                         break;
                 }
                 if (r < 0)
                         break;
-                if (dec) {
-                        buf_clear(&text);
-                        if ((r = text_decoder_feed(dec, chunk.data, chunk.len, &text)) < 0)
-                                break;
-                        r = csv_reader_feed(csv, text.data, text.len);
-                } else {
-                        /* The byte-order mark of a UTF-8 file is not data. */
-                        size_t skip = MIN(bom_left, chunk.len);
-                        bom_left -= skip;
-                        r = csv_reader_feed(csv, chunk.data + skip, chunk.len - skip);
-                }
-                if (r < 0)
+                uint64_t from = MAX(pos, g->start.offset), to = MIN(pos + chunk.len, g->end_offset);
+                if (to > from && (r = file_reader_feed(reader, chunk.data + (from - pos), to - from)) < 0)
+                        break;
+                pos += chunk.len;
+                if (chunk.len == 0)
                         break;
         }
-        if (r == 0 && dec) {
-                buf_clear(&text);
-                r = text_decoder_finish(dec, &text);
-                if (r == 0)
-                        r = csv_reader_feed(csv, text.data, text.len);
-        }
         if (r == 0)
-                r = csv_reader_finish(csv);
+                r = file_reader_finish(reader);
         if (r == -EBADMSG && !run->fail_code[0]) {
                 char msg[300];
-                csv_reader_error_format(csv_reader_error(csv), msg, sizeof msg);
-                set_failure(run, -EBADMSG, csv_reader_error_code_name(csv_reader_error(csv)->code), "%s", msg);
+                csv_reader_error_format(file_reader_error(reader), msg, sizeof msg);
+                set_failure(run, -EBADMSG, csv_reader_error_code_name(file_reader_error(reader)->code), "%s", msg);
         }
         buf_done(&chunk);
-        buf_done(&text);
         if (r == 0)
                 r = flush(run);
+        if (r == 0 && run->range_seen != g->rows)
+                log_import(LOG_LEVEL_WARNING, run->rec.id, "range %d: read %" PRId64 " rows, the upload counted %" PRId64,
+                           g->seq, run->range_seen, g->rows);
+        return r;
+}
+
+/* The header row as the upload stored it (decoded, as the scan read it). */
+static int build_header(Run *run) {
+        json_error_t jerr;
+        json_t *a = json_loads(run->rec.header ? run->rec.header : "[]", 0, &jerr);
+        size_t n = json_is_array(a) ? json_array_size(a) : 0;
+        char **cells = calloc(n + 1, sizeof *cells);
+        size_t *lens = calloc(n + 1, sizeof *lens);
+        int r = a && cells && lens ? 0 : -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                json_t *v = json_array_get(a, i);
+                cells[i] = (char *) (json_is_string(v) ? json_string_value(v) : "");
+                lens[i] = json_is_string(v) ? json_string_length(v) : 0;
+        }
+        if (r == 0) {
+                HeaderProblem problem;
+                r = header_map_build(cells, lens, n, run->column_map, &run->header, &problem);
+                if (r == -EINVAL) {
+                        set_failure(run, -EBADMSG, "invalid_header", "%s", problem.message);
+                        r = -EBADMSG;
+                }
+        }
+        free(cells);
+        free(lens);
+        json_decref(a);
         return r;
 }
 
@@ -370,17 +351,12 @@ static int prepare(Run *run) {
                 .dry_run = run->rec.dry_run,
                 .invite = strcmp(run->rec.invite, "new_users") == 0,
         };
-        run->rows_done = run->rec.rows_processed;
         run->last_touch = time(NULL);
-        return 0;
+        return build_header(run);
 }
 
 static void run_done(Run *run) {
         import_store_record_done(&run->rec);
-        text_decoder_free(run->cell_decoder);
-        buf_done(&run->cell_text);
-        free(run->cells);
-        free(run->lens);
         account_store_roles_free(run->roles, run->n_roles);
         account_store_teams_free(run->teams, run->n_teams);
         column_map_free(run->column_map);
@@ -398,10 +374,100 @@ static void ack(JobEnv *env, const Job *job) {
                            (*env->redis)->errstr);
 }
 
+static JobResult hand_back(JobEnv *env, const Job *job, const char *why);
+
+/* Runs the range just claimed: 0 when its task is done. */
+static int run_range(Run *run, const Claim *claim) {
+        JobEnv *env = run->env;
+        int r = 0;
+        run->range = claim->range;
+        if (!run->prepared) {
+                import_store_record_done(&run->rec);
+                r = import_store_get(run->db, 0, run->job->import_id, &run->rec);
+                if (r == -ENOENT)
+                        return -ESTALE;
+                if (r == 0)
+                        r = prepare(run);
+                if (r < 0)
+                        return r;
+                run->prepared = true;
+        }
+        run->store.registered = claim->range.shared;
+        run->last_range_touch = time(NULL);
+        /* Another worker may help with what is left. */
+        if (claim->more && *env->redis && job_queue_enqueue(*env->redis, run->rec.id) < 0)
+                log_import(LOG_LEVEL_WARNING, run->rec.id, "could not ask for another worker: %s",
+                           (*env->redis)->errstr);
+        log_import(LOG_LEVEL_INFO, run->rec.id, "%s range %d: %" PRId64 " rows from line %lu, resuming after %" PRId64
+                   " (attempt %d)",
+                   claim->range.task == RANGE_REGISTER ? "registering" : run->rec.dry_run ? "validating" : "processing",
+                   claim->range.seq, claim->range.rows, claim->range.start.line,
+                   claim->range.task == RANGE_APPLY ? claim->range.rows_done : 0, claim->attempts);
+        r = read_range(run);
+        if (r == 0)
+                r = range_store_done(run->db, run->rec.id, &run->range, env->worker_id);
+        return r;
+}
+
+/* The import failed as a whole, or stopped; tells what to do with the
+ * message. */
+static JobResult stopped(Run *run, int r) {
+        JobEnv *env = run->env;
+        const char *id = run->job->import_id;
+        switch (r) {
+        case -ECANCELED: {
+                log_import(LOG_LEVEL_INFO, id, "cancelled after %" PRId64 " rows committed by this worker",
+                           run->rows_committed);
+                const char *p[] = { id };
+                if (db_run(run->db, "DELETE FROM import_emails WHERE import_id = $1", 1, p) < 0)
+                        log_import(LOG_LEVEL_WARNING, id, "could not clear the duplicate index: %s", run->db->errmsg);
+                ack(env, run->job);
+                return JOB_DONE;
+        }
+        case -ESTALE:
+                log_import(LOG_LEVEL_WARNING, id, "another worker took range %d over", run->range.seq);
+                return JOB_LEFT;
+        case -ESHUTDOWN:
+                /* Hand the range back so that another worker starts at once
+                 * rather than after the lease. */
+                log_import(LOG_LEVEL_INFO, id, "stopped for shutdown in range %d", run->range.seq);
+                if (range_store_release(run->db, id, run->range.seq, env->worker_id) == 0 && *env->redis) {
+                        /* Acknowledge first: if the process dies before the
+                         * new message, the sweeper enqueues it again. */
+                        ack(env, run->job);
+                        if (job_queue_enqueue(*env->redis, id) == 0)
+                                return JOB_HANDED_BACK;
+                }
+                return JOB_LEFT;
+        case -EAGAIN:
+                log_import(LOG_LEVEL_ERROR, id, "stopped in range %d, left for later: %s", run->range.seq,
+                           run->db->errmsg);
+                return JOB_LEFT;
+        default:
+                if (!run->fail_code[0]) {
+                        if (r == -ENOMEM)
+                                set_failure(run, r, "internal_error", "the worker ran out of memory");
+                        else {
+                                log_import(LOG_LEVEL_ERROR, id, "database error in range %d: %s", run->range.seq,
+                                           run->db->errmsg);
+                                set_failure(run, r, "internal_error",
+                                            "the import stopped because of an internal error");
+                        }
+                }
+                log_import(LOG_LEVEL_ERROR, id, "failed (%s): %s", run->fail_code, run->fail_message);
+                if (range_store_fail(run->db, id, run->fail_code, run->fail_message) == 0) {
+                        ack(env, run->job);
+                        return JOB_DONE;
+                }
+                return JOB_LEFT;
+        }
+}
+
 JobResult job_runner_run(JobEnv *env, const Job *job) {
         Run run = { .env = env, .job = job, .batch = IMPORT_BATCH_INIT };
         double started = now_seconds();
         JobResult result = JOB_LEFT;
+        int ranges = 0;
 
         run.db = ensure_db(env);
         if (!run.db) {
@@ -409,120 +475,75 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                 return JOB_LEFT;
         }
 
-        ClaimOutcome outcome;
-        int r = import_store_claim(run.db, job->import_id, env->worker_id, (int) env->cfg->job_lease_seconds,
-                                   (int) env->cfg->max_attempts, &outcome, &run.rec);
-        if (r < 0) {
-                log_import(LOG_LEVEL_ERROR, job->import_id, "cannot claim the import, left for later: %s",
-                           run.db->errmsg);
-                return JOB_LEFT;
-        }
-        switch (outcome) {
-        case CLAIM_OK:
-                break;
-        case CLAIM_EXHAUSTED:
-                log_import(LOG_LEVEL_ERROR, job->import_id, "failed: started %d times without finishing",
-                           (int) env->cfg->max_attempts);
-                ack(env, job);
-                return JOB_DONE;
-        case CLAIM_BUSY:
-                log_import(LOG_LEVEL_INFO, job->import_id, "another worker holds a live lease; message dropped");
-                ack(env, job);
-                return JOB_DONE;
-        case CLAIM_GONE:
-        case CLAIM_FINAL:
-                ack(env, job);
-                return JOB_DONE;
-        }
-
-        log_import(LOG_LEVEL_INFO, run.rec.id, "%s: %" PRId64 " rows, resuming after %" PRId64 " (attempt %d)",
-                   run.rec.dry_run ? "validating" : "processing", run.rec.rows_total, run.rec.rows_processed,
-                   run.rec.attempts);
-
-        r = prepare(&run);
-        if (r == 0)
-                r = read_upload(&run);
-
-        char state[24] = "";
-        switch (r) {
-        case 0:
-                if (run.rows_seen != run.rec.rows_total)
-                        log_import(LOG_LEVEL_WARNING, run.rec.id, "read %" PRId64 " rows, the upload counted %" PRId64,
-                                   run.rows_seen, run.rec.rows_total);
-                r = import_store_finish(run.db, run.rec.id, env->worker_id, run.rows_done, state);
-                if (r == 0) {
-                        log_import(LOG_LEVEL_INFO, run.rec.id,
-                                   "%s in %.2f s: %" PRId64 " rows in %" PRId64 " batches this attempt, created %" PRId64
-                                   ", updated %" PRId64 ", unchanged %" PRId64 ", failed %" PRId64 ", invites %" PRId64,
-                                   state, now_seconds() - started, run.rows_done - run.rec.rows_processed, run.batches,
-                                   run.totals.created, run.totals.updated, run.totals.unchanged, run.totals.failed,
-                                   run.totals.invites);
-                        ack(env, job);
-                        result = JOB_DONE;
-                } else if (r == -ECANCELED) {
-                        log_import(LOG_LEVEL_INFO, run.rec.id, "cancelled");
-                        ack(env, job);
-                        result = JOB_DONE;
-                } else if (r == -ESTALE)
-                        log_import(LOG_LEVEL_WARNING, run.rec.id, "another worker took the import over");
-                else
-                        log_import(LOG_LEVEL_ERROR, run.rec.id, "cannot finish, left for later: %s", run.db->errmsg);
-                break;
-        case -ECANCELED:
-                log_import(LOG_LEVEL_INFO, run.rec.id, "cancelled after %" PRId64 " rows", run.rows_done);
-                {
-                        const char *p[] = { run.rec.id };
-                        if (db_run(run.db, "DELETE FROM import_emails WHERE import_id = $1", 1, p) < 0)
-                                log_import(LOG_LEVEL_WARNING, run.rec.id, "could not clear the duplicate index: %s",
-                                           run.db->errmsg);
+        /* Range after range of the import, for as long as there are. */
+        for (;;) {
+                Claim claim;
+                int r = range_store_claim(run.db, job->import_id, env->worker_id, (int) env->cfg->job_lease_seconds,
+                                          (int) env->cfg->max_attempts, &claim);
+                if (r < 0) {
+                        log_import(LOG_LEVEL_ERROR, job->import_id, "cannot claim the import, left for later: %s",
+                                   run.db->errmsg);
+                        break;
                 }
-                ack(env, job);
-                result = JOB_DONE;
-                break;
-        case -ESTALE:
-                log_import(LOG_LEVEL_WARNING, run.rec.id, "another worker took the import over at row %" PRId64,
-                           run.rows_done);
-                break;
-        case -ESHUTDOWN:
-                /* Hand the import back so that another worker starts at
-                 * once rather than after the lease. */
-                if (import_store_release(run.db, run.rec.id, env->worker_id) == 0 && *env->redis) {
-                        /* Acknowledge first: if the process dies before the
-                         * new message, the sweeper enqueues it again. */
-                        ack(env, job);
-                        if (job_queue_enqueue(*env->redis, run.rec.id) == 0)
-                                result = JOB_HANDED_BACK;
-                }
-                log_import(LOG_LEVEL_INFO, run.rec.id, "stopped for shutdown after %" PRId64 " rows", run.rows_done);
-                break;
-        case -EAGAIN:
-                log_import(LOG_LEVEL_ERROR, run.rec.id, "stopped after %" PRId64 " rows, left for later: %s",
-                           run.rows_done, run.db->errmsg);
-                break;
-        default:
-                if (!run.fail_code[0]) {
-                        if (r == -ENOMEM)
-                                set_failure(&run, r, "internal_error", "the worker ran out of memory");
-                        else {
-                                log_import(LOG_LEVEL_ERROR, run.rec.id, "database error after %" PRId64 " rows: %s",
-                                           run.rows_done, run.db->errmsg);
-                                set_failure(&run, r, "internal_error",
-                                            "the import stopped after %" PRId64 " rows because of an internal error",
-                                            run.rows_done);
+                if (claim.outcome == CLAIM_OK) {
+                        r = run_range(&run, &claim);
+                        if (r < 0) {
+                                result = stopped(&run, r);
+                                break;
                         }
+                        ranges++;
+                        if (atomic_load(env->stopping)) {
+                                /* The range is done; the rest is for others. */
+                                result = hand_back(env, job, "the worker is stopping");
+                                break;
+                        }
+                        continue;
                 }
-                log_import(LOG_LEVEL_ERROR, run.rec.id, "failed (%s): %s", run.fail_code, run.fail_message);
-                if (import_store_fail(run.db, run.rec.id, run.fail_code, run.fail_message) == 0) {
+
+                result = JOB_DONE;
+                char state[24] = "";
+                switch (claim.outcome) {
+                case CLAIM_EXHAUSTED:
+                        log_import(LOG_LEVEL_ERROR, job->import_id, "failed: started %d times without progress",
+                                   claim.attempts);
+                        break;
+                case CLAIM_BUSY:
+                        if (ranges == 0)
+                                log_import(LOG_LEVEL_INFO, job->import_id,
+                                           "other workers hold what is left of it; message dropped");
+                        break;
+                case CLAIM_FINISH:
+                        r = range_store_finish(run.db, job->import_id, state);
+                        if (r == 0)
+                                log_import(LOG_LEVEL_INFO, job->import_id,
+                                           "%s; this worker: %d ranges in %.2f s, %" PRId64 " batches, created %" PRId64
+                                           ", updated %" PRId64 ", unchanged %" PRId64 ", failed %" PRId64
+                                           ", invites %" PRId64,
+                                           state, ranges, now_seconds() - started, run.batches, run.totals.created,
+                                           run.totals.updated, run.totals.unchanged, run.totals.failed,
+                                           run.totals.invites);
+                        else if (r == -ECANCELED)
+                                log_import(LOG_LEVEL_INFO, job->import_id, "cancelled");
+                        else if (r != -ESTALE) {
+                                log_import(LOG_LEVEL_ERROR, job->import_id, "cannot finish, left for later: %s",
+                                           run.db->errmsg);
+                                result = JOB_LEFT;
+                        }
+                        break;
+                case CLAIM_OK:
+                case CLAIM_GONE:
+                case CLAIM_FINAL:
+                        break;
+                }
+                if (result == JOB_DONE)
                         ack(env, job);
-                        result = JOB_DONE;
-                }
                 break;
         }
         run_done(&run);
         return result;
 }
 
-JobResult job_runner_hand_back(JobEnv *env, const Job *job) {
+static JobResult hand_back(JobEnv *env, const Job *job, const char *why) {
         if (!*env->redis)
                 return JOB_LEFT;
         if (job_queue_done(*env->redis, job->entry_id, job->import_id) < 0 ||
@@ -532,6 +553,10 @@ JobResult job_runner_hand_back(JobEnv *env, const Job *job) {
                 log_import(LOG_LEVEL_WARNING, job->import_id, "could not hand the job back: %s", (*env->redis)->errstr);
                 return JOB_LEFT;
         }
-        log_import(LOG_LEVEL_INFO, job->import_id, "handed back unstarted: the worker is stopping");
+        log_import(LOG_LEVEL_INFO, job->import_id, "handed back: %s", why);
         return JOB_HANDED_BACK;
+}
+
+JobResult job_runner_hand_back(JobEnv *env, const Job *job) {
+        return hand_back(env, job, "unstarted, the worker is stopping");
 }

@@ -68,7 +68,7 @@ static uint64_t report_hash(const UploadReport *rep) {
 }
 
 static uint64_t scan(FuzzInput *in, bool whole) {
-        _cleanup_(upload_scan_freep) UploadScan *s = upload_scan_new(in->delimiter);
+        _cleanup_(upload_scan_freep) UploadScan *s = upload_scan_new(in->delimiter, 3);
         UploadReport rep;
         bool failed = false;
 

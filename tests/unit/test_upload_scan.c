@@ -17,7 +17,7 @@
 /* Scans data fed in chunks of `chunk` bytes (0: in one piece). The caller
  * releases the report with upload_scan_report_done(). */
 static int scan(const void *data, size_t len, size_t chunk, char delimiter, UploadReport *rep) {
-        UploadScan *s = upload_scan_new(delimiter);
+        UploadScan *s = upload_scan_new(delimiter, 0);
         const uint8_t *p = data;
         int r = 0;
 
@@ -218,7 +218,7 @@ static void test_errors(void) {
         is_str(rep.sha256, hex, "a broken file still gets the digest of all its bytes");
         upload_scan_report_done(&rep);
 
-        UploadScan *s = upload_scan_new(0);
+        UploadScan *s = upload_scan_new(0, 0);
         ok(s && !upload_scan_failed(s), "a new scan has not failed");
         is_int(upload_scan_feed(s, S("Email,Name\na,b\"c\n")), 0, "feeding a bad quote is not an error of the feed");
         ok(upload_scan_failed(s), "upload_scan_failed() tells early that the file will be rejected");

@@ -1,0 +1,422 @@
+#include "range_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+static int64_t get_i64(const PGresult *res, int row, int col) {
+        return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static int append_u64(Buf *b, uint64_t v) {
+        return buf_printf(b, "%s%" PRIu64, b->len > 1 ? "," : "", v);
+}
+
+int range_store_insert(Db *db, const char *import_id, uint64_t rows_total, const FilePoint *points,
+                       size_t n_points) {
+        /* Range k starts at point k-1 (range 0 at the file's start) and
+         * ends where the next starts. */
+        Buf seq = BUF_INIT, start = BUF_INIT, line = BUF_INIT, record = BUF_INIT, rows = BUF_INIT;
+        int r = 0;
+        Buf *all[] = { &seq, &start, &line, &record, &rows };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(all); i++)
+                r = buf_append_char(all[i], '{');
+        for (size_t k = 0; r >= 0 && k <= n_points; k++) {
+                FilePoint p = k == 0 ? FILE_POINT_START : points[k - 1];
+                uint64_t first_row = p.records ? p.records : 1;
+                uint64_t next_row = k < n_points ? points[k].records : rows_total + 1;
+                if ((r = append_u64(&seq, k)) < 0 || (r = append_u64(&start, p.offset)) < 0 ||
+                    (r = append_u64(&line, p.line)) < 0 || (r = append_u64(&record, p.records)) < 0 ||
+                    (r = append_u64(&rows, next_row > first_row ? next_row - first_row : 0)) < 0)
+                        break;
+        }
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(all); i++)
+                r = buf_append_char(all[i], '}');
+        if (r >= 0) {
+                const char *p[] = { import_id, seq.data, start.data, line.data, record.data, rows.data };
+                r = db_run(db,
+                           "INSERT INTO import_ranges (import_id, seq, start_offset, end_offset, first_line, "
+                           "  first_record, rows, registered) "
+                           "SELECT $1::uuid, s, o, lead(o) OVER (ORDER BY s), l, c, n, count(*) OVER () = 1 "
+                           "FROM unnest($2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+                           "  AS x(s, o, l, c, n)",
+                           6, p);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                buf_done(all[i]);
+        return r;
+}
+
+typedef struct ClaimTx {
+        const char *id, *worker;
+        char lease[16];
+        int max_attempts;
+        Claim *claim;
+} ClaimTx;
+
+#define RUNNING_STATES "('processing', 'validating')"
+
+static int claim_tx(Db *db, void *userdata) {
+        ClaimTx *c = userdata;
+        Claim *out = c->claim;
+        const char *p[] = { c->id };
+
+        *out = (Claim){ .outcome = CLAIM_GONE };
+        _cleanup_(PQclearp) PGresult *imp = db_exec(db, "SELECT state FROM imports WHERE id = $1 FOR UPDATE", 1, p);
+        if (!imp)
+                return db_error(db);
+        if (PQntuples(imp) == 0)
+                return 0;
+        const char *state = PQgetvalue(imp, 0, 0);
+        if (strcmp(state, "queued") != 0 && strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) {
+                out->outcome = CLAIM_FINAL;
+                return 0;
+        }
+
+        /* Ranges locked right now are being written by a live worker. */
+        const char *q[] = { c->id, c->lease };
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "SELECT seq, start_offset, coalesce(end_offset, -1), first_line, first_record, rows, rows_done, "
+                "  registered, attempts, progressed, "
+                "  (SELECT count(*) FROM import_ranges x WHERE x.import_id = $1) > 1 "
+                "FROM import_ranges r "
+                "WHERE import_id = $1 AND NOT done "
+                "  AND (worker IS NULL OR coalesce(heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int)) "
+                "  AND (NOT registered OR NOT EXISTS (SELECT 1 FROM import_ranges x "
+                "                                     WHERE x.import_id = $1 AND NOT x.registered)) "
+                "ORDER BY registered, seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+                2, q);
+        if (!res)
+                return db_error(db);
+        if (PQntuples(res) == 0) {
+                _cleanup_(PQclearp) PGresult *left =
+                        db_exec(db, "SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done", 1, p);
+                if (!left)
+                        return db_error(db);
+                out->outcome = get_i64(left, 0, 0) == 0 ? CLAIM_FINISH : CLAIM_BUSY;
+                return 0;
+        }
+
+        ImportRange *g = &out->range;
+        g->seq = (int) get_i64(res, 0, 0);
+        g->start.offset = (uint64_t) get_i64(res, 0, 1);
+        int64_t end = get_i64(res, 0, 2);
+        g->end_offset = end < 0 ? UINT64_MAX : (uint64_t) end;
+        g->start.line = (unsigned long) get_i64(res, 0, 3);
+        g->start.records = (unsigned long) get_i64(res, 0, 4);
+        g->first_row = g->start.records ? (int64_t) g->start.records : 1;
+        g->rows = get_i64(res, 0, 5);
+        g->rows_done = get_i64(res, 0, 6);
+        bool registered = PQgetvalue(res, 0, 7)[0] == 't';
+        g->task = registered ? RANGE_APPLY : RANGE_REGISTER;
+        int attempts = (int) get_i64(res, 0, 8);
+        bool progressed = PQgetvalue(res, 0, 9)[0] == 't';
+        g->shared = PQgetvalue(res, 0, 10)[0] == 't';
+
+        /* Only runs that committed nothing count: an import that moves on
+         * between crashes (a worker killed by a deploy, a machine lost) is
+         * never given up on, and one that crashes its worker before a
+         * range's first checkpoint again and again still ends. */
+        if (!progressed && attempts >= c->max_attempts) {
+                char msg[200];
+                snprintf(msg, sizeof msg,
+                         "the import was started %d times in a row without committing a single batch; it is given "
+                         "up on (rows already imported stay)",
+                         attempts);
+                const char *f[] = { c->id, msg };
+                int k = db_run(db,
+                               "UPDATE imports SET state = 'failed', error_code = 'too_many_attempts', "
+                               "error_message = $2, finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                               "WHERE id = $1",
+                               2, f);
+                if (k == 0)
+                        k = db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+                out->outcome = CLAIM_EXHAUSTED;
+                out->attempts = attempts;
+                return k;
+        }
+        out->attempts = progressed ? 1 : attempts + 1;
+
+        char seq[16], att[16];
+        snprintf(seq, sizeof seq, "%d", g->seq);
+        snprintf(att, sizeof att, "%d", out->attempts);
+        const char *u[] = { c->id, seq, c->worker, att, registered ? "t" : "f" };
+        _cleanup_(PQclearp) PGresult *upd = db_exec(
+                db,
+                "WITH r AS (UPDATE import_ranges SET worker = $3, heartbeat_at = now(), attempts = $4::int, "
+                "                                    progressed = false "
+                "           WHERE import_id = $1 AND seq = $2::int), "
+                "i AS (UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
+                "        worker = $3, heartbeat_at = now(), attempts = $4::int, "
+                "        started_at = coalesce(started_at, now()) WHERE id = $1) "
+                "SELECT EXISTS (SELECT 1 FROM import_ranges WHERE import_id = $1 AND seq <> $2::int AND NOT done "
+                "               AND worker IS NULL AND registered = $5::boolean)",
+                5, u);
+        if (!upd)
+                return db_error(db);
+        out->more = PQgetvalue(upd, 0, 0)[0] == 't';
+        out->outcome = CLAIM_OK;
+        return 0;
+}
+
+int range_store_claim(Db *db, const char *import_id, const char *worker, int lease_seconds, int max_attempts,
+                      Claim *ret) {
+        ClaimTx c = { .id = import_id, .worker = worker, .max_attempts = max_attempts, .claim = ret };
+        snprintf(c.lease, sizeof c.lease, "%d", lease_seconds);
+        return db_transaction(db, 5, claim_tx, &c);
+}
+
+static int array_text(Buf *b, const char *s) {
+        int r = b->len > 1 ? buf_append_char(b, ',') : 0;
+        if (r >= 0)
+                r = buf_append_char(b, '"');
+        for (const char *p = s; r >= 0 && *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        r = buf_append_char(b, '\\');
+                if (r >= 0)
+                        r = buf_append_char(b, *p);
+        }
+        return r < 0 ? r : buf_append_char(b, '"');
+}
+
+int range_store_register(Db *db, const char *import_id, size_t n, const char *const *emails,
+                         const unsigned long *lines) {
+        if (n == 0)
+                return 0;
+        Buf e = BUF_INIT, l = BUF_INIT;
+        int r = buf_append_char(&e, '{');
+        if (r >= 0)
+                r = buf_append_char(&l, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                r = array_text(&e, emails[i]);
+                if (r >= 0)
+                        r = append_u64(&l, lines[i]);
+        }
+        if (r >= 0)
+                r = buf_append_char(&e, '}');
+        if (r >= 0)
+                r = buf_append_char(&l, '}');
+        if (r >= 0) {
+                const char *p[] = { import_id, e.data, l.data };
+                /* In email order: two workers registering the same emails
+                 * take their row locks in the same order. */
+                r = db_run(db,
+                           "INSERT INTO import_emails (import_id, email_lower, line) "
+                           "SELECT $1::uuid, e, l FROM unnest($2::text[], $3::int[]) AS x(e, l) ORDER BY e "
+                           "ON CONFLICT (import_id, email_lower) DO UPDATE SET line = excluded.line "
+                           "WHERE import_emails.line > excluded.line",
+                           3, p);
+        }
+        buf_done(&e);
+        buf_done(&l);
+        return r;
+}
+
+/* Why a range statement found nothing: cancelled, or no longer ours. */
+static int lost(Db *db, const char *import_id) {
+        const char *p[] = { import_id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        return PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "cancelled") == 0 ? -ECANCELED : -ESTALE;
+}
+
+int range_store_touch(Db *db, const char *import_id, int seq, const char *worker) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", seq);
+        const char *p[] = { import_id, s, worker };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE import_ranges r SET heartbeat_at = now() FROM imports i "
+                "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 AND NOT r.done "
+                "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
+                3, p);
+        if (!r)
+                return db_error(db);
+        return PQntuples(r) == 1 ? 0 : lost(db, import_id);
+}
+
+int range_store_lock(Db *db, const char *import_id, int seq, const char *worker, int64_t rows_done) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", seq);
+        const char *p[] = { import_id, s };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT coalesce(r.worker, ''), r.rows_done, r.done, i.state "
+                "FROM import_ranges r JOIN imports i ON i.id = r.import_id "
+                "WHERE r.import_id = $1 AND r.seq = $2::int FOR UPDATE OF r",
+                2, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ESTALE;
+        const char *state = PQgetvalue(r, 0, 3);
+        if (strcmp(state, "cancelled") == 0)
+                return -ECANCELED;
+        if ((strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) ||
+            strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done ||
+            PQgetvalue(r, 0, 2)[0] == 't')
+                return -ESTALE;
+        return 0;
+}
+
+int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCounts *c) {
+        char v[8][24];
+        const int64_t vals[7] = { c->rows, c->created, c->updated, c->unchanged, c->failed, c->invites, c->warned };
+        for (int i = 0; i < 7; i++)
+                snprintf(v[i], sizeof v[i], "%" PRId64, vals[i]);
+        snprintf(v[7], sizeof v[7], "%d", seq);
+        const char *p[] = { import_id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] };
+        return db_run(db,
+                      "WITH r AS (UPDATE import_ranges SET rows_done = rows_done + $2, progressed = true, "
+                      "                                    heartbeat_at = now() "
+                      "           WHERE import_id = $1 AND seq = $9::int) "
+                      "UPDATE imports SET rows_processed = rows_processed + $2, created = created + $3, "
+                      "updated = updated + $4, unchanged = unchanged + $5, failed = failed + $6, "
+                      "invites = invites + $7, warning_rows = warning_rows + $8, heartbeat_at = now() "
+                      "WHERE id = $1",
+                      9, p);
+}
+
+int range_store_done(Db *db, const char *import_id, const ImportRange *range, const char *worker) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", range->seq);
+        const char *p[] = { import_id, s, worker };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                range->task == RANGE_REGISTER
+                        ? "UPDATE import_ranges r SET registered = true, worker = NULL, progressed = true, "
+                          "  heartbeat_at = now() FROM imports i "
+                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 "
+                          "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1"
+                        : "UPDATE import_ranges r SET done = true, worker = NULL, progressed = true, "
+                          "  heartbeat_at = now() FROM imports i "
+                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 AND r.registered "
+                          "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
+                3, p);
+        if (!r)
+                return db_error(db);
+        return PQntuples(r) == 1 ? 0 : lost(db, import_id);
+}
+
+int range_store_release(Db *db, const char *import_id, int seq, const char *worker) {
+        char s[16];
+        snprintf(s, sizeof s, "%d", seq);
+        const char *p[] = { import_id, s, worker };
+        /* A hand-back is not a failed attempt: give it back too, or a few
+         * rolling restarts would use up ROSTER_MAX_ATTEMPTS. The import
+         * is queued again when no other worker is on it. */
+        return db_run(db,
+                      "WITH r AS (UPDATE import_ranges SET worker = NULL, heartbeat_at = NULL, "
+                      "             attempts = greatest(attempts - 1, 0) "
+                      "           WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1) "
+                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now(), "
+                      "  attempts = greatest(attempts - 1, 0) "
+                      "WHERE id = $1 AND state IN " RUNNING_STATES " AND EXISTS (SELECT 1 FROM r) "
+                      "  AND NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq <> $2::int "
+                      "                  AND x.worker IS NOT NULL)",
+                      3, p);
+}
+
+typedef struct Finish {
+        const char *id;
+        char state[24];
+} Finish;
+
+static int finish_tx(Db *db, void *userdata) {
+        Finish *f = userdata;
+        const char *p[] = { f->id };
+        _cleanup_(PQclearp) PGresult *s = db_exec(
+                db,
+                "SELECT state, (SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done) "
+                "FROM imports WHERE id = $1 FOR UPDATE",
+                1, p);
+        if (!s)
+                return db_error(db);
+        if (PQntuples(s) == 0)
+                return -ESTALE;
+        const char *state = PQgetvalue(s, 0, 0);
+        if (strcmp(state, "cancelled") == 0)
+                return -ECANCELED;
+        if ((strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) || get_i64(s, 0, 1) != 0)
+                return -ESTALE;
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET "
+                "  state = CASE WHEN dry_run THEN 'validated' "
+                "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
+                "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
+                "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                    THEN 'all_rows_failed' END, "
+                "  error_message = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
+                "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                "WHERE id = $1 RETURNING state",
+                1, p);
+        if (!r)
+                return db_error(db);
+        snprintf(f->state, sizeof f->state, "%s", PQgetvalue(r, 0, 0));
+        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+}
+
+int range_store_finish(Db *db, const char *import_id, char ret_state[24]) {
+        Finish f = { import_id, "" };
+        int r = db_transaction(db, 10, finish_tx, &f);
+        if (r < 0)
+                return r;
+        memcpy(ret_state, f.state, sizeof f.state);
+        return 0;
+}
+
+static int fail_tx(Db *db, void *userdata) {
+        const char *const *p = userdata;
+        int k = db_run(db,
+                       "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
+                       "finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                       "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
+                       "'cancelled', 'validated')",
+                       3, p);
+        if (k < 0)
+                return k;
+        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+}
+
+int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) {
+        const char *p[] = { import_id, code, message };
+        return db_transaction(db, 10, fail_tx, (void *) p);
+}
+
+int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                        size_t *ret_n) {
+        char w[16], l[16], m[16];
+        snprintf(w, sizeof w, "%d", wait_seconds);
+        snprintf(l, sizeof l, "%d", lease_seconds);
+        snprintf(m, sizeof m, "%zu", max);
+        const char *p[] = { w, l, m };
+        /* SKIP LOCKED: an import whose state is changing right now is
+         * alive by definition. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                "  SELECT i.id FROM imports i WHERE "
+                "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
+                "    OR (i.state IN " RUNNING_STATES " AND "
+                "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
+                "        NOT EXISTS (SELECT 1 FROM import_ranges r WHERE r.import_id = i.id "
+                "                    AND r.heartbeat_at >= now() - make_interval(secs => $2::int))) "
+                "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+                "RETURNING id",
+                3, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        for (size_t i = 0; i < n; i++)
+                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
+        *ret_n = n;
+        return 0;
+}

@@ -1,0 +1,128 @@
+/* How workers share an import: its ranges (import_ranges).
+ *
+ * The upload scan cuts a big file into ranges of rows at row boundaries;
+ * the API stores them with the import (range_store_insert). Workers claim
+ * one range at a time; several workers may work on one import at once,
+ * each on a range of its own.
+ *
+ * An import of more than one range runs in two phases, so that the first
+ * occurrence of an email in the file wins wherever the ranges run:
+ *  1. register: each range's emails go into import_emails, which keeps
+ *     the smallest line per email;
+ *  2. apply: once every range is registered, each range's rows are
+ *     written in batches; a row whose email has a smaller line registered
+ *     is a duplicate. A batch commits only while its worker holds the
+ *     range and its checkpoint (rows_done) is what the worker expects.
+ * An import of one range skips the first phase: it registers as it
+ * applies, in file order.
+ *
+ * Each range has a lease (heartbeat_at): a worker silent for longer than
+ * the lease loses it to the next claim. attempts counts the claims of a
+ * range in a row that committed nothing.
+ *
+ * Functions return 0 or the errors named, -EAGAIN/-EIO for database
+ * failures (db->errmsg), -ENOMEM. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "file_reader.h"
+#include "uuid.h"
+
+/* The stored upload is kept in chunks of this size (the last smaller). */
+#define IMPORT_CHUNK_SIZE (1u << 20)
+
+typedef enum RangeTask {
+        RANGE_REGISTER,
+        RANGE_APPLY,
+} RangeTask;
+
+typedef struct ImportRange {
+        int seq;
+        RangeTask task;
+        FilePoint start;
+        uint64_t end_offset; /* UINT64_MAX: to the end of the file */
+        int64_t first_row; /* the data row number of its first row, from 1 */
+        int64_t rows; /* data rows in it, as the scan counted them */
+        int64_t rows_done; /* applied and committed: the checkpoint */
+        bool shared; /* the import has other ranges: its emails were registered first */
+} ImportRange;
+
+/* Stores an upload's ranges, inside the upload's transaction: one, or one
+ * more than the points the scan reported. */
+int range_store_insert(Db *db, const char *import_id, uint64_t rows_total, const FilePoint *points,
+                       size_t n_points) _must_check_;
+
+typedef enum ClaimOutcome {
+        CLAIM_OK, /* this worker has a range now */
+        CLAIM_GONE, /* no such import */
+        CLAIM_FINAL, /* already finished (or validated, or cancelled) */
+        CLAIM_BUSY, /* nothing to take: other workers hold what is left */
+        CLAIM_FINISH, /* every range is done: the import can be finished */
+        CLAIM_EXHAUSTED, /* a range was started too often in a row: now marked failed */
+} ClaimOutcome;
+
+typedef struct Claim {
+        ClaimOutcome outcome;
+        ImportRange range;
+        int attempts; /* of the range, this claim included */
+        bool more; /* other ranges wait for a worker in the same phase */
+} Claim;
+
+/* Takes the next range of an import for this worker (its own
+ * transaction): an unregistered one first, then, once all are
+ * registered, one not done. The import's state becomes processing
+ * (validating for a dry run). */
+int range_store_claim(Db *db, const char *import_id, const char *worker, int lease_seconds, int max_attempts,
+                      Claim *ret) _must_check_;
+
+/* Registers (email, line) pairs of a range: import_emails keeps the
+ * smallest line per email. The emails must be distinct. Its own statement;
+ * repeating it is harmless. */
+int range_store_register(Db *db, const char *import_id, size_t n, const char *const *emails,
+                         const unsigned long *lines) _must_check_;
+
+/* Renews the lease of a range in the register phase. -ECANCELED when the
+ * import was cancelled, -ESTALE when the range is no longer this
+ * worker's. */
+int range_store_touch(Db *db, const char *import_id, int seq, const char *worker) _must_check_;
+
+/* At a checkpoint, inside the batch's transaction: locks the range and
+ * checks that this worker holds it, that rows_done is what it expects
+ * and that the import still runs. -ECANCELED / -ESTALE. */
+int range_store_lock(Db *db, const char *import_id, int seq, const char *worker, int64_t rows_done) _must_check_;
+
+typedef struct BatchCounts {
+        int64_t rows, created, updated, unchanged, failed, invites, warned;
+} BatchCounts;
+
+/* Moves the range's checkpoint and adds the batch's counts to the import
+ * (inside the batch's transaction). */
+int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCounts *c) _must_check_;
+
+/* Marks a range's task done (registered, or applied) and gives it up.
+ * -ESTALE when it is no longer this worker's, -ECANCELED. */
+int range_store_done(Db *db, const char *import_id, const ImportRange *range, const char *worker) _must_check_;
+
+/* Gives a range back (graceful stop) so that another worker may take it
+ * at once; the attempt is not counted. */
+int range_store_release(Db *db, const char *import_id, int seq, const char *worker) _must_check_;
+
+/* Ends an import whose ranges are all done: validated (dry run),
+ * completed, completed_with_errors, or failed when every row failed. Its
+ * own transaction. -ESTALE when not every range is done or the import no
+ * longer runs (another worker finished it); -ECANCELED. */
+int range_store_finish(Db *db, const char *import_id, char ret_state[24]) _must_check_;
+
+/* Marks an import failed as a whole with a stable code and a message. */
+int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;
+
+/* Imports waiting for a worker that may have lost their queue message:
+ * queued for more than wait_seconds, or processing/validating with no
+ * heartbeat from any of their ranges for lease_seconds. Writes up to max
+ * ids. */
+int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                        size_t *ret_n) _must_check_;
