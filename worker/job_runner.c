@@ -406,6 +406,9 @@ static int run_range(Run *run, const Claim *claim) {
         r = read_range(run);
         if (r == 0)
                 r = range_store_done(run->db, run->rec.id, &run->range, env->worker_id);
+        if (r == 0)
+                log_import(LOG_LEVEL_INFO, run->rec.id, "range %d %s", claim->range.seq,
+                           claim->range.task == RANGE_REGISTER ? "registered" : "committed");
         return r;
 }
 

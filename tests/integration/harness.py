@@ -7,6 +7,7 @@ server, and the built roster binaries.
 """
 
 import atexit
+import collections
 import glob
 import json
 import os
@@ -367,6 +368,39 @@ def wait_final(api, account, import_id, timeout=60):
         body = r.json()
         return body if body["state"] in FINAL_STATES else None
     return wait_until(done, timeout=timeout, interval=0.1, what=f"import {import_id} to finish")
+
+
+def big_file(rows=20000, tag="u"):
+    """A CSV of `rows` new users, each with a distinct email."""
+    lines = ["Email,First Name,Last Name,Job Title"]
+    lines += [f"{tag}{i:06d}@example.org,First{i},Last{i},Teacher" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def import_status(api, account, import_id):
+    return requests.get(f"{api.base}/v1/imports/{import_id}", headers=account.headers, timeout=10).json()
+
+
+def check_exactly_once(sandbox, account, imp, rows=20000):
+    """Every row of a big_file() imported once, every user invited once,
+    nothing left behind."""
+    c = imp["counts"]
+    assert imp["state"] == "completed", imp
+    assert c["rows_total"] == c["rows_processed"] == rows
+    assert c["created"] == rows and c["failed"] == 0 and c["updated"] == 0 and c["unchanged"] == 0
+    assert c["invites"] == rows
+    users = account.users()
+    assert len(users) == rows
+    invites = invites_for(sandbox, imp["id"])
+    assert len(invites) == rows, f"{len(invites)} invite events for {rows} users"
+    dup = [e for e, n in collections.Counter(i["email"] for i in invites).items() if n > 1]
+    assert not dup, f"invited twice: {dup[:5]}"
+    with sandbox.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM invite_batches WHERE import_id = %s AND published_at IS NULL",
+                    (imp["id"],))
+        assert cur.fetchone()[0] == 0, "events left unpublished"
+        cur.execute("SELECT count(*) FROM import_emails WHERE import_id = %s", (imp["id"],))
+        assert cur.fetchone()[0] == 0
 
 
 def errors_of(api, account, import_id):

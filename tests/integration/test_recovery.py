@@ -3,46 +3,15 @@ moment, a worker stopped, Redis losing its data, PostgreSQL restarting -
 the import is delayed, never lost, no row applied twice and no invite
 emitted twice."""
 
-import collections
 import time
 
 import pytest
 import requests
 
-from harness import invites_for, upload, wait_final, wait_until
+from harness import big_file, check_exactly_once, invites_for, upload, wait_final, wait_until
+from harness import import_status as status
 
 ROWS = 20000
-
-
-def big_file(rows=ROWS, tag="u"):
-    lines = ["Email,First Name,Last Name,Job Title"]
-    lines += [f"{tag}{i:06d}@example.org,First{i},Last{i},Teacher" for i in range(rows)]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def status(api, account, iid):
-    return requests.get(f"{api.base}/v1/imports/{iid}", headers=account.headers, timeout=10).json()
-
-
-def check_exactly_once(sandbox, account, imp, rows=ROWS):
-    """Every row imported once, every user invited once."""
-    c = imp["counts"]
-    assert imp["state"] == "completed", imp
-    assert c["rows_total"] == c["rows_processed"] == rows
-    assert c["created"] == rows and c["failed"] == 0 and c["updated"] == 0 and c["unchanged"] == 0
-    assert c["invites"] == rows
-    users = account.users()
-    assert len(users) == rows
-    invites = invites_for(sandbox, imp["id"])
-    assert len(invites) == rows, f"{len(invites)} invite events for {rows} users"
-    dup = [e for e, n in collections.Counter(i["email"] for i in invites).items() if n > 1]
-    assert not dup, f"invited twice: {dup[:5]}"
-    with sandbox.db() as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM invite_batches WHERE import_id = %s AND published_at IS NULL",
-                    (imp["id"],))
-        assert cur.fetchone()[0] == 0, "events left unpublished"
-        cur.execute("SELECT count(*) FROM import_emails WHERE import_id = %s", (imp["id"],))
-        assert cur.fetchone()[0] == 0
 
 
 @pytest.fixture

@@ -1,0 +1,97 @@
+"""One import spread over several workers (SPEC: "one big import can be
+spread over several workers"): the API cuts an upload into ranges of
+ROSTER_RANGE_ROWS rows, workers claim them one at a time, and every
+guarantee of a one-worker import still holds - exact counts, each row
+applied once, one invite per created user, the first occurrence of an
+email in the file wins."""
+
+import re
+
+import pytest
+
+from harness import big_file, check_exactly_once, errors_of, upload, wait_final, wait_until
+from harness import import_status as status
+
+
+@pytest.fixture
+def sandbox(roster):
+    s = roster.sandbox()
+    yield s
+    s.close()
+
+
+def committed_ranges(worker, import_id):
+    """The ranges of the import whose rows this worker committed."""
+    return {int(m) for m in re.findall(rf"{import_id}.*?range (\d+) committed", worker.output())}
+
+
+def test_two_workers_share_one_import(sandbox):
+    rows = 200000
+    api = sandbox.start_api(ROSTER_RANGE_ROWS="20000")
+    account = sandbox.new_account()
+    workers = [sandbox.start_worker(ROSTER_WORKER_ID=f"w{n}", ROSTER_WORKER_CONCURRENCY="1") for n in (1, 2)]
+    iid = upload(api, account, data=big_file(rows), role="la_user").json()["id"]
+    with sandbox.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), sum(rows) FROM import_ranges WHERE import_id = %s", (iid,))
+        assert cur.fetchone() == (10, rows)
+
+    check_exactly_once(sandbox, account, wait_final(api, account, iid, timeout=900), rows)
+    done = [committed_ranges(w, iid) for w in workers]
+    assert done[0] and done[1], f"each worker commits a range: {done}"
+    assert not done[0] & done[1] and done[0] | done[1] == set(range(10)), done
+
+
+def test_a_worker_killed_mid_range_loses_nothing(sandbox):
+    rows = 60000
+    api = sandbox.start_api(ROSTER_RANGE_ROWS="10000")
+    account = sandbox.new_account()
+    env = dict(ROSTER_BATCH_ROWS="500", ROSTER_WORKER_CONCURRENCY="1", ROSTER_JOB_LEASE_SECONDS="5")
+    victim = sandbox.start_worker(ROSTER_WORKER_ID="victim", **env)
+    iid = upload(api, account, data=big_file(rows), role="la_user").json()["id"]
+    other = sandbox.start_worker(ROSTER_WORKER_ID="other", **env)
+    # Killed in the middle of applying a range of its own, with batches
+    # of it committed and the rest not.
+    wait_until(lambda: re.search(r"processing range \d+", victim.output())
+               and status(api, account, iid)["counts"]["rows_processed"] >= 1500,
+               timeout=300, interval=0.01, what="the victim to apply a range")
+    victim.kill()
+    at_kill = status(api, account, iid)["counts"]["rows_processed"]
+    assert at_kill < rows, "killed too late"
+
+    check_exactly_once(sandbox, account, wait_final(api, account, iid, timeout=600), rows)
+    assert committed_ranges(other, iid), "the other worker took ranges over"
+
+
+def test_duplicates_across_ranges_name_the_first_line(sandbox):
+    # Four ranges of 1,000 rows; one email on the first data line (line 2),
+    # in the second range and on the last line of the file, another
+    # twice in the last range only.
+    api = sandbox.start_api(ROSTER_RANGE_ROWS="1000")
+    account = sandbox.new_account()
+    lines = ["Email,First Name,Last Name"]
+    lines += [f"u{i:05d}@example.org,First{i},Last{i}" for i in range(4000)]
+    lines[1] = "Twice@Example.org,Kept,First"
+    lines[1500] = "twice@example.org,Dropped,Middle"
+    lines[3100] = "late@example.org,Kept,Late"
+    lines[3200] = "LATE@example.org,Dropped,Late"
+    lines[4000] = "twice@example.org,Dropped,Last"
+    for n in (1, 2):
+        sandbox.start_worker(ROSTER_WORKER_ID=f"w{n}", ROSTER_WORKER_CONCURRENCY="2", ROSTER_BATCH_ROWS="300")
+    iid = upload(api, account, data=("\n".join(lines) + "\n").encode(), role="la_user").json()["id"]
+    with sandbox.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM import_ranges WHERE import_id = %s", (iid,))
+        assert cur.fetchone()[0] == 4
+
+    done = wait_final(api, account, iid, timeout=300)
+    c = done["counts"]
+    assert done["state"] == "completed_with_errors", done
+    assert (c["rows_total"], c["rows_processed"], c["created"], c["failed"]) == (4000, 4000, 3997, 3)
+    issues = errors_of(api, account, iid)
+    assert sorted(i["line"] for i in issues) == [1501, 3201, 4001], issues
+    for issue in issues:
+        first = 3101 if issue["line"] == 3201 else 2
+        assert issue["code"] == "duplicate_in_file", issue
+        assert f"line {first};" in issue["message"], issue
+    users = {u["email"].lower(): u for u in account.users()}
+    assert users["twice@example.org"]["first_name"] == "Kept"
+    assert users["late@example.org"]["first_name"] == "Kept"
