@@ -45,7 +45,7 @@ static const ConfigItem config_table[] = {
           "Largest request body that is not a multipart file part: raw text/csv uploads, JSON. "
           "Each upload in flight holds up to this much memory." },
         { "ROSTER_WORKER_CONCURRENCY", CONFIG_INT, "2", 1, 256, offsetof(Config, worker_concurrency),
-          "Imports one roster-worker process runs at once." },
+          "Ranges of imports one roster-worker process works on at once." },
         { "ROSTER_DB_POOL_SIZE", CONFIG_INT, "16", 2, 1000, offsetof(Config, db_pool_size),
           "Most PostgreSQL connections one roster-api process opens." },
         { "ROSTER_MAX_CONCURRENT_UPLOADS", CONFIG_INT, "8", 1, 1000, offsetof(Config, max_concurrent_uploads),

@@ -1,17 +1,19 @@
-/* The job runner: one import, start to end, on the calling thread
- * (blocking; roster-worker runs it on libuv's thread pool).
+/* The job runner: one queue message, on the calling thread (blocking;
+ * roster-worker runs it on libuv's thread pool).
  *
- * It claims the import in the database, reads the stored upload chunk by
- * chunk through the decoder, the CSV reader and the row rules, and writes
- * it in batches. Each batch is one transaction and a checkpoint: the
- * imports row's rows_processed moves with it, and a batch only commits
- * while this worker still holds the import (fencing out one that lost its
- * lease). A restarted import skips the rows already committed, so no row
- * is applied twice and no invite is written twice.
+ * It claims a range of the message's import (range_store.h), reads that
+ * range of the stored upload through the file reader and the row rules,
+ * and registers its emails or writes it in batches, as the range's phase
+ * says. Each batch is one transaction and a checkpoint: the range's
+ * rows_done moves with it, and a batch only commits while this worker
+ * still holds the range (fencing out one that lost its lease). A range
+ * taken over skips the rows already committed, so no row is applied
+ * twice and no invite is written twice. Then it claims the next range,
+ * and so on; the runner that finds every range done finishes the import.
  *
  * The queue message is acknowledged only once the database says the
  * import is over (finished, failed, cancelled) or not this worker's
- * business. */
+ * business (what is left is held by others). */
 #pragma once
 
 #include <stdatomic.h>
