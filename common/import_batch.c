@@ -44,8 +44,7 @@ int import_batch_add(ImportBatch *b, const RuleContext *ctx, const HeaderMap *hm
         r = row_rules_check(ctx, &in, &b->arena, &row->user);
         if (r < 0)
                 return r;
-        row->cells_json = cells_to_json(&b->arena, rec);
-        if (!row->cells_json)
+        if (!b->keys_only && !(row->cells_json = cells_to_json(&b->arena, rec)))
                 return -ENOMEM;
         row->n_rule_issues = row->user.n_issues;
         row->register_email = row->user.email_lower != NULL;

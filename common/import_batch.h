@@ -29,9 +29,12 @@ typedef struct ImportBatch {
         BatchRow *rows;
         size_t n, cap;
         Arena arena;
+        /* Rows are read for their emails only (registering them): their
+         * cells are not kept (cells_json is NULL). */
+        bool keys_only;
 } ImportBatch;
 
-#define IMPORT_BATCH_INIT ((ImportBatch){ NULL, 0, 0, ARENA_INIT })
+#define IMPORT_BATCH_INIT ((ImportBatch){ NULL, 0, 0, ARENA_INIT, false })
 
 /* Checks a data record and appends it. 0 or -ENOMEM. */
 int import_batch_add(ImportBatch *b, const RuleContext *ctx, const HeaderMap *hm, const CsvRecord *rec,

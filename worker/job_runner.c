@@ -48,6 +48,8 @@ typedef struct Run {
         UserStoreJob store;
 
         ImportRange range; /* the range being read */
+        int ranges; /* ranges claimed for this message */
+        RangeTask last_task;
         ImportBatch batch;
         int64_t range_seen; /* data rows of the range read so far */
         int64_t batches;
@@ -393,9 +395,16 @@ static int run_range(Run *run, const Claim *claim) {
                 run->prepared = true;
         }
         run->store.registered = claim->range.shared;
+        run->batch.keys_only = claim->range.task == RANGE_REGISTER;
         run->last_range_touch = time(NULL);
-        /* Another worker may help with what is left. */
-        if (claim->more && *env->redis && job_queue_enqueue(*env->redis, run->rec.id) < 0)
+        /* Another worker may help with what is left: one message more
+         * per message taken, and one more when the import moves on to its
+         * second phase (workers that found nothing to do in the first
+         * dropped theirs). Each worker that joins calls in the next. */
+        bool ask = claim->more && (run->ranges == 0 || claim->range.task != run->last_task);
+        run->last_task = claim->range.task;
+        run->ranges++;
+        if (ask && *env->redis && job_queue_enqueue(*env->redis, run->rec.id) < 0)
                 log_import(LOG_LEVEL_WARNING, run->rec.id, "could not ask for another worker: %s",
                            (*env->redis)->errstr);
         log_import(LOG_LEVEL_INFO, run->rec.id, "%s range %d: %" PRId64 " rows from line %lu, resuming after %" PRId64
@@ -470,7 +479,6 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
         Run run = { .env = env, .job = job, .batch = IMPORT_BATCH_INIT };
         double started = now_seconds();
         JobResult result = JOB_LEFT;
-        int ranges = 0;
 
         run.db = ensure_db(env);
         if (!run.db) {
@@ -494,7 +502,6 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                                 result = stopped(&run, r);
                                 break;
                         }
-                        ranges++;
                         if (atomic_load(env->stopping)) {
                                 /* The range is done; the rest is for others. */
                                 result = hand_back(env, job, "the worker is stopping");
@@ -511,7 +518,7 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                                    claim.attempts);
                         break;
                 case CLAIM_BUSY:
-                        if (ranges == 0)
+                        if (run.ranges == 0)
                                 log_import(LOG_LEVEL_INFO, job->import_id,
                                            "other workers hold what is left of it; message dropped");
                         break;
@@ -522,7 +529,7 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                                            "%s; this worker: %d ranges in %.2f s, %" PRId64 " batches, created %" PRId64
                                            ", updated %" PRId64 ", unchanged %" PRId64 ", failed %" PRId64
                                            ", invites %" PRId64,
-                                           state, ranges, now_seconds() - started, run.batches, run.totals.created,
+                                           state, run.ranges, now_seconds() - started, run.batches, run.totals.created,
                                            run.totals.updated, run.totals.unchanged, run.totals.failed,
                                            run.totals.invites);
                         else if (r == -ECANCELED)

@@ -358,7 +358,7 @@ def upload(api, account, path=None, data=None, filename="users.csv", token=None,
     fields = {k: (None, str(v)) for k, v in options.items()}
     files = dict(fields)
     files["file"] = (filename, data, "text/csv")
-    return requests.post(api.base + "/v1/imports", files=files, headers=h, timeout=60)
+    return requests.post(api.base + "/v1/imports", files=files, headers=h, timeout=300)
 
 
 def wait_final(api, account, import_id, timeout=60):

@@ -3,6 +3,7 @@ moment, a worker stopped, Redis losing its data, PostgreSQL restarting -
 the import is delayed, never lost, no row applied twice and no invite
 emitted twice."""
 
+import collections
 import time
 
 import pytest
