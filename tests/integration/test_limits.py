@@ -3,23 +3,7 @@ stay bounded."""
 
 import requests
 
-from harness import errors_of, measures_memory, upload, wait_final
-
-
-def vm_hwm_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
-
-
-def vm_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+from harness import errors_of, measures_memory, proc_status_kib, upload, wait_final
 
 
 def test_error_log_of_wide_bad_rows_stays_small(roster):
@@ -36,7 +20,7 @@ def test_error_log_of_wide_bad_rows_stays_small(roster):
         data = (header + "\n" + "\n".join(f"u{i}@example.org" + row for i in range(3)) + "\n").encode()
         done = wait_final(api, account, upload(api, account, data=data, role="la_user").json()["id"])
         assert done["counts"]["failed"] == 3
-        before = vm_rss_mib(api.pid)
+        before = proc_status_kib(api.pid, "VmRSS")
         items = errors_of(api, account, done["id"])
         # One invalid_upn per row, not one per column.
         assert [(i["line"], i["code"]) for i in items] == [(2, "invalid_upn"), (3, "invalid_upn"), (4, "invalid_upn")]
@@ -45,7 +29,7 @@ def test_error_log_of_wide_bad_rows_stays_small(roster):
                                 timeout=60).content
         assert csv_text.count(b"\r\n") == 4
         if measures_memory():
-            assert vm_rss_mib(api.pid) - before < 64
+            assert proc_status_kib(api.pid, "VmRSS") - before < 64 * 1024
     finally:
         sandbox.close()
 
@@ -64,7 +48,8 @@ def test_worker_memory_with_huge_rows(roster):
         done = wait_final(api, account, upload(api, account, data=data, role="la_user").json()["id"], timeout=120)
         assert done["counts"]["created"] == 40
         if measures_memory():
-            assert vm_hwm_mib(worker.pid) < 150, f"worker peak {vm_hwm_mib(worker.pid):.0f} MiB"
+            hwm = proc_status_kib(worker.pid, "VmHWM")
+            assert hwm < 150 * 1024, f"worker peak RSS {hwm} KiB"
     finally:
         sandbox.close()
 
