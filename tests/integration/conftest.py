@@ -8,6 +8,10 @@ import harness
 import openapi_check
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes; -m 'not slow' leaves it out of a quick run")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def responses_match_openapi():
     """Every response from roster seen by requests is checked against
