@@ -436,9 +436,24 @@ static JobResult stopped(Run *run, int r) {
                 ack(env, run->job);
                 return JOB_DONE;
         }
-        case -ESTALE:
-                log_import(LOG_LEVEL_WARNING, id, "another worker took range %d over", run->range.seq);
-                return JOB_LEFT;
+        case -ESTALE: {
+                /* Another worker took the range over, or ended the import
+                 * (its range failed it as a whole, or it was finished). */
+                ImportRecord rec;
+                char state[24] = "";
+                if (import_store_get(run->db, 0, id, &rec) == 0) {
+                        snprintf(state, sizeof state, "%s", rec.state);
+                        import_store_record_done(&rec);
+                }
+                if (!import_store_state_is_final(state)) {
+                        log_import(LOG_LEVEL_WARNING, id, "another worker took range %d over", run->range.seq);
+                        return JOB_LEFT;
+                }
+                log_import(LOG_LEVEL_INFO, id, "ended meanwhile (%s); range %d left as it stood", state,
+                           run->range.seq);
+                ack(env, run->job);
+                return JOB_DONE;
+        }
         case -ESHUTDOWN:
                 /* Hand the range back so that another worker starts at once
                  * rather than after the lease. */
