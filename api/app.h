@@ -16,10 +16,12 @@
 #include "config.h"
 #include "db.h"
 #include "redis_client.h"
+#include "token_cache.h"
 
 typedef struct App {
         Config cfg;
         DbPool *pool;
+        TokenCache *tokens; /* tokens checked lately (auth.h) */
         /* One Redis connection shared by request threads for short
          * commands (enqueue, ping), behind a lock: hiredis contexts are not
          * thread-safe. */

@@ -48,6 +48,10 @@ static const ConfigItem config_table[] = {
           "Imports one roster-worker process runs at once." },
         { "ROSTER_DB_POOL_SIZE", CONFIG_INT, "16", 2, 1000, offsetof(Config, db_pool_size),
           "Most PostgreSQL connections one roster-api process opens." },
+        { "ROSTER_TOKEN_CACHE_SECONDS", CONFIG_INT, "5", 0, 60, offsetof(Config, token_cache_seconds),
+          "How long roster-api trusts an API token it has checked in the database before asking again. A "
+          "token revoked or deleted in the database is refused by every roster-api process at most this many "
+          "seconds later. 0: every request asks the database." },
         { "ROSTER_MAX_CONCURRENT_UPLOADS", CONFIG_INT, "8", 1, 1000, offsetof(Config, max_concurrent_uploads),
           "Uploads one roster-api process receives at once (503 with Retry-After above); each holds a "
           "database connection while it streams." },
