@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "conn_watch.h"
 #include "guard.h"
+#include "import_watch.h"
 #include "log.h"
 #include "mhd_errors.h"
 #include "routes.h"
@@ -165,7 +166,10 @@ int main(int argc, char **argv) {
         /* Room for far more tokens than one process sees in a few seconds;
          * more are looked up again, nothing worse. */
         app.tokens = token_cache_new(app.cfg.token_cache_seconds * 1000, 1024);
-        if (!app.tokens)
+        /* Status bodies are about 1 KB; one with a long list of warnings
+         * is read from the database each time instead. */
+        app.imports = import_cache_new(512, 16 * 1024);
+        if (!app.tokens || !app.imports)
                 goto out;
         {
                 /* A database on an old schema is a deployment mistake to
@@ -251,6 +255,12 @@ int main(int argc, char **argv) {
                 ulfius_clean_instance(&inst);
                 goto out;
         }
+        k = import_watch_start(&app);
+        if (k < 0) {
+                log_error("cannot start the import listener: %s", strerror(-k));
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
         k = conn_watch_start(app.cfg.header_timeout_seconds);
         if (k < 0) {
                 log_error("cannot start the connection watchdog: %s", strerror(-k));
@@ -283,10 +293,12 @@ int main(int argc, char **argv) {
         rc = 0;
 out:
         conn_watch_stop();
+        import_watch_stop();
         auth_stop();
         redis_free(app.redis);
         db_pool_free(app.pool);
         token_cache_free(app.tokens);
+        import_cache_free(app.imports);
         for (size_t i = 0; i < app.n_cors_origins; i++)
                 free(app.cors_origins[i]);
         free(app.cors_origins);

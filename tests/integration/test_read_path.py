@@ -1,7 +1,8 @@
 """The status read (GET /v1/imports/{id}) and the token check in front of
-it: neither writes to the database, and a token checked lately is
-trusted for ROSTER_TOKEN_CACHE_SECONDS, no longer, whatever changes the
-database in between."""
+it: neither writes to the database; the import comes from memory that
+PostgreSQL notifications keep up to date, and a token checked lately is
+trusted for ROSTER_TOKEN_CACHE_SECONDS. Each within the bounds the
+settings give, whatever changes the database in between."""
 
 import hashlib
 import time
@@ -26,6 +27,17 @@ def sql(roster, statement, params=()):
 
 def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def status_reads(api):
+    """roster_status_reads_total of the process, by where from."""
+    text = requests.get(api.base + "/metrics", timeout=10).text
+    reads = {}
+    for line in text.splitlines():
+        if line.startswith("roster_status_reads_total{"):
+            where = line.split('"')[1]
+            reads[where] = int(line.rsplit(" ", 1)[1])
+    return reads
 
 
 @pytest.fixture
@@ -131,3 +143,79 @@ def test_a_narrowed_token_loses_its_scope_within_the_cache_time(roster, api, acc
         return (r,) if r.status_code == 403 else None
     r, = wait_until(refused, timeout=10, interval=0.05, what="the read scope to be gone")
     is_problem(r, 403, "insufficient_scope")
+
+
+def test_strict_status_reads_see_every_change_committed_before_them(quiet):
+    """ROSTER_STATUS_MAX_LAG_MS=0: whatever is committed before a request,
+    by any process, is in its answer, every time; and the answers still
+    come from memory."""
+    api = quiet.start_api(ROSTER_STATUS_MAX_LAG_MS="0")
+    account = quiet.new_account()
+    iid = upload(api, account, data=CSV, role="la_user").json()["id"]
+    before = status_reads(api)
+    for n in range(1, 41):
+        sql(quiet, "UPDATE imports SET rows_processed = %s WHERE id = %s", (n, iid))
+        for _ in range(3):
+            body = get(api, account.token, iid).json()
+            assert body["counts"]["rows_processed"] == n, (n, body["counts"])
+    sql(quiet, "UPDATE imports SET state = 'cancelled', finished_at = now() WHERE id = %s", (iid,))
+    assert get(api, account.token, iid).json()["state"] == "cancelled"
+    after = status_reads(api)
+    # The first read after each change goes to the database; the next two
+    # need not.
+    assert after["memory"] - before["memory"] >= 60, (before, after)
+
+
+def test_status_reads_follow_changes_within_the_lag(quiet):
+    """The default: an answer reflects every change committed more than
+    ROSTER_STATUS_MAX_LAG_MS (100 ms) before it."""
+    api = quiet.start_api()
+    account = quiet.new_account()
+    iid = upload(api, account, data=CSV, role="la_user").json()["id"]
+    for n in range(1, 11):
+        assert get(api, account.token, iid).json()["counts"]["rows_processed"] == n - 1
+        sql(quiet, "UPDATE imports SET rows_processed = %s WHERE id = %s", (n, iid))
+        time.sleep(0.15)
+        assert get(api, account.token, iid).json()["counts"]["rows_processed"] == n
+    sql(quiet, "DELETE FROM imports WHERE id = %s", (iid,))
+    time.sleep(0.15)
+    is_problem(get(api, account.token, iid), 404, "not_found")
+    assert status_reads(api)["memory"] > 0
+
+
+def test_a_cancel_is_seen_at_once_by_the_process_that_made_it(quiet):
+    api = quiet.start_api(ROSTER_STATUS_MAX_LAG_MS="5000")
+    account = quiet.new_account()
+    iid = upload(api, account, data=CSV, role="la_user").json()["id"]
+    for _ in range(3):
+        assert get(api, account.token, iid).json()["state"] == "queued"
+    r = requests.post(f"{api.base}/v1/imports/{iid}/cancel", headers=account.headers, timeout=10)
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+    assert get(api, account.token, iid).json()["state"] == "cancelled"
+
+
+def test_status_reads_stay_right_when_the_listener_connection_is_lost(quiet):
+    """The connection that hears of changes is killed: until it is back,
+    and after, no answer misses a change committed before its request
+    (ROSTER_STATUS_MAX_LAG_MS=0 makes that exact)."""
+    api = quiet.start_api(ROSTER_STATUS_MAX_LAG_MS="0")
+    account = quiet.new_account()
+    iid = upload(api, account, data=CSV, role="la_user").json()["id"]
+
+    def listeners():
+        return sql(quiet, "SELECT pid FROM pg_stat_activity WHERE application_name = 'roster-api-listen' "
+                          "AND datname = current_database()")
+    wait_until(listeners, timeout=10, what="the listening connection")
+    assert get(api, account.token, iid).json()["counts"]["rows_processed"] == 0
+    for attempt in range(2):
+        old = listeners()
+        sql(quiet, "SELECT pg_terminate_backend(%s)", (old[0][0],))
+        for n in range(1, 6):
+            value = attempt * 10 + n
+            sql(quiet, "UPDATE imports SET rows_processed = %s WHERE id = %s", (value, iid))
+            assert get(api, account.token, iid).json()["counts"]["rows_processed"] == value
+        wait_until(lambda: listeners() and listeners() != old, timeout=20, what="a new listening connection")
+        before = status_reads(api)["memory"]
+        wait_until(lambda: get(api, account.token, iid).json()["counts"]["rows_processed"] == value
+                   and status_reads(api)["memory"] > before, timeout=10, what="reads from memory again")
+    assert "listening for import changes again" in api.output()
