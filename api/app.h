@@ -15,11 +15,15 @@
 #include "account_store.h"
 #include "config.h"
 #include "db.h"
+#include "import_cache.h"
 #include "redis_client.h"
+#include "token_cache.h"
 
 typedef struct App {
         Config cfg;
         DbPool *pool;
+        TokenCache *tokens; /* tokens checked lately (auth.h) */
+        ImportCache *imports; /* status bodies, kept coherent by import_watch.h */
         /* One Redis connection shared by request threads for short
          * commands (enqueue, ping), behind a lock: hiredis contexts are not
          * thread-safe. */
@@ -31,6 +35,7 @@ typedef struct App {
         atomic_bool stopping; /* set on SIGTERM: long responses end */
         atomic_uint_fast64_t responses[6]; /* by status class: [2] is 2xx */
         atomic_uint_fast64_t imports_accepted;
+        atomic_uint_fast64_t status_reads_memory, status_reads_database; /* GET /v1/imports/{id} answered */
 } App;
 
 typedef struct Route Route;

@@ -316,6 +316,22 @@ static bool framing_ok(GuardState *g, struct MHD_Connection *c, const char *vers
         return true;
 }
 
+/* A connection for auth_check(), taken only when it must ask the
+ * database; the caller gives it back. */
+typedef struct PoolBorrow {
+        DbPool *pool;
+        Db *db;
+} PoolBorrow;
+
+static Db *borrow_db(void *userdata) {
+        PoolBorrow *b = userdata;
+        char err[128];
+        int e;
+        if (!b->db)
+                b->db = db_pool_acquire(b->pool, 5000, &e, err, sizeof err);
+        return b->db;
+}
+
 /* The first call, with the headers: decide what the body may be. */
 static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method,
                   const char *version) {
@@ -361,24 +377,9 @@ static void admit(GuardState *g, struct MHD_Connection *c, const char *url, cons
         /* A body is only read for a caller who may send one. */
         const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         AuthFailure fail;
-        const char *tok;
-        size_t len;
-        Db *db = NULL;
-        unsigned st;
-        if (token_from_authorization(authorization, &tok, &len) < 0 || !token_is_well_formed(tok, len))
-                st = auth_check(NULL, authorization, 0, &g->auth, &fail);
-        else {
-                char err[128];
-                int e;
-                db = db_pool_acquire(app->pool, 5000, &e, err, sizeof err);
-                if (db)
-                        st = auth_check(db, authorization, 0, &g->auth, &fail);
-                else
-                        fail = (AuthFailure){ 503, "database_unavailable", "Service unavailable",
-                                              "the database cannot be reached; try again shortly" },
-                        st = 503;
-                db_pool_release(app->pool, db);
-        }
+        PoolBorrow borrow = { app->pool, NULL };
+        unsigned st = auth_check(app, borrow_db, &borrow, authorization, 0, &g->auth, &fail);
+        db_pool_release(app->pool, borrow.db);
         if (st) {
                 refuse(g, fail.status, fail.code, fail.title, "%s", fail.detail);
                 return;

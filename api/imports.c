@@ -16,6 +16,7 @@
 #include "header_map.h"
 #include "import_json.h"
 #include "import_options.h"
+#include "import_watch.h"
 #include "ingest.h"
 #include "job_queue.h"
 #include "json_util.h"
@@ -391,14 +392,64 @@ unsigned imports_create(Request *r) {
         return 415;
 }
 
+/* How long a status read waits for the listener to catch up before it
+ * reads the database itself. */
+#define STATUS_SYNC_TIMEOUT_MS 100
+
+/* Sets a JSON body already written out, as ulfius_set_json_body_response()
+ * would. Returns the status sent: status, or 500 when out of memory. */
+static unsigned respond_json_text(Request *r, unsigned status, const char *body, size_t len) {
+        if (!body || ulfius_set_binary_body_response(r->resp, status, body, len) != U_OK) {
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+        u_map_put(r->resp->map_header, "Content-Type", "application/json");
+        return status;
+}
+
 unsigned imports_get(Request *r) {
+        App *app = r->app;
+        const char *id = u_map_get(r->req->map_url, "id");
+        size_t len;
+
+        /* From the cache when the listener has heard every change
+         * committed up to ROSTER_STATUS_MAX_LAG_MS before this request
+         * (import_watch.h); when it is behind, wait a little for it, but
+         * only for an import it holds. Otherwise from the database. */
+        int64_t lag = app->cfg.status_max_lag_ms;
+        char *cached = NULL;
+        int k = import_watch_sync(lag, 0);
+        if (k == 0)
+                cached = import_cache_get(app->imports, id, r->auth.account_id, &len);
+        else if (k == -ETIMEDOUT && (cached = import_cache_get(app->imports, id, r->auth.account_id, &len))) {
+                /* What it holds now may be what the wait drops. */
+                free(cached);
+                cached = import_watch_sync(lag, STATUS_SYNC_TIMEOUT_MS) == 0
+                                 ? import_cache_get(app->imports, id, r->auth.account_id, &len)
+                                 : NULL;
+        }
+        if (cached) {
+                unsigned st = respond_json_text(r, 200, cached, len);
+                free(cached);
+                atomic_fetch_add(&app->status_reads_memory, 1);
+                return st;
+        }
+
+        /* Before the read: a change that races it keeps its result out. */
+        ImportCacheTicket ticket = import_cache_ticket(app->imports, id ? id : "");
         ImportRecord rec;
         unsigned st = imports_load(r, &rec);
         if (st)
                 return st;
-        request_respond_json(r, 200, import_to_json(&rec));
+        json_t *doc = import_to_json(&rec);
+        _cleanup_free_ char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        len = text ? strlen(text) : 0;
+        if (text)
+                import_cache_put(app->imports, &ticket, rec.id, rec.account_id, text, len);
         import_store_record_done(&rec);
-        return 200;
+        atomic_fetch_add(&app->status_reads_database, 1);
+        return respond_json_text(r, 200, text, len);
 }
 
 /* The form the API writes timestamps in: 2026-11-22T03:00:03.529Z. */
@@ -495,6 +546,9 @@ static unsigned change_state(Request *r, bool commit) {
         }
         if (k < 0)
                 return problem_database_unavailable(r);
+        /* The notification follows; meanwhile this process's readers see
+         * the change at once. */
+        import_cache_invalidate(r->app->imports, id);
         log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id, commit ? "committed: queued again" : "cancelled");
         if (commit) {
                 unsigned st = respond_import(r, 202, id);

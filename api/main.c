@@ -13,8 +13,10 @@
 #include <sys/socket.h>
 
 #include "app.h"
+#include "auth.h"
 #include "conn_watch.h"
 #include "guard.h"
+#include "import_watch.h"
 #include "log.h"
 #include "mhd_errors.h"
 #include "routes.h"
@@ -161,6 +163,14 @@ int main(int argc, char **argv) {
         char err[512];
         if (!app.pool)
                 goto out;
+        /* Room for far more tokens than one process sees in a few seconds;
+         * more are looked up again, nothing worse. */
+        app.tokens = token_cache_new(app.cfg.token_cache_seconds * 1000, 1024);
+        /* Status bodies are about 1 KB; one with a long list of warnings
+         * is read from the database each time instead. */
+        app.imports = import_cache_new(512, 16 * 1024);
+        if (!app.tokens || !app.imports)
+                goto out;
         {
                 /* A database on an old schema is a deployment mistake to
                  * report at once; one that is merely down may come back
@@ -239,7 +249,19 @@ int main(int argc, char **argv) {
                 log_warning("libmicrohttpd's own error answers stay HTML: roster-api's MHD_queue_response is not "
                             "in front of it (was roster-api linked without --export-dynamic-symbol="
                             "MHD_queue_response?)");
-        int k = conn_watch_start(app.cfg.header_timeout_seconds);
+        int k = auth_start(&app);
+        if (k < 0) {
+                log_error("cannot start the token thread: %s", strerror(-k));
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
+        k = import_watch_start(&app);
+        if (k < 0) {
+                log_error("cannot start the import listener: %s", strerror(-k));
+                ulfius_clean_instance(&inst);
+                goto out;
+        }
+        k = conn_watch_start(app.cfg.header_timeout_seconds);
         if (k < 0) {
                 log_error("cannot start the connection watchdog: %s", strerror(-k));
                 ulfius_clean_instance(&inst);
@@ -271,8 +293,12 @@ int main(int argc, char **argv) {
         rc = 0;
 out:
         conn_watch_stop();
+        import_watch_stop();
+        auth_stop();
         redis_free(app.redis);
         db_pool_free(app.pool);
+        token_cache_free(app.tokens);
+        import_cache_free(app.imports);
         for (size_t i = 0; i < app.n_cors_origins; i++)
                 free(app.cors_origins[i]);
         free(app.cors_origins);

@@ -42,9 +42,16 @@ unsigned meta_metrics(Request *r) {
                                "roster_imports_accepted_total %llu\n"
                                "# HELP roster_uploads_in_progress Uploads this process is receiving.\n"
                                "# TYPE roster_uploads_in_progress gauge\n"
-                               "roster_uploads_in_progress %d\n",
+                               "roster_uploads_in_progress %d\n"
+                               "# HELP roster_status_reads_total Imports answered by GET /v1/imports/{id}, by "
+                               "where the answer came from.\n"
+                               "# TYPE roster_status_reads_total counter\n"
+                               "roster_status_reads_total{from=\"memory\"} %llu\n"
+                               "roster_status_reads_total{from=\"database\"} %llu\n",
                                (unsigned long long) atomic_load(&app->imports_accepted),
-                               atomic_load(&app->uploads));
+                               atomic_load(&app->uploads),
+                               (unsigned long long) atomic_load(&app->status_reads_memory),
+                               (unsigned long long) atomic_load(&app->status_reads_database));
 
         /* Cluster-wide figures, when the servers answer; without them the
          * lines are left out rather than reported as zero. */

@@ -140,19 +140,17 @@ int account_store_token_create(Db *db, int64_t account_id, const char *actor, un
         return 0;
 }
 
-int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) {
+int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret, int64_t *ret_last_used_ms_ago) {
         const char *p[] = { token_hash };
-        /* last_used_at is for operators auditing tokens; writing it at most
-         * once a minute keeps reads from turning into writes. */
+        /* A read, and only a read: last_used_at is written apart, by
+         * account_store_tokens_touch(). */
         _cleanup_(PQclearp) PGresult *r =
                 db_exec(db,
-                        "WITH t AS (SELECT t.id, t.account_id, a.slug, t.actor, t.scopes, t.last_used_at "
-                        "           FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
-                        "           WHERE t.token_hash = $1 AND t.revoked_at IS NULL), "
-                        "     touch AS (UPDATE api_tokens SET last_used_at = now() "
-                        "           WHERE id = (SELECT id FROM t) "
-                        "             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')) "
-                        "SELECT id, account_id, slug, actor, array_to_string(scopes, ',') FROM t",
+                        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ','), "
+                        "       CASE WHEN t.last_used_at IS NULL THEN -1 "
+                        "            ELSE greatest(0, floor(extract(epoch FROM now() - t.last_used_at) * 1000)) END "
+                        "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
+                        "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
                         1, p);
         if (!r)
                 return db_error(db);
@@ -166,8 +164,34 @@ int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) {
         const char *scopes = PQgetvalue(r, 0, 4);
         if (*scopes && token_scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
                 a.scopes = 0;
+        if (ret_last_used_ms_ago)
+                *ret_last_used_ms_ago = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
         *ret = a;
         return 0;
+}
+
+int account_store_tokens_touch(Db *db, const int64_t *token_ids, size_t n) {
+        if (n == 0)
+                return 0;
+        Buf ids = BUF_INIT;
+        int k = buf_append_char(&ids, '{');
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = buf_printf(&ids, "%s%" PRId64, i ? "," : "", token_ids[i]);
+        if (k >= 0)
+                k = buf_append_char(&ids, '}');
+        if (k < 0) {
+                buf_done(&ids);
+                return -ENOMEM;
+        }
+        const char *p[] = { buf_str(&ids) };
+        /* The condition keeps it to one write a minute per token however
+         * many processes touch it. */
+        k = db_run(db,
+                   "UPDATE api_tokens SET last_used_at = now() WHERE id = ANY($1::bigint[]) "
+                   "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+                   1, p);
+        buf_done(&ids);
+        return k;
 }
 
 void account_store_roles_free(RoleInfo *roles, size_t n) {

@@ -44,8 +44,14 @@ int account_store_team_create(Db *db, int64_t account_id, const char *name, int6
 /* Creates a token; writes it (shown once, never stored) to token. */
 int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
                      char token[TOKEN_LENGTH + 1]) _must_check_;
-/* Finds the live token with this hash; -ENOENT when none (or revoked). */
-int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret) _must_check_;
+/* Finds the live token with this hash; -ENOENT when none (or revoked).
+ * Reads only. *ret_last_used_ms_ago (may be NULL) is how long ago its
+ * last_used_at was, -1 when never. */
+int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret,
+                               int64_t *ret_last_used_ms_ago) _must_check_;
+/* Sets last_used_at to now for these tokens, except those written less
+ * than a minute ago. */
+int account_store_tokens_touch(Db *db, const int64_t *token_ids, size_t n) _must_check_;
 
 /* Loads the account's roles / teams. The arrays and their strings belong
  * to the caller: free with account_store_roles_free() / account_store_teams_free(). */

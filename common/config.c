@@ -47,7 +47,17 @@ static const ConfigItem config_table[] = {
         { "ROSTER_WORKER_CONCURRENCY", CONFIG_INT, "2", 1, 256, offsetof(Config, worker_concurrency),
           "Ranges of imports one roster-worker process works on at once." },
         { "ROSTER_DB_POOL_SIZE", CONFIG_INT, "16", 2, 1000, offsetof(Config, db_pool_size),
-          "Most PostgreSQL connections one roster-api process opens." },
+          "Most PostgreSQL connections one roster-api process opens for requests; it has one more, to listen "
+          "for changes to imports." },
+        { "ROSTER_TOKEN_CACHE_SECONDS", CONFIG_INT, "5", 0, 60, offsetof(Config, token_cache_seconds),
+          "How long roster-api trusts an API token it has checked in the database before asking again. A "
+          "token revoked or deleted in the database is refused by every roster-api process at most this many "
+          "seconds later. 0: every request asks the database." },
+        { "ROSTER_STATUS_MAX_LAG_MS", CONFIG_INT, "100", 0, 5000, offsetof(Config, status_max_lag_ms),
+          "roster-api answers GET /v1/imports/{id} from memory, kept up to date by PostgreSQL notifications; "
+          "an answer reflects every change committed more than this many milliseconds before the request "
+          "(usually every change up to a millisecond before). 0: each such answer first waits until every "
+          "change committed before the request has been heard, which is slower." },
         { "ROSTER_MAX_CONCURRENT_UPLOADS", CONFIG_INT, "8", 1, 1000, offsetof(Config, max_concurrent_uploads),
           "Uploads one roster-api process receives at once (503 with Retry-After above); each holds a "
           "database connection while it streams." },

@@ -20,6 +20,8 @@ typedef struct Config {
         int64_t max_body_bytes;
         int64_t worker_concurrency;
         int64_t db_pool_size;
+        int64_t token_cache_seconds;
+        int64_t status_max_lag_ms;
         int64_t max_concurrent_uploads;
         int64_t max_uploads_per_account;
         int64_t upload_timeout_seconds;

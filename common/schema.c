@@ -248,6 +248,28 @@ static const struct {
           "       state IN ('completed', 'completed_with_errors', 'failed', 'cancelled', 'validated'),\n"
           "       attempts, rows_processed > attempt_rows\n"
           "FROM imports;\n" },
+        { 5, "imports tell listeners when they change",
+          "-- roster-api keeps the status of imports in memory, and LISTENs on\n"
+          "-- roster_imports for the id of every import that changes, by\n"
+          "-- whatever process or statement. The notification goes out when the\n"
+          "-- change commits; '*' stands for every import.\n"
+          "CREATE FUNCTION roster_imports_notify() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+          "BEGIN\n"
+          "    IF TG_OP = 'TRUNCATE' THEN\n"
+          "        PERFORM pg_notify('roster_imports', '*');\n"
+          "        RETURN NULL;\n"
+          "    END IF;\n"
+          "    PERFORM pg_notify('roster_imports', OLD.id::text);\n"
+          "    IF TG_OP = 'UPDATE' AND NEW.id IS DISTINCT FROM OLD.id THEN\n"
+          "        PERFORM pg_notify('roster_imports', NEW.id::text);\n"
+          "    END IF;\n"
+          "    RETURN NULL;\n"
+          "END\n"
+          "$$;\n"
+          "CREATE TRIGGER imports_notify AFTER UPDATE OR DELETE ON imports\n"
+          "    FOR EACH ROW EXECUTE FUNCTION roster_imports_notify();\n"
+          "CREATE TRIGGER imports_notify_truncate AFTER TRUNCATE ON imports\n"
+          "    FOR EACH STATEMENT EXECUTE FUNCTION roster_imports_notify();\n" },
 };
 
 int schema_latest_version(void) {

@@ -117,7 +117,9 @@ def test_redis_flushed_mid_import_publishes_lost_invites_again(roster):
         iid = upload(api, account, data=big_file(), role="la_user").json()["id"]
         wait_until(lambda: status(api, account, iid)["counts"]["rows_processed"] >= 3000, timeout=60,
                    interval=0.01, what="the first batches")
-        assert len(invites_for(sandbox, iid)) >= 3000
+        # A batch's events go out just after it commits.
+        wait_until(lambda: len(invites_for(sandbox, iid)) >= 3000, timeout=10, interval=0.01,
+                   what="the first batches' invites")
         sandbox.redis_client().flushall()
         done = wait_final(api, account, iid, timeout=120)
         c = done["counts"]

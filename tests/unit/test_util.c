@@ -324,6 +324,7 @@ static const char *const config_vars[] = {
         "ROSTER_MAX_ATTEMPTS",       "ROSTER_REQUEST_TIMEOUT_SECONDS",
         "ROSTER_CORS_ORIGINS",       "ROSTER_WORKER_ID",
         "ROSTER_LOG_FORMAT",         "ROSTER_LOG_LEVEL",
+        "ROSTER_TOKEN_CACHE_SECONDS", "ROSTER_STATUS_MAX_LAG_MS",
 };
 
 static void env_clear(void) {
@@ -359,6 +360,8 @@ static void test_config(void) {
         is_int(c.max_upload_bytes, 100 * 1024 * 1024, "default ROSTER_MAX_UPLOAD_BYTES: 100 MiB");
         is_int(c.log_format, LOG_FORMAT_TEXT, "default log format");
         is_int(c.worker_concurrency, 2, "default worker concurrency");
+        is_int(c.token_cache_seconds, 5, "default ROSTER_TOKEN_CACHE_SECONDS");
+        is_int(c.status_max_lag_ms, 100, "default ROSTER_STATUS_MAX_LAG_MS");
         ok(c.database_url && *c.database_url, "a default database URL");
         ok(c.redis_url && strncmp(c.redis_url, "redis://", 8) == 0, "a default Redis URL");
         config_done(&c);
@@ -404,6 +407,9 @@ static void test_config(void) {
                 { "ROSTER_LISTEN", "localhost:80x" },
                 { "ROSTER_LISTEN", "[::1]" },
                 { "ROSTER_LISTEN", "::1:8080" },
+                { "ROSTER_TOKEN_CACHE_SECONDS", "61" },
+                { "ROSTER_TOKEN_CACHE_SECONDS", "-1" },
+                { "ROSTER_STATUS_MAX_LAG_MS", "5001" },
                 { "ROSTER_LOG_FORMAT", "xml" },
                 { "ROSTER_LOG_LEVEL", "loud" },
                 { "ROSTER_DATABASE_URL", "" },
@@ -426,6 +432,8 @@ static void test_config(void) {
                 { "ROSTER_LISTEN", "0.0.0.0:80" },
                 { "ROSTER_LISTEN", "localhost:65535" },
                 { "ROSTER_LOG_FORMAT", "json" },
+                { "ROSTER_TOKEN_CACHE_SECONDS", "0" },
+                { "ROSTER_STATUS_MAX_LAG_MS", "0" },
                 { "ROSTER_CORS_ORIGINS", "https://admin.example.org, http://localhost:3000" },
         };
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
