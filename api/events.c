@@ -82,7 +82,7 @@ static int poll_import(EventStream *s) {
                 return k;
 
         char *data = event_data(&rec);
-        bool final = import_store_state_is_final(rec.state);
+        bool final = import_state_is_final(rec.state);
         import_store_record_done(&rec);
         if (!data)
                 return -ENOMEM;

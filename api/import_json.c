@@ -29,8 +29,8 @@ json_t *import_to_json(const ImportRecord *rec) {
         if (progress > 1)
                 progress = 1;
         /* A finished import is done even when it stopped early. */
-        if (import_store_state_is_final(rec->state) && strcmp(rec->state, "cancelled") != 0 &&
-            strcmp(rec->state, "failed") != 0)
+        if (import_state_is_final(rec->state) && rec->state != IMPORT_STATE_CANCELLED &&
+            rec->state != IMPORT_STATE_FAILED)
                 progress = 1;
 
         json_t *error = json_null();
@@ -42,8 +42,8 @@ json_t *import_to_json(const ImportRecord *rec) {
                 "{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:{s:o, s:I, s:o, s:o, s:o}, "
                 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, "
                 "s:{s:s, s:s, s:s, s:s}}",
-                "id", rec->id, "state", rec->state, "role", opt_string(rec->role_key), "mode", rec->mode, "invite",
-                rec->invite, "dry_run", rec->dry_run, "actor", opt_string(rec->actor),
+                "id", rec->id, "state", import_state_to_string(rec->state), "role", opt_string(rec->role_key), "mode",
+                import_mode_to_string(rec->mode), "invite", invite_mode_to_string(rec->invite), "dry_run", rec->dry_run, "actor", opt_string(rec->actor),
                 "file", "name", opt_string(rec->file_name), "bytes", (json_int_t) rec->file_bytes, "sha256",
                 opt_string(rec->file_sha256), "encoding", opt_string(rec->file_encoding), "delimiter",
                 opt_string(rec->file_delimiter),

@@ -51,7 +51,7 @@ static unsigned bad(Request *r, const char *name, const char *detail) {
 static unsigned parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o);
 
 unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o) {
-        *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = true };
+        *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = INVITE_NEW_USERS };
         unsigned st = parse(r, map, ignore, o);
         if (st)
                 import_options_done(o);
@@ -86,16 +86,10 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
         }
 
         const char *v;
-        if ((v = map ? u_map_get(map, "mode") : NULL) && user_store_mode_from_string(v, &o->mode) < 0)
+        if ((v = map ? u_map_get(map, "mode") : NULL) && import_mode_from_string(v, &o->mode) < 0)
                 return bad(r, "mode", "mode must be upsert, create_only or update_only");
-        if ((v = map ? u_map_get(map, "invite") : NULL)) {
-                if (strcmp(v, "new_users") == 0)
-                        o->invite = true;
-                else if (strcmp(v, "none") == 0)
-                        o->invite = false;
-                else
-                        return bad(r, "invite", "invite must be new_users or none");
-        }
+        if ((v = map ? u_map_get(map, "invite") : NULL) && invite_mode_from_string(v, &o->invite) < 0)
+                return bad(r, "invite", "invite must be new_users or none");
         if ((v = map ? u_map_get(map, "dry_run") : NULL)) {
                 if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
                         o->dry_run = true;

@@ -13,7 +13,7 @@
 typedef struct ImportOptions {
         const char *role; /* the role's key once checked, or NULL */
         ImportMode mode;
-        bool invite;
+        InviteMode invite;
         bool dry_run;
         char delimiter; /* 0: detect */
         ColumnMap *column_map; /* owned */

@@ -64,9 +64,9 @@ static unsigned respond_import(Request *r, unsigned status, const char *id) {
 static unsigned respond_draft(Request *r, const ImportDraft *d, const char *id) {
         ImportRecord rec = { 0 };
         snprintf(rec.id, sizeof rec.id, "%s", id);
-        snprintf(rec.state, sizeof rec.state, "queued");
-        snprintf(rec.mode, sizeof rec.mode, "%s", d->mode);
-        snprintf(rec.invite, sizeof rec.invite, "%s", d->invite);
+        rec.state = IMPORT_STATE_QUEUED;
+        rec.mode = d->mode;
+        rec.invite = d->invite;
         snprintf(rec.file_sha256, sizeof rec.file_sha256, "%s", d->file_sha256);
         snprintf(rec.file_encoding, sizeof rec.file_encoding, "%s", d->file_encoding);
         rec.file_delimiter[0] = d->file_delimiter;
@@ -239,8 +239,8 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 .token_id = r->auth.token_id,
                 .actor = r->auth.actor,
                 .role_key = o.role,
-                .mode = user_store_mode_to_string(o.mode),
-                .invite = o.invite ? "new_users" : "none",
+                .mode = o.mode,
+                .invite = o.invite,
                 .dry_run = o.dry_run,
                 .column_map = o.column_map_json,
                 .file_name = filename && *filename ? filename : NULL,
@@ -463,21 +463,13 @@ static bool timestamp_ok(const char *s, size_t len) {
         return true;
 }
 
-static bool known_state(const char *s) {
-        static const char *const states[] = { "queued", "processing", "validating", "validated", "completed",
-                                              "completed_with_errors", "failed", "cancelled" };
-        for (size_t i = 0; i < ELEMENTSOF(states); i++)
-                if (strcmp(s, states[i]) == 0)
-                        return true;
-        return false;
-}
-
 unsigned imports_list(Request *r) {
         int limit;
         if (request_limit(r, 20, 100, &limit) < 0)
                 return 400;
         const char *state = request_query(r, "state");
-        if (state && !known_state(state)) {
+        ImportState filter;
+        if (state && import_state_from_string(state, &filter) < 0) {
                 problem(r, 400, "invalid_option", "Invalid state",
                         "state must be one of queued, processing, validating, validated, completed, "
                         "completed_with_errors, failed, cancelled");
@@ -528,9 +520,9 @@ static unsigned change_state(Request *r, bool commit) {
         Db *db = request_db(r);
         if (!db)
                 return 503;
-        char state[24] = "";
-        int k = commit ? import_store_commit(db, r->auth.account_id, id ? id : "", state)
-                       : import_store_cancel(db, r->auth.account_id, id ? id : "", state);
+        ImportState state = IMPORT_STATE_QUEUED;
+        int k = commit ? import_store_commit(db, r->auth.account_id, id ? id : "", &state)
+                       : import_store_cancel(db, r->auth.account_id, id ? id : "", &state);
         if (k == -ENOENT) {
                 problem(r, 404, "not_found", "Not found", "no import %.40s in this account", id ? id : "");
                 return 404;
@@ -538,10 +530,12 @@ static unsigned change_state(Request *r, bool commit) {
         if (k == -EBUSY) {
                 if (commit)
                         problem(r, 409, "invalid_state", "Not a validated dry run",
-                                "only a dry run in state validated can be committed; this import is %s", state);
+                                "only a dry run in state validated can be committed; this import is %s",
+                                import_state_to_string(state));
                 else
                         problem(r, 409, "invalid_state", "Not running",
-                                "only a queued or running import can be cancelled; this import is %s", state);
+                                "only a queued or running import can be cancelled; this import is %s",
+                                import_state_to_string(state));
                 return 409;
         }
         if (k < 0)

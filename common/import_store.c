@@ -18,16 +18,6 @@
         "coalesce(extract(epoch FROM now() - heartbeat_at), -1), " TS("created_at") ", "               \
         TS("started_at") ", " TS("finished_at")
 
-static const char *const final_states[] = { "completed", "completed_with_errors", "failed", "cancelled",
-                                            "validated" };
-
-bool import_store_state_is_final(const char *state) {
-        for (size_t i = 0; i < ELEMENTSOF(final_states); i++)
-                if (strcmp(state, final_states[i]) == 0)
-                        return true;
-        return false;
-}
-
 void import_store_record_done(ImportRecord *r) {
         if (!r)
                 return;
@@ -69,11 +59,11 @@ static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
         memset(r, 0, sizeof *r);
         snprintf(r->id, sizeof r->id, "%s", PQgetvalue(res, row, c++));
         r->account_id = get_i64(res, row, c++);
-        snprintf(r->state, sizeof r->state, "%s", PQgetvalue(res, row, c++));
+        bool bad = import_state_from_string(PQgetvalue(res, row, c++), &r->state) < 0;
         r->actor = get_opt(res, row, c++, &oom);
         r->role_key = get_opt(res, row, c++, &oom);
-        snprintf(r->mode, sizeof r->mode, "%s", PQgetvalue(res, row, c++));
-        snprintf(r->invite, sizeof r->invite, "%s", PQgetvalue(res, row, c++));
+        bad |= import_mode_from_string(PQgetvalue(res, row, c++), &r->mode) < 0;
+        bad |= invite_mode_from_string(PQgetvalue(res, row, c++), &r->invite) < 0;
         r->dry_run = PQgetvalue(res, row, c++)[0] == 't';
         r->column_map = get_opt(res, row, c++, &oom);
         r->file_name = get_opt(res, row, c++, &oom);
@@ -99,9 +89,10 @@ static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
         snprintf(r->created_at, sizeof r->created_at, "%s", PQgetvalue(res, row, c++));
         snprintf(r->started_at, sizeof r->started_at, "%s", PQgetvalue(res, row, c++));
         snprintf(r->finished_at, sizeof r->finished_at, "%s", PQgetvalue(res, row, c++));
-        if (oom) {
+        if (oom || bad) {
+                /* bad: the schema's CHECKs allow no other words. */
                 import_store_record_done(r);
-                return -ENOMEM;
+                return oom ? -ENOMEM : -EPROTO;
         }
         return 0;
 }
@@ -149,8 +140,9 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
                         return k;
         }
 
+        const char *mode = import_mode_to_string(d->mode), *invite = invite_mode_to_string(d->invite);
         const char *p[] = { d->id,         account,          token,         d->actor,
-                            d->role_key,   d->mode,          d->invite,     d->dry_run ? "t" : "f",
+                            d->role_key,   mode,             invite,        d->dry_run ? "t" : "f",
                             d->column_map, d->file_name,     bytes,         d->file_sha256,
                             d->file_encoding, delim,         d->header_json, rows,
                             d->warnings_json, d->idempotency_key };
@@ -175,7 +167,7 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
          * same options. Anything else is a client bug that replaying the
          * first import would hide. */
         const char *q[] = { account,   d->idempotency_key, d->file_sha256,          d->role_key,
-                            d->mode,   d->invite,          d->dry_run ? "t" : "f", d->column_map };
+                            mode,      invite,             d->dry_run ? "t" : "f", d->column_map };
         _cleanup_(PQclearp) PGresult *e = db_exec(
                 db,
                 "SELECT id, file_sha256 = $3 AND role_key IS NOT DISTINCT FROM $4 AND mode = $5 AND invite = $6 "
@@ -238,10 +230,10 @@ int import_store_list(Db *db, int64_t account_id, const char *state, int limit, 
 typedef struct StateChange {
         const char *id;
         char account[24];
-        const char *const *from; /* states it may leave */
+        unsigned from; /* the states it may leave, as 1 << state */
         const char *sql; /* $1 = id */
         int result;
-        char state[24];
+        ImportState state;
 } StateChange;
 
 static int state_change_tx(Db *db, void *userdata) {
@@ -255,11 +247,9 @@ static int state_change_tx(Db *db, void *userdata) {
                 c->result = -ENOENT;
                 return 0;
         }
-        snprintf(c->state, sizeof c->state, "%s", PQgetvalue(r, 0, 0));
-        bool allowed = false;
-        for (size_t i = 0; c->from[i] && !allowed; i++)
-                allowed = strcmp(c->state, c->from[i]) == 0;
-        if (!allowed) {
+        if (import_state_from_string(PQgetvalue(r, 0, 0), &c->state) < 0)
+                return -EPROTO;
+        if (!(c->from & (1u << c->state))) {
                 c->result = -EBUSY;
                 return 0;
         }
@@ -271,8 +261,8 @@ static int state_change_tx(Db *db, void *userdata) {
         return k;
 }
 
-static int state_change(Db *db, int64_t account_id, const char *id, const char *const *from, const char *sql,
-                        char ret_state[24]) {
+static int state_change(Db *db, int64_t account_id, const char *id, unsigned from, const char *sql,
+                        ImportState *ret_state) {
         if (!uuid_is_valid(id))
                 return -ENOENT;
         StateChange c = { .id = id, .from = from, .sql = sql };
@@ -280,14 +270,13 @@ static int state_change(Db *db, int64_t account_id, const char *id, const char *
         int r = db_transaction(db, 5, state_change_tx, &c);
         if (r < 0)
                 return r;
-        snprintf(ret_state, 24, "%s", c.state);
+        *ret_state = c.state;
         return c.result;
 }
 
-int import_store_commit(Db *db, int64_t account_id, const char *id, char ret_state[24]) {
-        static const char *const from[] = { "validated", NULL };
+int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
         /* The dry run's report is replaced by the real run's. */
-        int r = state_change(db, account_id, id, from,
+        int r = state_change(db, account_id, id, 1u << IMPORT_STATE_VALIDATED,
                              "WITH i AS (DELETE FROM import_issues WHERE import_id = $1), "
                              "     w AS (DELETE FROM import_rows WHERE import_id = $1), "
                              "     g AS (UPDATE import_ranges SET rows_done = 0, done = false, worker = NULL, "
@@ -304,8 +293,8 @@ int import_store_commit(Db *db, int64_t account_id, const char *id, char ret_sta
         return r;
 }
 
-int import_store_cancel(Db *db, int64_t account_id, const char *id, char ret_state[24]) {
-        static const char *const from[] = { "queued", "processing", "validating", NULL };
+int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
+        unsigned from = 1u << IMPORT_STATE_QUEUED | 1u << IMPORT_STATE_PROCESSING | 1u << IMPORT_STATE_VALIDATING;
         return state_change(db, account_id, id, from,
                             "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "
                             "  heartbeat_at = NULL WHERE id = $1",

@@ -16,17 +16,18 @@
 
 #include "db.h"
 #include "file_reader.h"
+#include "import_types.h"
 #include "sha256.h"
 #include "uuid.h"
 
 typedef struct ImportRecord {
         char id[UUID_STRING_SIZE];
         int64_t account_id;
-        char state[24];
+        ImportState state;
         char *actor;
         char *role_key; /* NULL when the import has no role option */
-        char mode[16];
-        char invite[16];
+        ImportMode mode;
+        InviteMode invite;
         bool dry_run;
         char *column_map; /* JSON text or NULL */
         char *file_name; /* NULL when not given */
@@ -54,8 +55,8 @@ typedef struct ImportDraft {
         int64_t token_id;
         const char *actor;
         const char *role_key;
-        const char *mode;
-        const char *invite;
+        ImportMode mode;
+        InviteMode invite;
         bool dry_run;
         const char *column_map;
         const char *file_name;
@@ -101,12 +102,10 @@ int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _mu
  * upload: counts and error log cleared, state queued. Runs its own
  * transaction. -ENOENT (no such import in the account), -EBUSY when it is
  * not validated (its state in ret_state). */
-int import_store_commit(Db *db, int64_t account_id, const char *id, char ret_state[24]) _must_check_;
+int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
 
 /* Cancels a queued or running import: rows already committed stay; a
  * worker stops at its next checkpoint. -ENOENT, or -EBUSY when it is in
  * another state (in ret_state). */
-int import_store_cancel(Db *db, int64_t account_id, const char *id, char ret_state[24]) _must_check_;
+int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
 
-/* True for the states an import does not leave by itself. */
-bool import_store_state_is_final(const char *state);

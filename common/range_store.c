@@ -7,9 +7,17 @@
 #include <string.h>
 
 #include "buf.h"
+#include "import_types.h"
 
 static int64_t get_i64(const PGresult *res, int row, int col) {
         return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* The state in a result; the schema allows no other words. */
+static ImportState get_state(const PGresult *res, int row, int col) {
+        ImportState s = IMPORT_STATE_FAILED;
+        (void) import_state_from_string(PQgetvalue(res, row, col), &s);
+        return s;
 }
 
 static int append_u64(Buf *b, uint64_t v) {
@@ -71,8 +79,8 @@ static int claim_tx(Db *db, void *userdata) {
                 return db_error(db);
         if (PQntuples(imp) == 0)
                 return 0;
-        const char *state = PQgetvalue(imp, 0, 0);
-        if (strcmp(state, "queued") != 0 && strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) {
+        ImportState state = get_state(imp, 0, 0);
+        if (state != IMPORT_STATE_QUEUED && !import_state_is_running(state)) {
                 out->outcome = CLAIM_FINAL;
                 return 0;
         }
@@ -223,7 +231,7 @@ static int lost(Db *db, const char *import_id) {
         _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
         if (!r)
                 return db_error(db);
-        return PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "cancelled") == 0 ? -ECANCELED : -ESTALE;
+        return PQntuples(r) == 1 && get_state(r, 0, 0) == IMPORT_STATE_CANCELLED ? -ECANCELED : -ESTALE;
 }
 
 int range_store_touch(Db *db, const char *import_id, int seq, const char *worker) {
@@ -255,11 +263,10 @@ int range_store_lock(Db *db, const char *import_id, int seq, const char *worker,
                 return db_error(db);
         if (PQntuples(r) == 0)
                 return -ESTALE;
-        const char *state = PQgetvalue(r, 0, 3);
-        if (strcmp(state, "cancelled") == 0)
+        ImportState state = get_state(r, 0, 3);
+        if (state == IMPORT_STATE_CANCELLED)
                 return -ECANCELED;
-        if ((strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) ||
-            strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done ||
+        if (!import_state_is_running(state) || strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done ||
             PQgetvalue(r, 0, 2)[0] == 't')
                 return -ESTALE;
         return 0;
@@ -325,7 +332,7 @@ int range_store_release(Db *db, const char *import_id, int seq, const char *work
 
 typedef struct Finish {
         const char *id;
-        char state[24];
+        ImportState state;
 } Finish;
 
 static int finish_tx(Db *db, void *userdata) {
@@ -340,10 +347,10 @@ static int finish_tx(Db *db, void *userdata) {
                 return db_error(db);
         if (PQntuples(s) == 0)
                 return -ESTALE;
-        const char *state = PQgetvalue(s, 0, 0);
-        if (strcmp(state, "cancelled") == 0)
+        ImportState state = get_state(s, 0, 0);
+        if (state == IMPORT_STATE_CANCELLED)
                 return -ECANCELED;
-        if ((strcmp(state, "processing") != 0 && strcmp(state, "validating") != 0) || get_i64(s, 0, 1) != 0)
+        if (!import_state_is_running(state) || get_i64(s, 0, 1) != 0)
                 return -ESTALE;
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
@@ -360,16 +367,16 @@ static int finish_tx(Db *db, void *userdata) {
                 1, p);
         if (!r)
                 return db_error(db);
-        snprintf(f->state, sizeof f->state, "%s", PQgetvalue(r, 0, 0));
+        f->state = get_state(r, 0, 0);
         return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
 }
 
-int range_store_finish(Db *db, const char *import_id, char ret_state[24]) {
-        Finish f = { import_id, "" };
+int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
+        Finish f = { import_id, IMPORT_STATE_FAILED };
         int r = db_transaction(db, 10, finish_tx, &f);
         if (r < 0)
                 return r;
-        memcpy(ret_state, f.state, sizeof f.state);
+        *ret_state = f.state;
         return 0;
 }
 

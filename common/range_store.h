@@ -30,6 +30,7 @@
 
 #include "db.h"
 #include "file_reader.h"
+#include "import_types.h"
 #include "uuid.h"
 
 /* The stored upload is kept in chunks of this size (the last smaller). */
@@ -115,7 +116,7 @@ int range_store_release(Db *db, const char *import_id, int seq, const char *work
  * completed, completed_with_errors, or failed when every row failed. Its
  * own transaction. -ESTALE when not every range is done or the import no
  * longer runs (another worker finished it); -ECANCELED. */
-int range_store_finish(Db *db, const char *import_id, char ret_state[24]) _must_check_;
+int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _must_check_;
 
 /* Marks an import failed as a whole with a stable code and a message. */
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;

@@ -9,25 +9,6 @@
 #include "error_log.h"
 #include "json_util.h"
 
-static const char *const mode_names[] = {
-        [IMPORT_MODE_UPSERT] = "upsert",
-        [IMPORT_MODE_CREATE_ONLY] = "create_only",
-        [IMPORT_MODE_UPDATE_ONLY] = "update_only",
-};
-
-int user_store_mode_from_string(const char *s, ImportMode *ret) {
-        for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
-                if (strcmp(s, mode_names[i]) == 0) {
-                        *ret = (ImportMode) i;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-const char *user_store_mode_to_string(ImportMode m) {
-        return m < ELEMENTSOF(mode_names) ? mode_names[m] : "upsert";
-}
-
 /* The staging table lives as long as the connection; rows go with each
  * commit. Created again after a reconnect, hence IF NOT EXISTS each time.
  * Rows are staged after the database checks, with their final ok flag and

@@ -20,12 +20,6 @@
 #include "import_store.h"
 #include "range_store.h"
 
-typedef enum ImportMode {
-        IMPORT_MODE_UPSERT,
-        IMPORT_MODE_CREATE_ONLY,
-        IMPORT_MODE_UPDATE_ONLY,
-} ImportMode;
-
 typedef struct UserStoreJob {
         const char *import_id;
         int64_t account_id;
@@ -42,5 +36,3 @@ typedef struct UserStoreJob {
  * batch's rows get the issues the database found. */
 int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) _must_check_;
 
-int user_store_mode_from_string(const char *s, ImportMode *ret);
-const char *user_store_mode_to_string(ImportMode m);

@@ -344,14 +344,12 @@ static int prepare(Run *run) {
                 if (r < 0)
                         return r;
         }
-        ImportMode mode = IMPORT_MODE_UPSERT;
-        (void) user_store_mode_from_string(run->rec.mode, &mode);
         run->store = (UserStoreJob){
                 .import_id = run->rec.id,
                 .account_id = run->rec.account_id,
-                .mode = mode,
+                .mode = run->rec.mode,
                 .dry_run = run->rec.dry_run,
-                .invite = strcmp(run->rec.invite, "new_users") == 0,
+                .invite = run->rec.invite == INVITE_NEW_USERS,
         };
         run->last_touch = time(NULL);
         return build_header(run);
@@ -440,17 +438,17 @@ static JobResult stopped(Run *run, int r) {
                 /* Another worker took the range over, or ended the import
                  * (its range failed it as a whole, or it was finished). */
                 ImportRecord rec;
-                char state[24] = "";
+                ImportState state = IMPORT_STATE_QUEUED;
                 if (import_store_get(run->db, 0, id, &rec) == 0) {
-                        snprintf(state, sizeof state, "%s", rec.state);
+                        state = rec.state;
                         import_store_record_done(&rec);
                 }
-                if (!import_store_state_is_final(state)) {
+                if (!import_state_is_final(state)) {
                         log_import(LOG_LEVEL_WARNING, id, "another worker took range %d over", run->range.seq);
                         return JOB_LEFT;
                 }
-                log_import(LOG_LEVEL_INFO, id, "ended meanwhile (%s); range %d left as it stood", state,
-                           run->range.seq);
+                log_import(LOG_LEVEL_INFO, id, "ended meanwhile (%s); range %d left as it stood",
+                           import_state_to_string(state), run->range.seq);
                 ack(env, run->job);
                 return JOB_DONE;
         }
@@ -526,7 +524,7 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                 }
 
                 result = JOB_DONE;
-                char state[24] = "";
+                ImportState state;
                 switch (claim.outcome) {
                 case CLAIM_EXHAUSTED:
                         log_import(LOG_LEVEL_ERROR, job->import_id, "failed: started %d times without progress",
@@ -538,13 +536,13 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                                            "other workers hold what is left of it; message dropped");
                         break;
                 case CLAIM_FINISH:
-                        r = range_store_finish(run.db, job->import_id, state);
+                        r = range_store_finish(run.db, job->import_id, &state);
                         if (r == 0)
                                 log_import(LOG_LEVEL_INFO, job->import_id,
                                            "%s; this worker: %d ranges in %.2f s, %" PRId64 " batches, created %" PRId64
                                            ", updated %" PRId64 ", unchanged %" PRId64 ", failed %" PRId64
                                            ", invites %" PRId64,
-                                           state, run.ranges, now_seconds() - started, run.batches, run.totals.created,
+                                           import_state_to_string(state), run.ranges, now_seconds() - started, run.batches, run.totals.created,
                                            run.totals.updated, run.totals.unchanged, run.totals.failed,
                                            run.totals.invites);
                         else if (r == -ECANCELED)

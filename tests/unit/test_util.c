@@ -10,6 +10,7 @@
 #include "config.h"
 #include "csv_reader.h"
 #include "csv_writer.h"
+#include "import_types.h"
 #include "tap.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -468,7 +469,46 @@ static void test_config(void) {
         env_clear();
 }
 
+/* Each value has one word, read back as itself; the words are those of
+ * the contract (and of the schema's CHECKs). */
+static void test_import_types(void) {
+        static const char *const states[] = { "queued", "processing", "validating", "validated", "completed",
+                                              "completed_with_errors", "failed", "cancelled" };
+        is_int(_IMPORT_STATE_MAX, (long long) ELEMENTSOF(states), "every state has a word");
+        for (int i = 0; i < _IMPORT_STATE_MAX; i++) {
+                ImportState s = _IMPORT_STATE_MAX;
+                is_str(import_state_to_string((ImportState) i), states[i], "state %d is %s", i, states[i]);
+                ok(import_state_from_string(states[i], &s) == 0 && s == (ImportState) i, "%s reads back", states[i]);
+        }
+        ImportState s = IMPORT_STATE_QUEUED;
+        is_int(import_state_from_string("Completed", &s), -EINVAL, "words are exact");
+        is_int(import_state_from_string("", &s), -EINVAL, "no empty state");
+        is_int(s, IMPORT_STATE_QUEUED, "a failed read leaves the value alone");
+        ok(import_state_is_final(IMPORT_STATE_VALIDATED) && import_state_is_final(IMPORT_STATE_CANCELLED) &&
+                   !import_state_is_final(IMPORT_STATE_QUEUED) && !import_state_is_final(IMPORT_STATE_PROCESSING),
+           "final states");
+        ok(import_state_is_running(IMPORT_STATE_VALIDATING) && !import_state_is_running(IMPORT_STATE_QUEUED),
+           "running states");
+        ok(import_state_to_string(_IMPORT_STATE_MAX) == NULL, "no word past the last state");
+
+        static const char *const modes[] = { "upsert", "create_only", "update_only" };
+        for (int i = 0; i < _IMPORT_MODE_MAX; i++) {
+                ImportMode m = _IMPORT_MODE_MAX;
+                ok(import_mode_from_string(modes[i], &m) == 0 && m == (ImportMode) i &&
+                           strcmp(import_mode_to_string(m), modes[i]) == 0,
+                   "mode %s", modes[i]);
+        }
+        ImportMode m;
+        is_int(import_mode_from_string("merge", &m), -EINVAL, "unknown mode");
+        InviteMode v = _INVITE_MODE_MAX;
+        ok(invite_mode_from_string("new_users", &v) == 0 && v == INVITE_NEW_USERS, "invite new_users");
+        ok(invite_mode_from_string("none", &v) == 0 && v == INVITE_NONE, "invite none");
+        is_int(invite_mode_from_string("all", &v), -EINVAL, "unknown invite");
+        is_str(invite_mode_to_string(INVITE_NONE), "none", "invite none's word");
+}
+
 int main(void) {
+        test_import_types();
         test_buf();
         test_arena();
         test_csv_writer();
