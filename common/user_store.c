@@ -228,17 +228,27 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                             checks_need_users(job, batch) ? "t" : "f" };
         /* The registering INSERT and the SELECT see the same snapshot: a
          * row is a duplicate of an earlier batch's line, never of its own.
+         * x looks each email up once (registered: its line, or NULL), and
+         * the INSERT takes only those nobody registered: a plain insert,
+         * half the cost of ON CONFLICT DO NOTHING's speculative one. That
+         * is safe because the batches of an import are written one at a
+         * time, under the lock of its imports row, and a batch's emails
+         * are distinct; emails registered ahead of their batch (by another
+         * range of the import) are found by the lookup, so they are only
+         * safe if registered before their batch is written.
          * Lookups are one index probe per row, whatever the statistics say
          * (OFFSET 0 keeps the planner from flattening the user lookup into
          * a join it would plan from stale statistics). */
         res = db_exec(
                 db,
-                "WITH x AS (SELECT * FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) "
-                "           AS x(line, email_lower, urn, register)), "
+                "WITH x AS MATERIALIZED ("
+                "  SELECT x.*, "
+                "    (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) "
+                "      AS registered "
+                "  FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) AS x(line, email_lower, urn, register)), "
                 "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
-                "        SELECT $1::uuid, email_lower, line FROM x WHERE register ON CONFLICT DO NOTHING) "
-                "SELECT x.line, "
-                "  (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower), "
+                "        SELECT $1::uuid, email_lower, line FROM x WHERE register AND registered IS NULL) "
+                "SELECT x.line, x.registered, "
                 "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn), "
                 "  u.id, u.establishment_urn IS NOT NULL "
                 "FROM x LEFT JOIN LATERAL (SELECT id, establishment_urn FROM users "
