@@ -50,12 +50,8 @@ static int put_text(Buf *b, const char *s) {
         return r < 0 ? r : buf_append_char(b, '\t');
 }
 
-static int put_fmt(Buf *b, const char *fmt, ...) _printf_(2, 3);
-static int put_fmt(Buf *b, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int r = buf_vprintf(b, fmt, ap);
-        va_end(ap);
+static int put_int(Buf *b, long long v) {
+        int r = buf_append_i64(b, v);
         return r < 0 ? r : buf_append_char(b, '\t');
 }
 
@@ -88,15 +84,16 @@ static int stage_row(Buf *b, const BatchRow *row) {
         bool ok = !u->failed;
         int r;
 
-        if ((r = put_fmt(b, "%lu", u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 || (r = put_text(b, u->email)) < 0 ||
-            (r = put_text(b, u->email_lower)) < 0 || (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
+        if ((r = put_int(b, (long long) u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 ||
+            (r = put_text(b, u->email)) < 0 || (r = put_text(b, u->email_lower)) < 0 ||
+            (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
             (r = put_text(b, ok ? u->last_name : NULL)) < 0 || (r = put_text(b, ok ? u->job_title : NULL)) < 0 ||
             (r = put_text(b, ok ? u->phone : NULL)) < 0)
                 return r;
-        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_fmt(b, "%" PRId32, u->urn);
+        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_int(b, u->urn);
         if (r < 0)
                 return r;
-        r = ok && u->role ? put_fmt(b, "%" PRId64, u->role->id) : put_text(b, NULL);
+        r = ok && u->role ? put_int(b, u->role->id) : put_text(b, NULL);
         if (r < 0)
                 return r;
         r = put_text(b, u->active < 0 ? NULL : u->active ? "t" : "f");
@@ -211,9 +208,9 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
                 const UserRow *u = &row->user;
-                if ((r = array_sep(&lines)) < 0 || (r = buf_printf(&lines, "%lu", u->line)) < 0 ||
+                if ((r = array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
                     (r = array_text(&emails, u->email_lower)) < 0 || (r = array_sep(&urns)) < 0 ||
-                    (r = u->urn > 0 ? buf_printf(&urns, "%" PRId32, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
+                    (r = u->urn > 0 ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
                     (r = array_sep(&reg)) < 0)
                         break;
                 r = buf_append_char(&reg, row->register_email ? 't' : 'f');
