@@ -24,9 +24,12 @@ int buf_reserve(Buf *b, size_t extra) {
 }
 
 int buf_append(Buf *b, const void *data, size_t len) {
-        int r = buf_reserve(b, len);
-        if (r < 0)
-                return r;
+        /* The common case first: room enough. */
+        if (len >= b->cap || b->len + len + 1 > b->cap) {
+                int r = buf_reserve(b, len);
+                if (r < 0)
+                        return r;
+        }
         if (len)
                 memcpy(b->data + b->len, data, len);
         b->len += len;
@@ -38,8 +41,22 @@ int buf_append_str(Buf *b, const char *s) {
         return buf_append(b, s, strlen(s));
 }
 
-int buf_append_char(Buf *b, char c) {
-        return buf_append(b, &c, 1);
+int buf_append_u64(Buf *b, unsigned long long v) {
+        char tmp[24];
+        size_t i = sizeof tmp;
+        do {
+                tmp[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        return buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+int buf_append_i64(Buf *b, long long v) {
+        if (v >= 0)
+                return buf_append_u64(b, (unsigned long long) v);
+        int r = buf_append_char(b, '-');
+        /* -(v + 1) + 1: the most negative value has no positive twin. */
+        return r < 0 ? r : buf_append_u64(b, (unsigned long long) -(v + 1) + 1);
 }
 
 int buf_vprintf(Buf *b, const char *fmt, va_list ap) {

@@ -24,9 +24,22 @@ typedef struct Buf {
 int buf_reserve(Buf *b, size_t extra) _must_check_;
 int buf_append(Buf *b, const void *data, size_t len) _must_check_;
 int buf_append_str(Buf *b, const char *s) _must_check_;
-int buf_append_char(Buf *b, char c) _must_check_;
+/* A decimal number. */
+int buf_append_u64(Buf *b, unsigned long long v) _must_check_;
+int buf_append_i64(Buf *b, long long v) _must_check_;
 int buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3) _must_check_;
 int buf_vprintf(Buf *b, const char *fmt, va_list ap) _printf_(2, 0) _must_check_;
+
+/* One byte; inline, as buffers are mostly built a byte or a run at a
+ * time (COPY rows, array literals). */
+static inline _must_check_ int buf_append_char(Buf *b, char c) {
+        if (_likely_(b->len + 2 <= b->cap)) {
+                b->data[b->len++] = c;
+                b->data[b->len] = '\0';
+                return 0;
+        }
+        return buf_append(b, &c, 1);
+}
 
 /* Empties the buffer but keeps its memory. */
 void buf_clear(Buf *b);

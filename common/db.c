@@ -326,22 +326,25 @@ int db_copy_end(DbCopy *c, int status) {
 }
 
 int db_copy_text(Buf *b, const char *s) {
-        int r = buf_reserve(b, strlen(s) + 8);
-        if (r < 0)
-                return r;
-        for (const char *p = s; *p; p++) {
-                const char *esc = NULL;
+        /* Runs of plain bytes in one go: most cells need no escape. */
+        const char *run = s;
+        for (const char *p = s;; p++) {
+                const char *esc;
                 switch (*p) {
+                case '\0': return buf_append(b, run, (size_t) (p - run));
                 case '\\': esc = "\\\\"; break;
                 case '\t': esc = "\\t"; break;
                 case '\n': esc = "\\n"; break;
                 case '\r': esc = "\\r"; break;
+                default: continue;
                 }
-                r = esc ? buf_append(b, esc, 2) : buf_append_char(b, *p);
+                int r = buf_append(b, run, (size_t) (p - run));
+                if (r >= 0)
+                        r = buf_append(b, esc, 2);
                 if (r < 0)
                         return r;
+                run = p + 1;
         }
-        return 0;
 }
 
 int db_copy_null(Buf *b) {

@@ -7,39 +7,105 @@
 
 #include "redis_epoch.h"
 
-/* KEYS[1] the stream, KEYS[2] the event's marker, KEYS[3] the epoch key;
- * ARGV[1] the marker's lifetime, ARGV[2] the epoch the publisher believes
- * in, then the fields. Returns the entry id, 0 when the event was
- * published before, or the error EPOCH when Redis's epoch is another: it
- * lost its data since the publisher last looked, and publishing into the
- * new epoch must wait until the database has caught up with it. */
+/* KEYS[1] the stream, KEYS[2] the epoch key, KEYS[3] the marker of a
+ * chunk of a batch's events; ARGV[1] the marker's lifetime, ARGV[2] the
+ * epoch the publisher believes in, then the eight fields of each event in
+ * turn. Adds the stream entries of the chunk's events only if it can also
+ * set its marker (a chunk published before has one): a script runs whole,
+ * so either every event of the chunk is on the stream with its marker or
+ * none is. Returns the number of entries added, or the error EPOCH when
+ * Redis's epoch is another: it lost its data since the publisher last
+ * looked, and publishing into the new epoch must wait until the database
+ * has caught up with it.
+ *
+ * One call and one marker per chunk rather than per event: a call per
+ * event cost Redis more than the events themselves, and a marker per
+ * event kept a key per invite for a week. */
 static const char publish_script[] =
-        "if redis.call('GET', KEYS[3]) ~= ARGV[2] then "
+        "if redis.call('GET', KEYS[2]) ~= ARGV[2] then "
         "  return redis.error_reply('EPOCH the Redis data epoch changed') "
         "end "
-        "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then "
-        "  return redis.call('XADD', KEYS[1], '*', 'event_id', ARGV[3], 'account', ARGV[4], "
-        "    'user_id', ARGV[5], 'email', ARGV[6], 'first_name', ARGV[7], 'last_name', ARGV[8], "
-        "    'role', ARGV[9], 'import_id', ARGV[10]) "
+        "if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[1]) then "
+        "  return 0 "
         "end "
-        "return 0";
+        "for a = 3, #ARGV, 8 do "
+        "  redis.call('XADD', KEYS[1], '*', 'event_id', ARGV[a], 'account', ARGV[a + 1], "
+        "    'user_id', ARGV[a + 2], 'email', ARGV[a + 3], 'first_name', ARGV[a + 4], "
+        "    'last_name', ARGV[a + 5], 'role', ARGV[a + 6], 'import_id', ARGV[a + 7]) "
+        "end "
+        "return (#ARGV - 2) / 8";
 
 #define MARKER_SECONDS "604800"
 
-/* Events sent in one pipelined round trip. */
+/* A batch's events go out in chunks of this many, by their position in
+ * the batch's list of users: a chunk is the same set of users however
+ * often it is published (less those deleted meanwhile). It bounds a
+ * command's size and the time the script holds Redis. */
 #define PUBLISH_CHUNK 1000
 
-static int append_publish(Redis *redis, PGresult *res, int row) {
-        char marker[80];
-        snprintf(marker, sizeof marker, "roster:invites:sent:%s", PQgetvalue(res, row, 0));
-        const char *argv[16] = { "EVAL",          publish_script, "3",          INVITE_STREAM,
-                                 marker,          REDIS_EPOCH_KEY, MARKER_SECONDS, redis->epoch };
-        size_t lens[16];
-        for (int i = 0; i < 8; i++)
-                argv[8 + i] = PQgetvalue(res, row, i);
-        for (int i = 0; i < 16; i++)
+/* Columns of the events query. */
+enum { EV_ID, EV_ACCOUNT, EV_USER, EV_EMAIL, EV_FIRST, EV_LAST, EV_ROLE, EV_IMPORT, EV_LINE, EV_POS };
+
+static bool same_batch(const PGresult *res, int i, int k) {
+        return strcmp(PQgetvalue(res, i, EV_IMPORT), PQgetvalue(res, k, EV_IMPORT)) == 0 &&
+               strcmp(PQgetvalue(res, i, EV_LINE), PQgetvalue(res, k, EV_LINE)) == 0;
+}
+
+/* The chunk of row i's event; -1 for the row of a batch whose users were
+ * all deleted. */
+static long chunk_of(const PGresult *res, int i) {
+        return PQgetisnull(res, i, EV_POS) ? -1 : (strtol(PQgetvalue(res, i, EV_POS), NULL, 10) - 1) / PUBLISH_CHUNK;
+}
+
+/* Publishes the events of rows [start, end): one chunk of one batch.
+ * Returns 0 with *ret_sent (the chunk is on the stream, now or before),
+ * -EIO when the connection failed, -ENOMEM. */
+static int publish_chunk(Redis *redis, const PGresult *res, int start, int end, long chunk, bool *ret_sent,
+                         bool *ret_stale) {
+        *ret_sent = true;
+        if (chunk < 0)
+                return 0;
+
+        int n = end - start, argc = 8 + n * 8;
+        const char **argv = calloc((size_t) argc, sizeof *argv);
+        size_t *lens = calloc((size_t) argc, sizeof *lens);
+        if (!argv || !lens) {
+                free(argv);
+                free(lens);
+                return -ENOMEM;
+        }
+        char marker[128];
+        snprintf(marker, sizeof marker, "roster:invites:sent:%s:%s:%ld", PQgetvalue(res, start, EV_IMPORT),
+                 PQgetvalue(res, start, EV_LINE), chunk);
+        argv[0] = "EVAL";
+        argv[1] = publish_script;
+        argv[2] = "3";
+        argv[3] = INVITE_STREAM;
+        argv[4] = REDIS_EPOCH_KEY;
+        argv[5] = marker;
+        argv[6] = MARKER_SECONDS;
+        argv[7] = redis->epoch;
+        for (int i = 0; i < n; i++)
+                for (int f = 0; f < 8; f++)
+                        argv[8 + i * 8 + f] = PQgetvalue(res, start + i, f);
+        for (int i = 0; i < argc; i++)
                 lens[i] = strlen(argv[i]);
-        return redis_append_argv(redis, 16, argv, lens);
+
+        redisReply *rep = NULL;
+        int r = 0;
+        if (redis_append_argv(redis, argc, argv, lens) < 0 || redis_get_reply(redis, &rep) < 0)
+                r = -EIO;
+        else {
+                if (rep->type == REDIS_REPLY_ERROR) {
+                        snprintf(redis->errstr, sizeof redis->errstr, "Redis: %s", rep->str);
+                        *ret_sent = false;
+                        *ret_stale = *ret_stale || strncmp(rep->str, "EPOCH", 5) == 0;
+                }
+                freeReplyObject(rep);
+        }
+        free(argv);
+        free(lens);
+        return r;
 }
 
 typedef struct Publish {
@@ -83,7 +149,7 @@ static int publish_tx(Db *db, void *userdata) {
                 "             AND created_at <= now() - make_interval(secs => $2::int) "
                 "           ORDER BY created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
                 "SELECT md5(b.import_id::text || ':' || e.id)::uuid, a.slug, e.id, e.email, e.first_name, "
-                "       e.last_name, e.key, b.import_id, b.first_line "
+                "       e.last_name, e.key, b.import_id, b.first_line, e.n "
                 "FROM b JOIN accounts a ON a.id = b.account_id "
                 "LEFT JOIN LATERAL (SELECT u.id, u.email, u.first_name, u.last_name, r.key, x.n "
                 "                   FROM unnest(b.user_ids) WITH ORDINALITY AS x(id, n) "
@@ -95,55 +161,34 @@ static int publish_tx(Db *db, void *userdata) {
 
         int n = PQntuples(res), r = 0, n_done = 0;
         Buf imports = BUF_INIT, lines = BUF_INIT;
-        bool batch_ok = true;
-        /* The events in pipelined chunks: a round trip per chunk rather
-         * than per event, and a bounded output buffer. */
-        for (int start = 0; start < n && r >= 0 && !p->redis_error; start += PUBLISH_CHUNK) {
-                int end = MIN(n, start + PUBLISH_CHUNK), unsent = end;
-                for (int i = start; i < end; i++)
-                        if (!PQgetisnull(res, i, 2) && append_publish(p->redis, res, i) < 0) {
-                                unsent = i;
-                                p->redis_error = -EIO;
-                                break;
-                        }
-                for (int i = start; i < end && r >= 0; i++) {
-                        bool deleted = PQgetisnull(res, i, 2), sent = deleted;
-                        if (!deleted && i < unsent) {
-                                /* Every queued reply is read, also after an
-                                 * error one, or the next command would get
-                                 * a stale reply. */
-                                redisReply *rep;
-                                if (redis_get_reply(p->redis, &rep) < 0) {
-                                        p->redis_error = -EIO;
-                                        unsent = i;
-                                } else {
-                                        sent = rep->type != REDIS_REPLY_ERROR;
-                                        if (!sent) {
-                                                snprintf(p->redis->errstr, sizeof p->redis->errstr, "Redis: %s",
-                                                         rep->str);
-                                                p->redis_error = -EIO;
-                                                p->stale_epoch = p->stale_epoch || strncmp(rep->str, "EPOCH", 5) == 0;
-                                        }
-                                        freeReplyObject(rep);
-                                }
-                        }
-                        p->published += sent && !deleted;
-                        batch_ok = batch_ok && sent;
-                        if (i + 1 < n && strcmp(PQgetvalue(res, i, 7), PQgetvalue(res, i + 1, 7)) == 0 &&
-                            strcmp(PQgetvalue(res, i, 8), PQgetvalue(res, i + 1, 8)) == 0)
-                                continue; /* more events of this batch follow */
-                        /* The batch's last row. Only a batch whose every
-                         * event went out is marked; the markers keep the
-                         * others from going out twice when it is tried
-                         * again. */
-                        if (batch_ok) {
-                                const char *sep = n_done++ ? "," : "{";
-                                if (buf_printf(&imports, "%s%s", sep, PQgetvalue(res, i, 7)) < 0 ||
-                                    buf_printf(&lines, "%s%s", sep, PQgetvalue(res, i, 8)) < 0)
-                                        r = -ENOMEM;
-                        }
-                        batch_ok = true;
+        for (int start = 0, end; start < n && r >= 0 && !p->redis_error; start = end) {
+                long chunk = chunk_of(res, start);
+                for (end = start + 1; end < n && same_batch(res, start, end) && chunk_of(res, end) == chunk; end++)
+                        ;
+                bool sent = false;
+                r = publish_chunk(p->redis, res, start, end, chunk, &sent, &p->stale_epoch);
+                if (r == -EIO) {
+                        p->redis_error = -EIO;
+                        r = 0;
+                        break;
                 }
+                if (r < 0)
+                        break;
+                if (!sent) {
+                        p->redis_error = -EIO;
+                        break;
+                }
+                if (chunk >= 0)
+                        p->published += end - start;
+                if (end < n && same_batch(res, start, end))
+                        continue; /* more events of this batch follow */
+                /* The batch's last chunk: every event went out. Only such
+                 * batches are marked; the markers keep the chunks that went
+                 * out from going out twice when a batch is tried again. */
+                const char *sep = n_done++ ? "," : "{";
+                if (buf_printf(&imports, "%s%s", sep, PQgetvalue(res, start, EV_IMPORT)) < 0 ||
+                    buf_printf(&lines, "%s%s", sep, PQgetvalue(res, start, EV_LINE)) < 0)
+                        r = -ENOMEM;
         }
         if (r >= 0 && n_done) {
                 const char *q[] = { NULL, NULL, p->redis->epoch };

@@ -7,10 +7,11 @@
  * is derived from the import and the user: publishing it again gives the
  * same id.
  *
- * Once per Redis data epoch: a Lua script adds the stream entry only if it
- * can also set a marker key for the event (SET NX, kept 7 days), so that a
- * publisher that dies between XADD and marking the batch cannot make the
- * next one send the event again. A published batch is kept, marked with
+ * Once per Redis data epoch: a batch's events go out in chunks of up to
+ * 1000 (by position in its list of users), each by one Lua script that
+ * adds the chunk's stream entries only if it can also set a marker key for
+ * the chunk (SET NX, kept 7 days), so that a publisher that dies between
+ * XADD and marking the batch cannot make the next one send them again. A published batch is kept, marked with
  * the time and the epoch, for ROSTER_INVITE_RETENTION_DAYS: if Redis loses
  * its data, redis_epoch_check() marks the batches of the lost epoch
  * unpublished and their events go out again. Delivery is therefore at

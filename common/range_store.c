@@ -90,8 +90,7 @@ static int claim_tx(Db *db, void *userdata) {
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db,
                 "SELECT seq, start_offset, coalesce(end_offset, -1), first_line, first_record, rows, rows_done, "
-                "  registered, attempts, progressed, "
-                "  (SELECT count(*) FROM import_ranges x WHERE x.import_id = $1) > 1 "
+                "  registered, attempts, progressed "
                 "FROM import_ranges r "
                 "WHERE import_id = $1 AND NOT done "
                 "  AND (worker IS NULL OR coalesce(heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int)) "
@@ -124,7 +123,6 @@ static int claim_tx(Db *db, void *userdata) {
         g->task = registered ? RANGE_APPLY : RANGE_REGISTER;
         int attempts = (int) get_i64(res, 0, 8);
         bool progressed = PQgetvalue(res, 0, 9)[0] == 't';
-        g->shared = PQgetvalue(res, 0, 10)[0] == 't';
 
         /* Only runs that committed nothing count: an import that moves on
          * between crashes (a worker killed by a deploy, a machine lost) is

@@ -49,7 +49,6 @@ typedef struct ImportRange {
         int64_t first_row; /* the data row number of its first row, from 1 */
         int64_t rows; /* data rows in it, as the scan counted them */
         int64_t rows_done; /* applied and committed: the checkpoint */
-        bool shared; /* the import has other ranges: its emails were registered first */
 } ImportRange;
 
 /* Stores an upload's ranges, inside the upload's transaction: one, or one

@@ -11,12 +11,12 @@
 
 /* The staging table lives as long as the connection; rows go with each
  * commit. Created again after a reconnect, hence IF NOT EXISTS each time.
- * Rows are staged after the database checks, with their final ok flag and
- * the existing user's id, so that nothing writes to it afterwards but the
- * rare statements for races and links. */
+ * Rows are staged after the database checks, with their final ok flag, so
+ * that nothing writes to it afterwards but the rare statements for races
+ * and links. No index: every statement reads it whole, once. */
 static const char stage_ddl[] =
         "CREATE TEMP TABLE IF NOT EXISTS roster_stage ("
-        "  line integer PRIMARY KEY,"
+        "  line integer NOT NULL,"
         "  ok boolean NOT NULL,"
         "  email text, email_lower text,"
         "  first_name text, last_name text, job_title text, phone text,"
@@ -31,12 +31,8 @@ static int put_text(Buf *b, const char *s) {
         return r < 0 ? r : buf_append_char(b, '\t');
 }
 
-static int put_fmt(Buf *b, const char *fmt, ...) _printf_(2, 3);
-static int put_fmt(Buf *b, const char *fmt, ...) {
-        va_list ap;
-        va_start(ap, fmt);
-        int r = buf_vprintf(b, fmt, ap);
-        va_end(ap);
+static int put_int(Buf *b, long long v) {
+        int r = buf_append_i64(b, v);
         return r < 0 ? r : buf_append_char(b, '\t');
 }
 
@@ -69,15 +65,16 @@ static int stage_row(Buf *b, const BatchRow *row) {
         bool ok = !u->failed;
         int r;
 
-        if ((r = put_fmt(b, "%lu", u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 || (r = put_text(b, u->email)) < 0 ||
-            (r = put_text(b, u->email_lower)) < 0 || (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
+        if ((r = put_int(b, (long long) u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 ||
+            (r = put_text(b, u->email)) < 0 || (r = put_text(b, u->email_lower)) < 0 ||
+            (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
             (r = put_text(b, ok ? u->last_name : NULL)) < 0 || (r = put_text(b, ok ? u->job_title : NULL)) < 0 ||
             (r = put_text(b, ok ? u->phone : NULL)) < 0)
                 return r;
-        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_fmt(b, "%" PRId32, u->urn);
+        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_int(b, u->urn);
         if (r < 0)
                 return r;
-        r = ok && u->role ? put_fmt(b, "%" PRId64, u->role->id) : put_text(b, NULL);
+        r = ok && u->role ? put_int(b, u->role->id) : put_text(b, NULL);
         if (r < 0)
                 return r;
         r = put_text(b, u->active < 0 ? NULL : u->active ? "t" : "f");
@@ -100,12 +97,9 @@ static int stage_row(Buf *b, const BatchRow *row) {
                 for (size_t i = 0; r >= 0 && i < u->n_teams; i++)
                         r = buf_printf(b, "%s%" PRId64, i ? "," : "", u->team_ids[i]);
                 if (r >= 0)
-                        r = buf_append_str(b, "}\tt\t");
+                        r = buf_append_str(b, "}\tt");
         } else
-                r = buf_append_str(b, "\\N\tf\t");
-        if (r < 0)
-                return r;
-        r = row->user_id ? buf_printf(b, "%" PRId64, row->user_id) : buf_append_str(b, "\\N");
+                r = buf_append_str(b, "\\N\tf");
         return r < 0 ? r : buf_append_char(b, '\n');
 }
 
@@ -114,7 +108,7 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         int r = db_copy_start(&c, db,
                               "COPY roster_stage (line, ok, email, email_lower, first_name, last_name, "
                               "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
-                              "set_teams, user_id) FROM STDIN");
+                              "set_teams) FROM STDIN");
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
@@ -182,11 +176,26 @@ static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_li
         return add(batch, row, "email", "duplicate_in_file", msg);
 }
 
+/* Whether the checks must look up the existing users: only the modes that
+ * fail rows on it and rows whose UPNs an existing user's establishment
+ * overrides need them before the write, which finds the users itself. */
+static bool checks_need_users(const UserStoreJob *job, const ImportBatch *batch) {
+        if (job->mode != IMPORT_MODE_UPSERT)
+                return true;
+        for (size_t i = 0; i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                if (!u->failed && u->set_pupils && u->urn == URN_KEEP)
+                        return true;
+        }
+        return false;
+}
+
 /* The checks that need the database, in one statement over the batch's
  * keys (before anything is staged): in-file duplicates of earlier
  * batches (registering this batch's first occurrences at the same time),
- * unknown establishments, and the existing user of each email. Adds the
- * issues to the rows and sets their user_id and pupils_ignored. */
+ * unknown establishments, and, where checks_need_users(), the existing
+ * user of each email. Adds the issues to the rows and sets their user_id
+ * and pupils_ignored. */
 static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT, reg = BUF_INIT;
         PGresult *res = NULL;
@@ -197,9 +206,9 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
                 const UserRow *u = &row->user;
-                if ((r = array_sep(&lines)) < 0 || (r = buf_printf(&lines, "%lu", u->line)) < 0 ||
+                if ((r = array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
                     (r = array_text(&emails, u->email_lower)) < 0 || (r = array_sep(&urns)) < 0 ||
-                    (r = u->urn > 0 ? buf_printf(&urns, "%" PRId32, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
+                    (r = u->urn > 0 ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
                     (r = array_sep(&reg)) < 0)
                         break;
                 r = buf_append_char(&reg, row->register_email ? 't' : 'f');
@@ -211,29 +220,36 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data,
-                            job->registered ? "t" : "f" };
-        /* A row that is its batch's first with its email is a duplicate
-         * when a smaller line registered the email: an earlier batch, or
-         * any range of an import registered beforehand. The registering
-         * INSERT and the SELECT see the same snapshot, so a row never
-         * finds its own batch's registration.
+                            checks_need_users(job, batch) ? "t" : "f" };
+        /* The registering INSERT and the SELECT see the same snapshot: a
+         * row is a duplicate of an earlier batch's line, never of its own
+         * batch's; of an import whose ranges registered all their emails
+         * first, a row is a duplicate when its email's line is smaller.
+         * x looks each email up once (registered: its line, or NULL), and
+         * the INSERT takes only those nobody registered: a plain insert,
+         * half the cost of ON CONFLICT DO NOTHING's speculative one. That
+         * is safe because the batches of an import are written one at a
+         * time, under the lock of its imports row, and a batch's emails
+         * are distinct; an import of several ranges registered every email
+         * before any batch is written, so it inserts nothing here.
          * Lookups are one index probe per row, whatever the statistics say
          * (OFFSET 0 keeps the planner from flattening the user lookup into
          * a join it would plan from stale statistics). */
         res = db_exec(
                 db,
-                "WITH x AS (SELECT * FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) "
-                "           AS x(line, email_lower, urn, register)), "
+                "WITH x AS MATERIALIZED ("
+                "  SELECT x.*, "
+                "    (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) "
+                "      AS registered "
+                "  FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) AS x(line, email_lower, urn, register)), "
                 "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
-                "        SELECT $1::uuid, email_lower, line FROM x WHERE register AND NOT $7::boolean "
-                "        ON CONFLICT DO NOTHING) "
-                "SELECT x.line, "
-                "  (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid "
-                "     AND e.email_lower = x.email_lower AND e.line < x.line), "
+                "        SELECT $1::uuid, email_lower, line FROM x WHERE register AND registered IS NULL) "
+                "SELECT x.line, CASE WHEN x.registered < x.line THEN x.registered END, "
                 "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn), "
                 "  u.id, u.establishment_urn IS NOT NULL "
                 "FROM x LEFT JOIN LATERAL (SELECT id, establishment_urn FROM users "
-                "                          WHERE account_id = $2::bigint AND lower(email) = x.email_lower "
+                "                          WHERE $7::boolean AND account_id = $2::bigint "
+                "                            AND lower(email) = x.email_lower "
                 "                          OFFSET 0) u ON true "
                 "ORDER BY x.line",
                 7, p);
@@ -305,6 +321,158 @@ static bool any_links(const ImportBatch *batch) {
         return false;
 }
 
+/* The columns a row sets, and whether they differ from the user's (u):
+ * blank optional cells (NULL in the stage, here m) leave stored values
+ * alone, and a URN of 0 unlinks the establishment. */
+#define USER_SET                                                                                        \
+        "first_name = m.first_name, last_name = m.last_name, "                                        \
+        "job_title = coalesce(m.job_title, u.job_title), phone = coalesce(m.phone, u.phone), "        \
+        "role_id = m.role_id, "                                                                        \
+        "establishment_urn = CASE WHEN m.urn IS NULL THEN u.establishment_urn ELSE NULLIF(m.urn, 0) END, " \
+        "active = coalesce(m.active, u.active), "                                                      \
+        "custom = CASE WHEN m.custom IS NULL THEN u.custom ELSE u.custom || m.custom END, "            \
+        "updated_at = now(), updated_by_import = $2::uuid "
+#define USER_DIFFERS                                                                                   \
+        "(u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active, "  \
+        " u.custom) IS DISTINCT FROM "                                                                 \
+        "(m.first_name, m.last_name, coalesce(m.job_title, u.job_title), coalesce(m.phone, u.phone), " \
+        " m.role_id, CASE WHEN m.urn IS NULL THEN u.establishment_urn ELSE NULLIF(m.urn, 0) END, "     \
+        " coalesce(m.active, u.active), CASE WHEN m.custom IS NULL THEN u.custom ELSE u.custom || m.custom END)"
+
+/* One statement writes the batch's users, like the database's own
+ * INSERT ... ON CONFLICT DO UPDATE but without locking every row it
+ * leaves alone: each staged row looks its user up once (b: one index
+ * probe, whatever the checks did), rows that change something update
+ * their user, rows with no user are inserted (ON CONFLICT DO NOTHING:
+ * another import may create the same user meanwhile), and the batch's
+ * invite outbox row lists the users created. $5 allows updates, $6
+ * inserts.
+ *
+ * Returns ('c', users created), ('u', line) for each updated row, ('n',
+ * line) for each row it tried to insert and ('x', line) for each row
+ * whose user exists when updates are not allowed. The UPDATE repeats the
+ * comparison: a user changed since the statement began is compared
+ * again in its new version. */
+static const char write_sql[] =
+        "WITH b AS MATERIALIZED ("
+        "  SELECT m.line, m.email, m.first_name, m.last_name, m.job_title, m.phone, m.urn, m.role_id, "
+        "         m.active, m.custom, u.id AS user_id, u.id IS NOT NULL AND " USER_DIFFERS " AS changed "
+        "  FROM roster_stage m "
+        "  LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, establishment_urn, "
+        "                            active, custom FROM users "
+        "                     WHERE account_id = $1::bigint AND lower(email) = m.email_lower OFFSET 0) u ON true "
+        "  WHERE m.ok), "
+        "upd AS ("
+        "  UPDATE users u SET " USER_SET
+        "  FROM b m WHERE m.changed AND $5::boolean AND u.id = m.user_id AND " USER_DIFFERS
+        "  RETURNING m.line), "
+        "ins AS ("
+        "  INSERT INTO users (account_id, email, first_name, last_name, job_title, phone, role_id, "
+        "                     establishment_urn, active, custom, created_by_import, updated_by_import) "
+        "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
+        "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
+        "  FROM b WHERE user_id IS NULL AND $6::boolean ORDER BY line "
+        "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id), "
+        "ob AS ("
+        "  INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
+        "  SELECT $2::uuid, $3::int, $1::bigint, array_agg(id ORDER BY id) FROM ins "
+        "  WHERE $4::boolean HAVING count(*) > 0) "
+        "SELECT 'c', count(*) FROM ins "
+        "UNION ALL SELECT 'u', line FROM upd "
+        "UNION ALL SELECT 'n', line FROM b WHERE user_id IS NULL AND $6::boolean "
+        "UNION ALL SELECT 'x', line FROM b WHERE user_id IS NOT NULL AND NOT $5::boolean";
+
+/* Lines as a PostgreSQL array literal. */
+static int lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < batch->n; i++)
+                if (pick[i])
+                        r = buf_printf(b, "%s%lu", b->len > 1 ? "," : "", batch->rows[i].user.line);
+        return r < 0 ? r : buf_append_char(b, '}');
+}
+
+/* Rows that failed after they were staged leave the stage's later
+ * statements (links). */
+static int unstage_failed(Db *db, const ImportBatch *batch) {
+        Buf lines = BUF_INIT;
+        int r = buf_append_char(&lines, '{');
+        for (size_t i = 0; r >= 0 && i < batch->n; i++)
+                if (batch->rows[i].user.failed)
+                        r = buf_printf(&lines, "%s%lu", lines.len > 1 ? "," : "", batch->rows[i].user.line);
+        if (r >= 0)
+                r = buf_append_char(&lines, '}');
+        const char *p[] = { lines.data };
+        if (r >= 0)
+                r = db_run(db, "UPDATE roster_stage SET ok = false WHERE ok AND line = ANY ($1::int[])", 1, p);
+        buf_done(&lines);
+        return r;
+}
+
+/* Rows the write meant to create that another import created first: it
+ * inserted fewer users than it tried. They exist now; in create_only mode
+ * they fail, otherwise they are updated like any existing user. */
+static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
+                       const char *account) {
+        Buf lines = BUF_INIT;
+        PGresult *res = NULL;
+        bool *raced = calloc(batch->n ? batch->n : 1, sizeof *raced);
+        int r = raced ? lines_array(&lines, batch, created) : -ENOMEM;
+        if (r < 0)
+                goto out;
+        const char *p[] = { account, job->import_id, lines.data };
+        res = db_exec(db,
+                      "SELECT s.line FROM roster_stage s "
+                      "WHERE s.ok AND s.line = ANY ($3::int[]) AND EXISTS ("
+                      "  SELECT 1 FROM users u WHERE u.account_id = $1::bigint AND lower(u.email) = s.email_lower "
+                      "    AND u.created_by_import IS DISTINCT FROM $2::uuid)",
+                      3, p);
+        if (!res) {
+                r = db_error(db);
+                goto out;
+        }
+        size_t hint = 0;
+        for (int i = 0; i < PQntuples(res); i++) {
+                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                if (row) {
+                        raced[row - batch->rows] = true;
+                        created[row - batch->rows] = false;
+                }
+        }
+        PQclear(res);
+        res = NULL;
+
+        if (job->mode == IMPORT_MODE_CREATE_ONLY) {
+                for (size_t i = 0; i < batch->n && r >= 0; i++)
+                        if (raced[i])
+                                r = add(batch, &batch->rows[i], "email", "already_exists",
+                                        "a user with this email already exists, and the import only creates users");
+                if (r >= 0)
+                        r = unstage_failed(db, batch);
+                goto out;
+        }
+        buf_clear(&lines);
+        if ((r = lines_array(&lines, batch, raced)) < 0)
+                goto out;
+        p[2] = lines.data;
+        res = db_exec(db,
+                      "UPDATE users u SET " USER_SET
+                      "FROM roster_stage m "
+                      "WHERE m.ok AND m.line = ANY ($3::int[]) AND u.account_id = $1::bigint "
+                      "  AND lower(u.email) = m.email_lower AND " USER_DIFFERS " "
+                      "RETURNING m.line",
+                      3, p);
+        if (!res) {
+                r = db_error(db);
+                goto out;
+        }
+        mark_lines(batch, res, changed);
+out:
+        PQclear(res);
+        free(raced);
+        buf_done(&lines);
+        return r;
+}
+
 /* Writes the users and their links. created[i] / changed[i] tell what
  * happened to row i. */
 static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
@@ -312,106 +480,66 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         char account[24], first_line[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         snprintf(first_line, sizeof first_line, "%lu", batch->n ? batch->rows[0].user.line : 0UL);
-        const char *p[] = { account, job->import_id, first_line, job->invite && !job->dry_run ? "t" : "f" };
+        const char *p[] = { account,
+                            job->import_id,
+                            first_line,
+                            job->invite && !job->dry_run ? "t" : "f",
+                            job->mode != IMPORT_MODE_CREATE_ONLY ? "t" : "f",
+                            job->mode != IMPORT_MODE_UPDATE_ONLY ? "t" : "f" };
         int r;
 
-        size_t n_new = 0;
-        for (size_t i = 0; i < batch->n; i++)
-                if (!batch->rows[i].user.failed && !batch->rows[i].user_id)
-                        created[i] = true, n_new++;
         *ret_invites = 0;
-
-        if (n_new > 0 && job->mode != IMPORT_MODE_UPDATE_ONLY) {
-                /* The new users, and the batch's invite outbox row with
-                 * their ids, in one statement. */
-                _cleanup_(PQclearp) PGresult *ins = db_exec(
-                        db,
-                        "WITH ins AS ("
-                        "  INSERT INTO users (account_id, email, first_name, last_name, job_title, phone, role_id, "
-                        "                     establishment_urn, active, custom, created_by_import, updated_by_import) "
-                        "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
-                        "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
-                        "  FROM roster_stage WHERE ok AND user_id IS NULL ORDER BY line "
-                        "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id), "
-                        "ob AS ("
-                        "  INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
-                        "  SELECT $2::uuid, $3::int, $1::bigint, array_agg(id ORDER BY id) FROM ins "
-                        "  WHERE $4::boolean HAVING count(*) > 0) "
-                        "SELECT count(*) FROM ins",
-                        4, p);
-                if (!ins)
-                        return db_error(db);
-                size_t n_created = strtoull(PQgetvalue(ins, 0, 0), NULL, 10);
-                if (job->invite && !job->dry_run)
-                        *ret_invites = (int64_t) n_created;
-
-                if (n_created < n_new) {
-                        /* Users another import created between the checks
-                         * and the insert: they exist now. */
-                        const char *q[] = { account, job->import_id };
-                        _cleanup_(PQclearp) PGresult *res = db_exec(
-                                db,
-                                "UPDATE roster_stage s SET user_id = u.id FROM users u "
-                                "WHERE s.ok AND s.user_id IS NULL AND u.account_id = $1::bigint "
-                                "  AND lower(u.email) = s.email_lower AND u.created_by_import IS DISTINCT FROM $2::uuid "
-                                "RETURNING s.line, u.id",
-                                2, q);
-                        if (!res)
-                                return db_error(db);
-                        size_t hint = 0;
-                        for (int i = 0; i < PQntuples(res); i++) {
-                                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
-                                if (!row)
-                                        continue;
-                                created[row - batch->rows] = false;
-                                row->user_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-                                /* Only possible in create_only mode when
-                                 * another import created the user between
-                                 * the check and the insert. */
-                                if (job->mode == IMPORT_MODE_CREATE_ONLY &&
-                                    (r = add(batch, row, "email", "already_exists",
+        _cleanup_(PQclearp) PGresult *res = db_exec(db, write_sql, 6, p);
+        if (!res)
+                return db_error(db);
+        size_t n_created = 0, n_tried = 0, n_late = 0, hint_u = 0, hint_n = 0, hint_x = 0;
+        for (int i = 0; i < PQntuples(res); i++) {
+                char kind = PQgetvalue(res, i, 0)[0];
+                unsigned long v = strtoul(PQgetvalue(res, i, 1), NULL, 10);
+                BatchRow *row;
+                switch (kind) {
+                case 'c':
+                        n_created = v;
+                        break;
+                case 'u':
+                        if ((row = row_at_line(batch, v, &hint_u)))
+                                changed[row - batch->rows] = true;
+                        break;
+                case 'n':
+                        if ((row = row_at_line(batch, v, &hint_n))) {
+                                created[row - batch->rows] = true;
+                                n_tried++;
+                        }
+                        break;
+                case 'x':
+                        /* Only in create_only mode: a user created since
+                         * the checks. */
+                        if ((row = row_at_line(batch, v, &hint_x))) {
+                                if ((r = add(batch, row, "email", "already_exists",
                                              "a user with this email already exists, and the import only creates "
                                              "users")) < 0)
                                         return r;
+                                n_late++;
                         }
-                        if (job->mode == IMPORT_MODE_CREATE_ONLY &&
-                            (r = db_run(db, "UPDATE roster_stage SET ok = false WHERE ok AND user_id IS NOT NULL", 0,
-                                        NULL)) < 0)
-                                return r;
+                        break;
                 }
         }
-
-        /* Blank optional cells (NULL here) leave stored values alone; a URN
-         * of 0 unlinks the establishment. Only rows that change something
-         * are written, so that unchanged rows count as unchanged. */
-        _cleanup_(PQclearp) PGresult *upd = db_exec(
-                db,
-                "UPDATE users u SET first_name = s.first_name, last_name = s.last_name, "
-                "  job_title = coalesce(s.job_title, u.job_title), phone = coalesce(s.phone, u.phone), "
-                "  role_id = s.role_id, "
-                "  establishment_urn = CASE WHEN s.urn IS NULL THEN u.establishment_urn ELSE NULLIF(s.urn, 0) END, "
-                "  active = coalesce(s.active, u.active), custom = u.custom || coalesce(s.custom, '{}'), "
-                "  updated_at = now(), updated_by_import = $1::uuid "
-                "FROM roster_stage s "
-                "WHERE s.ok AND s.user_id = u.id "
-                "  AND (u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, "
-                "       u.active, u.custom) IS DISTINCT FROM "
-                "      (s.first_name, s.last_name, coalesce(s.job_title, u.job_title), "
-                "       coalesce(s.phone, u.phone), s.role_id, "
-                "       CASE WHEN s.urn IS NULL THEN u.establishment_urn ELSE NULLIF(s.urn, 0) END, "
-                "       coalesce(s.active, u.active), u.custom || coalesce(s.custom, '{}')) "
-                "RETURNING s.line",
-                1, p + 1);
-        if (!upd)
-                return db_error(db);
-        mark_lines(batch, upd, changed);
+        if (n_late > 0 && (r = unstage_failed(db, batch)) < 0)
+                return r;
+        if (job->invite && !job->dry_run)
+                *ret_invites = (int64_t) n_created;
+        if (n_created < n_tried && (r = write_raced(db, job, batch, created, changed, account)) < 0)
+                return r;
 
         if (!any_links(batch))
                 return 0;
-        /* Rows with links need the ids of the users just created. */
+        /* Statistics for the link statements' joins. */
+        if ((r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
+                return r;
+        /* Rows with links need the ids of their users. */
         r = db_run(db,
                    "UPDATE roster_stage s SET user_id = u.id FROM users u "
-                   "WHERE s.ok AND s.user_id IS NULL AND (s.set_pupils OR s.set_teams) "
+                   "WHERE s.ok AND (s.set_pupils OR s.set_teams) "
                    "  AND u.account_id = $1::bigint AND lower(u.email) = s.email_lower",
                    1, p);
         if (r < 0)
@@ -442,10 +570,10 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
                 "WHERE s.user_id IN (SELECT user_id FROM del UNION SELECT user_id FROM ins)",
         };
         for (size_t k = 0; k < ELEMENTSOF(link_sql); k++) {
-                _cleanup_(PQclearp) PGresult *res = db_exec(db, link_sql[k], 0, NULL);
-                if (!res)
+                _cleanup_(PQclearp) PGresult *links = db_exec(db, link_sql[k], 0, NULL);
+                if (!links)
                         return db_error(db);
-                mark_lines(batch, res, changed);
+                mark_lines(batch, links, changed);
         }
         return 0;
 }
@@ -466,18 +594,15 @@ int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, 
          * statements keep the plan made when the tables were small: the
          * planner then picks scans and hash joins over whole tables, which
          * makes a batch cost as much as the table is big. Rule those out
-         * for this transaction. */
-        if ((r = db_run(db, "SET LOCAL enable_hashjoin = off", 0, NULL)) < 0 ||
-            (r = db_run(db, "SET LOCAL enable_mergejoin = off", 0, NULL)) < 0 ||
-            (r = db_run(db, "SET LOCAL enable_seqscan = off", 0, NULL)) < 0 ||
-            /* The costs the settings above give scans would make every
-             * statement look worth compiling. */
-            (r = db_run(db, "SET LOCAL jit = off", 0, NULL)) < 0 ||
+         * for this transaction (one round trip: SET LOCAL each). The
+         * costs this gives scans would make every statement look worth
+         * compiling: no JIT either. */
+        if ((r = db_run(db,
+                        "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
+                        "       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)",
+                        0, NULL)) < 0 ||
             (r = database_checks(db, job, batch)) < 0 || (r = db_run(db, stage_ddl, 0, NULL)) < 0 ||
-            (r = copy_stage(db, batch)) < 0 ||
-            /* Statistics, or the planner takes the fresh temp table for
-             * the big side of a join. */
-            (r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
+            (r = copy_stage(db, batch)) < 0)
                 goto out;
 
         if (job->dry_run && (r = db_run(db, "SAVEPOINT dry_run", 0, NULL)) < 0)

@@ -26,9 +26,6 @@ typedef struct UserStoreJob {
         ImportMode mode;
         bool dry_run;
         bool invite; /* write invite events for created users */
-        /* The import's emails were registered before (range_store.h):
-         * rows look their first line up instead of registering it. */
-        bool registered;
 } UserStoreJob;
 
 /* Writes one batch (see above) and fills *ret with its counts: rows,

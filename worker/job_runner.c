@@ -392,7 +392,6 @@ static int run_range(Run *run, const Claim *claim) {
                         return r;
                 run->prepared = true;
         }
-        run->store.registered = claim->range.shared;
         run->batch.keys_only = claim->range.task == RANGE_REGISTER;
         run->last_range_touch = time(NULL);
         /* Another worker may help with what is left: one message more

@@ -1,0 +1,53 @@
+"""A user that another transaction creates while a batch is being
+written: the batch finds no user, tries to insert one and meets the other
+one instead. Held open here, so that the race happens every time."""
+
+import pytest
+
+from harness import errors_of, upload, wait_final, wait_until
+
+DATA = (b"Email,First Name,Last Name\n"
+        b"first@example.org,First,One\n"
+        b"raced@example.org,Raced,Row\n"
+        b"last@example.org,Last,One\n")
+
+
+def held_user(roster, account):
+    """A transaction that has inserted raced@example.org and not committed."""
+    conn = roster.db()
+    conn.autocommit = False
+    with conn.cursor() as cur:
+        cur.execute("SELECT a.id, r.id FROM accounts a JOIN roles r ON r.account_id = a.id "
+                    "WHERE a.slug = %s AND r.key = 'la_user'", (account.slug,))
+        account_id, role_id = cur.fetchone()
+        cur.execute("INSERT INTO users (account_id, email, first_name, last_name, role_id) "
+                    "VALUES (%s, 'RACED@example.org', 'Other', 'Import', %s)", (account_id, role_id))
+    return conn
+
+
+def worker_waits_on_a_lock(roster):
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = 'roster-worker' AND wait_event_type = 'Lock'")
+        return cur.fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("mode, counts, names", [
+    ("upsert", (2, 1, 0, 0), {"first": "First", "raced": "Raced", "last": "Last"}),
+    ("create_only", (2, 0, 0, 1), {"first": "First", "raced": "Other", "last": "Last"}),
+])
+def test_a_user_created_meanwhile_is_updated_or_refused_once(roster, api, worker, account, mode, counts, names):
+    held = held_user(roster, account)
+    try:
+        iid = upload(api, account, data=DATA, role="la_user", mode=mode).json()["id"]
+        wait_until(lambda: worker_waits_on_a_lock(roster), timeout=30, what="the batch to wait for the held user")
+    finally:
+        held.commit()
+        held.close()
+    done = wait_final(api, account, iid)
+    c = done["counts"]
+    assert (c["created"], c["updated"], c["unchanged"], c["failed"]) == counts
+    assert c["invites"] == 2
+    assert {u["email"].split("@")[0].lower(): u["first_name"] for u in account.users()} == names
+    if mode == "create_only":
+        assert [(i["line"], i["code"]) for i in errors_of(api, account, iid)] == [(3, "already_exists")]
