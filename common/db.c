@@ -477,3 +477,23 @@ void db_pool_release(DbPool *p, Db *db) {
         if (!keep)
                 db_free(db);
 }
+
+int db_array_sep(Buf *b) {
+        return b->len > 1 ? buf_append_char(b, ',') : 0;
+}
+
+int db_array_text(Buf *b, const char *s) {
+        int r = db_array_sep(b);
+        if (r < 0)
+                return r;
+        if (!s)
+                return buf_append_str(b, "NULL");
+        r = buf_append_char(b, '"');
+        for (const char *p = s; r >= 0 && *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        r = buf_append_char(b, '\\');
+                if (r >= 0)
+                        r = buf_append_char(b, *p);
+        }
+        return r < 0 ? r : buf_append_char(b, '"');
+}

@@ -84,6 +84,13 @@ int db_copy_end(DbCopy *c, int status) _must_check_;
 /* Appends s to a COPY text-format row, escaped; db_copy_null() appends
  * \N. The caller writes the tab separators and the final newline. */
 int db_copy_text(Buf *b, const char *s) _must_check_;
+
+/* PostgreSQL array literals, built in b by the caller from "{" to "}":
+ * db_array_sep() adds the comma before an element that is not the
+ * first; db_array_text() adds one text element (with its comma), quoted,
+ * or NULL for s == NULL. */
+int db_array_sep(Buf *b) _must_check_;
+int db_array_text(Buf *b, const char *s) _must_check_;
 int db_copy_null(Buf *b) _must_check_;
 
 /* Sleeps for attempt-th backoff step: 50 ms doubling up to 5 s, +-50 %. */

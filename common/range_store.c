@@ -177,19 +177,6 @@ int range_store_claim(Db *db, const char *import_id, const char *worker, int lea
         return db_transaction(db, 5, claim_tx, &c);
 }
 
-static int array_text(Buf *b, const char *s) {
-        int r = b->len > 1 ? buf_append_char(b, ',') : 0;
-        if (r >= 0)
-                r = buf_append_char(b, '"');
-        for (const char *p = s; r >= 0 && *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        r = buf_append_char(b, '\\');
-                if (r >= 0)
-                        r = buf_append_char(b, *p);
-        }
-        return r < 0 ? r : buf_append_char(b, '"');
-}
-
 int range_store_register(Db *db, const char *import_id, size_t n, const char *const *emails,
                          const unsigned long *lines) {
         if (n == 0)
@@ -199,7 +186,7 @@ int range_store_register(Db *db, const char *import_id, size_t n, const char *co
         if (r >= 0)
                 r = buf_append_char(&l, '{');
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                r = array_text(&e, emails[i]);
+                r = db_array_text(&e, emails[i]);
                 if (r >= 0)
                         r = append_u64(&l, lines[i]);
         }

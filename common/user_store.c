@@ -136,29 +136,6 @@ static int add(ImportBatch *batch, BatchRow *row, const char *field, const char 
         return row_rules_add_issue(&row->user, &batch->arena, SEVERITY_ERROR, field, code, msg);
 }
 
-/* Appends one element to a PostgreSQL array literal being built in b
- * ("{" first): a number, NULL, or a string of [a-z0-9.@+_-] and the like
- * quoted. */
-static int array_sep(Buf *b) {
-        return b->len > 1 ? buf_append_char(b, ',') : 0;
-}
-
-static int array_text(Buf *b, const char *s) {
-        int r = array_sep(b);
-        if (r < 0)
-                return r;
-        if (!s)
-                return buf_append_str(b, "NULL");
-        r = buf_append_char(b, '"');
-        for (const char *p = s; r >= 0 && *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        r = buf_append_char(b, '\\');
-                if (r >= 0)
-                        r = buf_append_char(b, *p);
-        }
-        return r < 0 ? r : buf_append_char(b, '"');
-}
-
 /* The row repeats the email of an earlier line of the file: a duplicate
  * found within the batch is told the first line of the file instead. */
 static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_line) {
@@ -206,10 +183,10 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
                 const UserRow *u = &row->user;
-                if ((r = array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
-                    (r = array_text(&emails, u->email_lower)) < 0 || (r = array_sep(&urns)) < 0 ||
+                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
+                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
                     (r = u->urn > 0 ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
-                    (r = array_sep(&reg)) < 0)
+                    (r = db_array_sep(&reg)) < 0)
                         break;
                 r = buf_append_char(&reg, row->register_email ? 't' : 'f');
         }
