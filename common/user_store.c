@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error_log.h"
 #include "json_util.h"
 
 /* The staging table lives as long as the connection; rows go with each
@@ -555,57 +554,14 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         return 0;
 }
 
-int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) {
-        BatchCounts c = { .rows = (int64_t) batch->n };
-        bool *created = calloc(batch->n ? batch->n : 1, sizeof *created);
-        bool *changed = calloc(batch->n ? batch->n : 1, sizeof *changed);
+int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
+        return database_checks(db, job, batch);
+}
+
+int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
+                     int64_t *ret_invites) {
         int r;
-        if (!created || !changed) {
-                r = -ENOMEM;
-                goto out;
-        }
-
-        /* Every statement below is driven by the few rows of the batch and
-         * must probe the big tables by index. Statistics lag behind a big
-         * import (autovacuum analyses a minute later), and prepared
-         * statements keep the plan made when the tables were small: the
-         * planner then picks scans and hash joins over whole tables, which
-         * makes a batch cost as much as the table is big. Rule those out
-         * for this transaction (one round trip: SET LOCAL each). The
-         * costs this gives scans would make every statement look worth
-         * compiling: no JIT either. */
-        if ((r = db_run(db,
-                        "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
-                        "       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)",
-                        0, NULL)) < 0 ||
-            (r = database_checks(db, job, batch)) < 0 || (r = db_run(db, stage_ddl, 0, NULL)) < 0 ||
-            (r = copy_stage(db, batch)) < 0)
-                goto out;
-
-        if (job->dry_run && (r = db_run(db, "SAVEPOINT dry_run", 0, NULL)) < 0)
-                goto out;
-        if ((r = write_users(db, job, batch, created, changed, &c.invites)) < 0)
-                goto out;
-        if (job->dry_run && (r = db_run(db, "ROLLBACK TO SAVEPOINT dry_run", 0, NULL)) < 0)
-                goto out;
-        for (size_t i = 0; i < batch->n; i++) {
-                if (batch->rows[i].user.failed)
-                        continue;
-                if (created[i])
-                        c.created++;
-                else if (changed[i])
-                        c.updated++;
-                else
-                        c.unchanged++;
-        }
-
-        if ((r = error_log_write(db, job->import_id, batch)) < 0)
-                goto out;
-        c.failed = (int64_t) import_batch_failed(batch);
-        c.warned = (int64_t) import_batch_warned(batch);
-        *ret = c;
-out:
-        free(created);
-        free(changed);
-        return r;
+        if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
+                return r;
+        return write_users(db, job, batch, created, changed, ret_invites);
 }

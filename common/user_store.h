@@ -1,11 +1,14 @@
-/* user_store: writes a batch of checked rows to the users of an account.
+/* user_store: the users of an account and their links, written from a
+ * batch of checked rows.
  *
- * Set-based: the batch is COPYed into a temporary staging table, then a few
- * statements check what needs the database (duplicates on earlier batches,
- * unknown URNs, create_only/update_only), insert new users, update changed
- * ones, replace pupil and team links where the row gives them, and write
- * invite events to the outbox. A dry run does the same under a savepoint
- * and rolls the writes back, so that its counts are exact.
+ * Set-based: user_store_check() asks the database, in one statement, what
+ * the rows cannot tell alone (duplicates on earlier batches or ranges,
+ * unknown URNs, existing users for create_only/update_only);
+ * user_store_write() COPYs the rows into a temporary staging table and
+ * upserts the users by account and lower(email), replaces pupil and team
+ * links where a row gives them, and - in the users' own statement, so that
+ * no created user goes without - writes the batch's invite outbox row.
+ * batch_writer.h runs these in order with the other stores of a batch.
  *
  * Runs inside the caller's transaction. Issues the database finds are
  * added to the batch rows (import_batch_rewind() undoes them for a retry).
@@ -28,8 +31,12 @@ typedef struct UserStoreJob {
         bool invite; /* write invite events for created users */
 } UserStoreJob;
 
-/* Writes one batch (see above) and fills *ret with its counts: rows,
- * created, updated, unchanged, failed, invites, rows with warnings. The
- * batch's rows get the issues the database found. */
-int user_store_write_batch(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) _must_check_;
+/* The checks of a batch (before user_store_write()). */
+int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
+
+/* Writes the batch's rows that did not fail: created[i] / changed[i]
+ * (indexed like batch->rows, zeroed by the caller) tell what happened to
+ * row i; *ret_invites is the number of invite events written. */
+int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
+                     int64_t *ret_invites) _must_check_;
 

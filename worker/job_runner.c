@@ -20,7 +20,7 @@
 #include "maintenance.h"
 #include "range_store.h"
 #include "text_decode.h"
-#include "user_store.h"
+#include "batch_writer.h"
 
 /* A batch is written when it has ROSTER_BATCH_ROWS rows or holds this
  * much memory, whichever comes first. */
@@ -112,7 +112,7 @@ static int flush_tx(Db *db, void *userdata) {
         int r = range_store_lock(db, run->rec.id, run->range.seq, run->env->worker_id, run->range.rows_done);
         if (r < 0)
                 return r;
-        r = user_store_write_batch(db, &run->store, &run->batch, &f->counts);
+        r = batch_writer_write(db, &run->store, &run->batch, &f->counts);
         if (r < 0)
                 return r;
         return range_store_add_counts(db, run->rec.id, run->range.seq, &f->counts);
