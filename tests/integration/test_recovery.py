@@ -158,7 +158,9 @@ def test_stopped_worker_hands_its_import_back(sandbox):
                interval=0.01, what="the first batches")
     assert first.stop() == 0
     assert "stopped for shutdown" in first.output()
-    assert status(api, account, iid)["state"] == "queued"
+    # Status reads may lag a commit by ROSTER_STATUS_MAX_LAG_MS (100 ms).
+    wait_until(lambda: status(api, account, iid)["state"] == "queued", timeout=2, interval=0.01,
+               what="the import queued again")
 
     # Handed back, not abandoned: a new worker starts on it at once rather
     # than after the lease (60 s by default).
@@ -232,7 +234,9 @@ def test_rolling_restarts_do_not_use_up_attempts(sandbox):
         wait_until(lambda: status(api, account, iid)["counts"]["rows_processed"] >= before + 500, timeout=60,
                    interval=0.01, what="progress")
         assert w.stop() == 0
-        assert status(api, account, iid)["state"] == "queued"
+        # Status reads may lag a commit by ROSTER_STATUS_MAX_LAG_MS (100 ms).
+    wait_until(lambda: status(api, account, iid)["state"] == "queued", timeout=2, interval=0.01,
+               what="the import queued again")
     last = sandbox.start_worker(ROSTER_BATCH_ROWS="1000", ROSTER_MAX_ATTEMPTS="2")
     done = wait_final(api, account, iid, timeout=120)
     check_exactly_once(sandbox, account, done, rows=40000)
