@@ -175,6 +175,7 @@ static bool checks_need_users(const UserStoreJob *job, const ImportBatch *batch)
 static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT, reg = BUF_INIT;
         PGresult *res = NULL;
+        bool need_users = checks_need_users(job, batch);
         int r = 0;
         if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
             (r = buf_append_char(&urns, '{')) < 0 || (r = buf_append_char(&reg, '{')) < 0)
@@ -182,12 +183,17 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
                 const UserRow *u = &row->user;
+                /* An email on one row of the file needs no duplicate
+                 * check: none is sent, so nothing is registered or looked
+                 * up for it (unless the users are looked up by it). */
+                bool once = job->emails && !need_users && u->email_lower &&
+                            !email_filter_may_repeat(job->emails, u->email_lower, strlen(u->email_lower));
                 if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
-                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
+                    (r = db_array_text(&emails, once ? NULL : u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
                     (r = u->urn > 0 ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
                     (r = db_array_sep(&reg)) < 0)
                         break;
-                r = buf_append_char(&reg, row->register_email ? 't' : 'f');
+                r = buf_append_char(&reg, row->register_email && !once ? 't' : 'f');
         }
         if (r < 0 || (r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
             (r = buf_append_char(&urns, '}')) < 0 || (r = buf_append_char(&reg, '}')) < 0)
@@ -196,7 +202,7 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data,
-                            checks_need_users(job, batch) ? "t" : "f" };
+                            need_users ? "t" : "f" };
         /* The registering INSERT and the SELECT see the same snapshot: a
          * row is a duplicate of an earlier batch's line, never of its own
          * batch's; of an import whose ranges registered all their emails

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "email_filter.h"
 #include "import_batch.h"
 #include "import_store.h"
 #include "range_store.h"
@@ -29,6 +30,10 @@ typedef struct UserStoreJob {
         ImportMode mode;
         bool dry_run;
         bool invite; /* write invite events for created users */
+        /* The emails that may repeat in the file (NULL: any may). Those
+         * that surely do not are neither registered for the duplicate
+         * check nor looked up there. */
+        const EmailFilter *emails;
 } UserStoreJob;
 
 /* The checks of a batch (before user_store_write()). */

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "account_store.h"
+#include "email_filter.h"
 #include "file_reader.h"
 #include "header_map.h"
 #include "import_batch.h"
@@ -46,6 +47,13 @@ typedef struct Run {
         ColumnMap *column_map;
         HeaderMap *header;
         UserStoreJob store;
+
+        /* The emails that may repeat in the file, from a pass over all of
+         * it (scan_emails()): only those go through the duplicate check,
+         * in both phases. NULL: every email does. */
+        EmailFilter *emails;
+        bool scanning;
+        Arena scan_arena;
 
         ImportRange range; /* the range being read */
         int ranges; /* ranges claimed for this message */
@@ -165,7 +173,10 @@ static int flush_register(Run *run) {
         int r = emails && lines ? 0 : -ENOMEM;
         for (size_t i = 0; r == 0 && i < run->batch.n; i++) {
                 const BatchRow *row = &run->batch.rows[i];
-                if (!row->register_email)
+                /* An email on one row of the file cannot repeat. */
+                if (!row->register_email ||
+                    (run->emails &&
+                     !email_filter_may_repeat(run->emails, row->user.email_lower, strlen(row->user.email_lower))))
                         continue;
                 emails[n] = row->user.email_lower;
                 lines[n++] = row->user.line;
@@ -209,14 +220,26 @@ static int flush(Run *run) {
 
 static int on_record(const CsvRecord *rec, void *userdata) {
         Run *run = userdata;
+        int r;
 
         if (rec->index == 0)
                 return 0; /* the header: the one the upload stored is used */
         run->range_seen = (int64_t) rec->index - run->range.first_row + 1;
+        if (run->scanning) {
+                /* The value the row rules check and lower-case: the
+                 * filter folds ASCII case as they do. */
+                ImportRow in;
+                arena_reset(&run->scan_arena);
+                if ((r = header_map_extract(run->header, rec, 0, &run->scan_arena, &in)) < 0)
+                        return r;
+                if (in.value[FIELD_EMAIL] && in.value[FIELD_EMAIL][0])
+                        email_filter_add(run->emails, in.value[FIELD_EMAIL], strlen(in.value[FIELD_EMAIL]));
+                return 0;
+        }
         if (run->range.task == RANGE_APPLY && run->range_seen <= run->range.rows_done)
                 return 0; /* committed by an earlier attempt */
 
-        int r = import_batch_add(&run->batch, &run->rules, run->header, rec, rec->index);
+        r = import_batch_add(&run->batch, &run->rules, run->header, rec, rec->index);
         if (r < 0)
                 return r;
         if (run->batch.n < (size_t) run->env->cfg->batch_rows && run->batch.arena.used_total < BATCH_BYTES)
@@ -319,6 +342,35 @@ static int build_header(Run *run) {
         return r;
 }
 
+/* A pass over the whole file before any of its rows is checked: which
+ * emails may repeat (email_filter.h). Every worker of an import makes the
+ * same filter from the same bytes, so the phases agree on which emails
+ * are registered and looked up. A pass that fails (a file the import
+ * fails on anyway) leaves every email to the check. */
+static int scan_emails(Run *run) {
+        ImportRange saved = run->range;
+        run->emails = email_filter_new((size_t) MAX(run->rec.rows_total, 0));
+        if (!run->emails)
+                return -ENOMEM;
+        run->range = (ImportRange){ .start = FILE_POINT_START, .end_offset = UINT64_MAX, .first_row = 1,
+                                    .rows = run->rec.rows_total, .task = RANGE_REGISTER };
+        run->scanning = true;
+        int r = read_range(run);
+        run->scanning = false;
+        run->range = saved;
+        arena_done(&run->scan_arena);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                email_filter_free(run->emails);
+                run->emails = NULL;
+                run->stop = 0;
+                run->fail_code[0] = run->fail_message[0] = '\0';
+        }
+        run->store.emails = run->emails;
+        return 0;
+}
+
 static int prepare(Run *run) {
         int r = account_store_roles_load(run->db, run->rec.account_id, &run->roles, &run->n_roles);
         if (r == 0)
@@ -357,6 +409,8 @@ static int prepare(Run *run) {
 
 static void run_done(Run *run) {
         import_store_record_done(&run->rec);
+        email_filter_free(run->emails);
+        arena_done(&run->scan_arena);
         account_store_roles_free(run->roles, run->n_roles);
         account_store_teams_free(run->teams, run->n_teams);
         column_map_free(run->column_map);
@@ -388,6 +442,8 @@ static int run_range(Run *run, const Claim *claim) {
                         return -ESTALE;
                 if (r == 0)
                         r = prepare(run);
+                if (r == 0)
+                        r = scan_emails(run);
                 if (r < 0)
                         return r;
                 run->prepared = true;

@@ -1,0 +1,67 @@
+/* Unit tests for common/email_filter.h: emails on one row are never taken
+ * for repeats at the sizes the worker uses, repeats always are (whatever
+ * the case of their letters), and a file larger than expected still
+ * flags every repeat. */
+#include <stdio.h>
+#include <string.h>
+
+#include "email_filter.h"
+#include "tap.h"
+
+static void email(char *buf, size_t size, size_t i, const char *domain) {
+        snprintf(buf, size, "user.%zu@%s", i, domain);
+}
+
+static size_t repeats_flagged(EmailFilter *f, size_t n, const char *domain) {
+        size_t flagged = 0;
+        char e[64];
+        for (size_t i = 0; i < n; i++) {
+                email(e, sizeof e, i, domain);
+                flagged += email_filter_may_repeat(f, e, strlen(e));
+        }
+        return flagged;
+}
+
+int main(void) {
+        char e[64];
+
+        /* 100k distinct emails, one row each. */
+        EmailFilter *f = email_filter_new(100000);
+        ok(f != NULL, "a filter for 100k rows");
+        for (size_t i = 0; i < 100000; i++) {
+                email(e, sizeof e, i, "school.sch.uk");
+                email_filter_add(f, e, strlen(e));
+        }
+        size_t false_positives = repeats_flagged(f, 100000, "school.sch.uk");
+        diag("%zu of 100000 distinct emails taken for repeats", false_positives);
+        ok(false_positives < 100, "distinct emails are (almost) never taken for repeats");
+
+        /* The same emails again, in upper case: every one repeats now. */
+        for (size_t i = 0; i < 100000; i++) {
+                email(e, sizeof e, i, "SCHOOL.SCH.UK");
+                email_filter_add(f, e, strlen(e));
+        }
+        is_int((long long) repeats_flagged(f, 100000, "school.sch.uk"), 100000, "every repeated email is flagged");
+        is_int((long long) repeats_flagged(f, 100000, "School.Sch.UK"), 100000, "whatever the case of its letters");
+        email_filter_free(f);
+
+        /* Four times the rows expected: more false positives, no repeat missed. */
+        f = email_filter_new(1000);
+        for (size_t i = 0; i < 4000; i++) {
+                email(e, sizeof e, i, "a.org");
+                email_filter_add(f, e, strlen(e));
+                if (i % 100 == 0)
+                        email_filter_add(f, e, strlen(e));
+        }
+        size_t missed = 0;
+        for (size_t i = 0; i < 4000; i += 100) {
+                email(e, sizeof e, i, "a.org");
+                missed += !email_filter_may_repeat(f, e, strlen(e));
+        }
+        is_int((long long) missed, 0, "an overfull filter still flags every repeat");
+        email_filter_free(f);
+
+        email_filter_free(NULL);
+        ok(true, "email_filter_free(NULL) is a no-op");
+        return tap_done();
+}
