@@ -200,3 +200,19 @@ def test_templates_per_role(api, worker, account):
 
     is_problem(template(api, account, role="astronaut"), 400, "invalid_option")
     is_problem(requests.get(f"{api.base}/v1/templates/users.csv", timeout=10), 401)
+
+
+def test_an_import_deleted_with_its_account_takes_its_error_log(roster, api, worker):
+    account = roster.new_account()
+    done = wait_final(api, account, upload(api, account, data=FILE.encode(), role="la_user").json()["id"])
+    assert done["counts"]["failed"] == 2
+
+    def left():
+        with roster.db() as conn, conn.cursor() as cur:
+            cur.execute("SELECT (SELECT count(*) FROM import_issues WHERE import_id = %s), "
+                        "       (SELECT count(*) FROM import_rows WHERE import_id = %s)", (done["id"], done["id"]))
+            return cur.fetchone()
+    assert left() == (2, 2)
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM accounts WHERE slug = %s", (account.slug,))
+    assert left() == (0, 0)
