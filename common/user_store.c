@@ -175,7 +175,7 @@ static bool checks_need_users(const UserStoreJob *job, const ImportBatch *batch)
 static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT, reg = BUF_INIT;
         PGresult *res = NULL;
-        bool need_users = checks_need_users(job, batch);
+        bool need_users = checks_need_users(job, batch), any = need_users;
         int r = 0;
         if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
             (r = buf_append_char(&urns, '{')) < 0 || (r = buf_append_char(&reg, '{')) < 0)
@@ -188,14 +188,20 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                  * up for it (unless the users are looked up by it). */
                 bool once = job->emails && !need_users && u->email_lower &&
                             !email_filter_may_repeat(job->emails, u->email_lower, strlen(u->email_lower));
+                /* Nor does a URN an earlier batch found. */
+                bool ask_urn = u->urn > 0 && !urn_set_has(job->known_urns, u->urn);
+                any = any || (u->email_lower && !once) || ask_urn;
                 if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
                     (r = db_array_text(&emails, once ? NULL : u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
-                    (r = u->urn > 0 ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
+                    (r = ask_urn ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
                     (r = db_array_sep(&reg)) < 0)
                         break;
                 r = buf_append_char(&reg, row->register_email && !once ? 't' : 'f');
         }
-        if (r < 0 || (r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
+        /* Nothing to ask: no statement. */
+        if (r < 0 || !any)
+                goto out;
+        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
             (r = buf_append_char(&urns, '}')) < 0 || (r = buf_append_char(&reg, '}')) < 0)
                 goto out;
 
@@ -216,7 +222,8 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
          * before any batch is written, so it inserts nothing here.
          * Lookups are one index probe per row, whatever the statistics say
          * (OFFSET 0 keeps the planner from flattening the user lookup into
-         * a join it would plan from stale statistics). */
+         * a join it would plan from stale statistics, and from hashing every
+         * establishment for the few URNs a batch still asks for). */
         res = db_exec(
                 db,
                 "WITH x AS MATERIALIZED ("
@@ -227,7 +234,7 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                 "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
                 "        SELECT $1::uuid, email_lower, line FROM x WHERE register AND registered IS NULL) "
                 "SELECT x.line, CASE WHEN x.registered < x.line THEN x.registered END, "
-                "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn), "
+                "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
                 "  u.id, u.establishment_urn IS NOT NULL "
                 "FROM x LEFT JOIN LATERAL (SELECT id, establishment_urn FROM users "
                 "                          WHERE $7::boolean AND account_id = $2::bigint "
@@ -251,10 +258,13 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                 row->user_id = exists ? strtoll(PQgetvalue(res, i, 3), NULL, 10) : 0;
                 if (!PQgetisnull(res, i, 1) && (r = set_duplicate(batch, row, PQgetvalue(res, i, 1))) < 0)
                         goto out;
-                if (PQgetvalue(res, i, 2)[0] == 't' &&
-                    (r = add(batch, row, "urn", "unknown_establishment",
-                             "no establishment has this URN; load the establishments (GIAS) or correct the URN")) < 0)
-                        goto out;
+                if (PQgetvalue(res, i, 2)[0] == 't') {
+                        if ((r = add(batch, row, "urn", "unknown_establishment",
+                                     "no establishment has this URN; load the establishments (GIAS) or correct "
+                                     "the URN")) < 0)
+                                goto out;
+                } else if (row->user.urn > 0)
+                        urn_set_add(job->known_urns, row->user.urn);
                 if (has_email && exists && job->mode == IMPORT_MODE_CREATE_ONLY &&
                     (r = add(batch, row, "email", "already_exists",
                              "a user with this email already exists, and the import only creates users")) < 0)
@@ -569,5 +579,12 @@ int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *
         int r;
         if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
                 return r;
-        return write_users(db, job, batch, created, changed, ret_invites);
+        r = write_users(db, job, batch, created, changed, ret_invites);
+        /* An establishment deleted since an earlier batch found it: again,
+         * asking for every URN. */
+        if (r == -EIO && db_sqlstate_is(db, "23503") && urn_set_count(job->known_urns) > 0) {
+                urn_set_clear(job->known_urns);
+                return -EAGAIN;
+        }
+        return r;
 }

@@ -23,6 +23,7 @@
 #include "import_batch.h"
 #include "import_store.h"
 #include "range_store.h"
+#include "urn_set.h"
 
 typedef struct UserStoreJob {
         const char *import_id;
@@ -34,6 +35,13 @@ typedef struct UserStoreJob {
          * that surely do not are neither registered for the duplicate
          * check nor looked up there. */
         const EmailFilter *emails;
+        /* The URNs of establishments the import's earlier batches found
+         * (NULL: every URN is asked for). Those are not asked again.
+         * Establishments are only ever added or renamed; should one be
+         * deleted all the same, the write fails on the users' foreign key
+         * and user_store_write() empties the set and returns -EAGAIN, so
+         * that the batch is checked again. */
+        UrnSet *known_urns;
 } UserStoreJob;
 
 /* The checks of a batch (before user_store_write()). */

@@ -27,6 +27,10 @@
  * much memory, whichever comes first. */
 #define BATCH_BYTES (32u << 20)
 
+/* The URNs of establishments found that a run keeps (urn_set.h): more
+ * than England has schools, in 1 MiB. */
+#define KNOWN_URNS (1u << 17)
+
 /* Transactions are retried this often (with backoff up to 5 s each)
  * before the runner gives the import up to another attempt: long enough
  * to ride out a database restart. */
@@ -52,6 +56,7 @@ typedef struct Run {
          * it (scan_emails()): only those go through the duplicate check,
          * in both phases. NULL: every email does. */
         EmailFilter *emails;
+        UrnSet *known_urns; /* establishments found by earlier batches */
         bool scanning;
         Arena scan_arena;
 
@@ -402,7 +407,10 @@ static int prepare(Run *run) {
                 .mode = run->rec.mode,
                 .dry_run = run->rec.dry_run,
                 .invite = run->rec.invite == INVITE_NEW_USERS,
+                .known_urns = run->known_urns = urn_set_new(KNOWN_URNS),
         };
+        if (!run->known_urns)
+                return -ENOMEM;
         run->last_touch = time(NULL);
         return build_header(run);
 }
@@ -410,6 +418,7 @@ static int prepare(Run *run) {
 static void run_done(Run *run) {
         import_store_record_done(&run->rec);
         email_filter_free(run->emails);
+        urn_set_free(run->known_urns);
         arena_done(&run->scan_arena);
         account_store_roles_free(run->roles, run->n_roles);
         account_store_teams_free(run->teams, run->n_teams);

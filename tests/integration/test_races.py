@@ -51,3 +51,45 @@ def test_a_user_created_meanwhile_is_updated_or_refused_once(roster, api, worker
     assert {u["email"].split("@")[0].lower(): u["first_name"] for u in account.users()} == names
     if mode == "create_only":
         assert [(i["line"], i["code"]) for i in errors_of(api, account, iid)] == [(3, "already_exists")]
+
+
+def test_an_establishment_deleted_during_an_import_is_unknown_to_later_batches(roster):
+    """Later batches take a URN that an earlier one found for granted; if
+    the establishment goes meanwhile, the batch is written again with every
+    URN checked."""
+    sandbox = roster.sandbox()
+    try:
+        api = sandbox.start_api()
+        sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="1")
+        account = sandbox.new_account()
+        with sandbox.db() as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO establishments (urn, name) VALUES (999991, 'Closing School')")
+        # Line 2 fails (a bad phone) but has its URN found; the last line
+        # uses the URN again, 50 batches later.
+        rows = ["Email,First Name,Last Name,Phone,URN", "first@example.org,First,One,123,999991"]
+        rows += [f"u{i}@example.org,User,{i},,0" for i in range(4998)]
+        rows += ["last@example.org,Last,One,,999991"]
+        iid = upload(api, account, data=("\n".join(rows) + "\n").encode(), role="la_user").json()["id"]
+
+        def progress():
+            with sandbox.db() as conn, conn.cursor() as cur:
+                cur.execute("SELECT rows_processed, state FROM imports WHERE id = %s", (iid,))
+                return cur.fetchone()
+        wait_until(lambda: progress()[0] > 0, timeout=60, interval=0.01, what="the first batch")
+        held = sandbox.db()
+        held.autocommit = False
+        with held.cursor() as cur:
+            # The next batch waits for its range meanwhile.
+            cur.execute("SELECT 1 FROM import_ranges WHERE import_id = %s FOR UPDATE", (iid,))
+            done_before, state = progress()
+            cur.execute("DELETE FROM establishments WHERE urn = 999991")
+        held.commit()
+        held.close()
+        assert done_before < 5000 and state == "processing", "the import ended before the establishment went"
+        done = wait_final(api, account, iid)
+        c = done["counts"]
+        assert (c["created"], c["failed"]) == (4998, 2)
+        assert [(i["line"], i["code"]) for i in errors_of(api, account, iid) if i["severity"] == "error"] == [
+            (2, "invalid_phone"), (5001, "unknown_establishment")]
+    finally:
+        sandbox.close()
