@@ -430,3 +430,15 @@ def test_uploads_use_one_connection_each(roster, account):
         assert results == [202, 202]
     finally:
         api.stop()
+
+
+def test_stored_uploads_are_compressed_with_lz4(roster, api, account):
+    """Every pass of every worker reads the stored upload: it is kept
+    compressed with lz4, many times faster than PostgreSQL's default."""
+    rows = "".join(f"user{i}@example.org,First{i},Last{i},Teacher\n" for i in range(2000))
+    r = upload(api, account, data=("Email,First Name,Last Name,Job Title\n" + rows).encode(), role="la_user")
+    assert r.status_code == 202, r.text
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_column_compression(data) FROM import_chunks WHERE import_id = %s",
+                    (r.json()["id"],))
+        assert [c for (c,) in cur.fetchall()] == ["lz4"]
