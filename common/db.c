@@ -327,23 +327,15 @@ int db_copy_end(DbCopy *c, int status) {
 
 int db_copy_text(Buf *b, const char *s) {
         /* Runs of plain bytes in one go: most cells need no escape. */
-        const char *run = s;
-        for (const char *p = s;; p++) {
-                const char *esc;
-                switch (*p) {
-                case '\0': return buf_append(b, run, (size_t) (p - run));
-                case '\\': esc = "\\\\"; break;
-                case '\t': esc = "\\t"; break;
-                case '\n': esc = "\\n"; break;
-                case '\r': esc = "\\r"; break;
-                default: continue;
-                }
-                int r = buf_append(b, run, (size_t) (p - run));
-                if (r >= 0)
-                        r = buf_append(b, esc, 2);
-                if (r < 0)
+        for (;;) {
+                size_t n = strcspn(s, "\\\t\n\r");
+                int r = buf_append(b, s, n);
+                if (r < 0 || !s[n])
                         return r;
-                run = p + 1;
+                const char *esc = s[n] == '\\' ? "\\\\" : s[n] == '\t' ? "\\t" : s[n] == '\n' ? "\\n" : "\\r";
+                if ((r = buf_append(b, esc, 2)) < 0)
+                        return r;
+                s += n + 1;
         }
 }
 

@@ -1,6 +1,7 @@
 #include "import_batch.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,47 +53,44 @@ int import_batch_add(ImportBatch *b, const RuleContext *ctx, const HeaderMap *hm
         return 0;
 }
 
-static int cmp_email(const void *x, const void *y, void *userdata) {
-        const ImportBatch *batch = userdata;
-        const BatchRow *a = &batch->rows[*(const size_t *) x];
-        const BatchRow *b = &batch->rows[*(const size_t *) y];
-        int c = strcmp(a->user.email_lower, b->user.email_lower);
-        if (c)
-                return c;
-        return a->user.line < b->user.line ? -1 : a->user.line > b->user.line;
+static uint64_t email_hash(const char *s) {
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+        return h;
 }
 
 int import_batch_mark_duplicates(ImportBatch *b) {
-        size_t n = 0;
-        size_t *idx = malloc((b->n + 1) * sizeof *idx);
-        if (!idx)
+        /* The first row of each email, in a hash table of row indexes + 1
+         * (open addressing, at most half full): rows are in line order,
+         * so the first one met is the first occurrence. */
+        size_t cap = 16;
+        while (cap < 2 * b->n)
+                cap *= 2;
+        size_t *first = calloc(cap, sizeof *first);
+        if (!first)
                 return -ENOMEM;
-        for (size_t i = 0; i < b->n; i++)
-                if (b->rows[i].user.email_lower)
-                        idx[n++] = i;
-
-        /* Sorted by email then line: each run's first row is the first
-         * occurrence and the rest repeat it. */
-        qsort_r(idx, n, sizeof *idx, cmp_email, b);
 
         int r = 0;
-        for (size_t k = 1; k < n && r >= 0; k++) {
-                BatchRow *prev = &b->rows[idx[k - 1]], *cur = &b->rows[idx[k]];
-                if (strcmp(prev->user.email_lower, cur->user.email_lower) != 0)
+        for (size_t i = 0; i < b->n && r >= 0; i++) {
+                BatchRow *cur = &b->rows[i];
+                if (!cur->user.email_lower)
                         continue;
-                /* Find the first row of the run for the message. */
-                size_t first = k - 1;
-                while (first > 0 &&
-                       strcmp(b->rows[idx[first - 1]].user.email_lower, cur->user.email_lower) == 0)
-                        first--;
+                size_t k = (size_t) email_hash(cur->user.email_lower) & (cap - 1);
+                while (first[k] && strcmp(b->rows[first[k] - 1].user.email_lower, cur->user.email_lower) != 0)
+                        k = (k + 1) & (cap - 1);
+                if (!first[k]) {
+                        first[k] = i + 1;
+                        continue;
+                }
                 char msg[128];
                 snprintf(msg, sizeof msg, "the same email is on line %lu; the first occurrence is imported",
-                         b->rows[idx[first]].user.line);
+                         b->rows[first[k] - 1].user.line);
                 r = row_rules_add_issue(&cur->user, &b->arena, SEVERITY_ERROR, "email", "duplicate_in_file", msg);
                 cur->register_email = false;
                 cur->n_rule_issues = cur->user.n_issues;
         }
-        free(idx);
+        free(first);
         return r;
 }
 
