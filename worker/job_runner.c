@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <jansson.h>
 
 #include "account_store.h"
+#include "batch_pipe.h"
 #include "email_filter.h"
 #include "file_reader.h"
 #include "header_map.h"
@@ -61,6 +63,13 @@ typedef struct Run {
         Arena scan_arena;
 
         ImportRange range; /* the range being read */
+        int64_t skip_rows; /* data rows of the range an earlier attempt committed */
+        /* While a range is applied, its rows are read and checked on a
+         * thread of their own (with its own connection, read_db), which
+         * hands each batch over this pipe to the job thread that writes
+         * it (apply_range()). NULL: the job thread reads and writes. */
+        BatchPipe *pipe;
+        Db *read_db;
         int ranges; /* ranges claimed for this message */
         RangeTask last_task;
         ImportBatch batch;
@@ -91,19 +100,19 @@ static void set_failure(Run *run, int stop, const char *code, const char *fmt, .
         va_end(ap);
 }
 
-/* Connects the thread's Db if needed, riding out a short outage. */
-static Db *ensure_db(JobEnv *env) {
+/* Connects one of the thread's Dbs (env->db, env->read_db) if needed,
+ * riding out a short outage. */
+static Db *ensure_db(JobEnv *env, Db **db) {
         char err[512];
         for (int attempt = 0; attempt < DB_ATTEMPTS; attempt++) {
-                if (*env->db && !(*env->db)->broken)
-                        return *env->db;
-                if (*env->db && db_reconnect(*env->db) == 0)
-                        return *env->db;
-                if (!*env->db && (*env->db = db_connect(env->cfg->database_url, "roster-worker", err, sizeof err)))
-                        return *env->db;
+                if (*db && !(*db)->broken)
+                        return *db;
+                if (*db && db_reconnect(*db) == 0)
+                        return *db;
+                if (!*db && (*db = db_connect(env->cfg->database_url, "roster-worker", err, sizeof err)))
+                        return *db;
                 if (attempt == 0)
-                        log_warning("cannot reach PostgreSQL, retrying: %s",
-                                    *env->db ? (*env->db)->errmsg : err);
+                        log_warning("cannot reach PostgreSQL, retrying: %s", *db ? (*db)->errmsg : err);
                 if (atomic_load(env->stopping))
                         break;
                 db_backoff(attempt);
@@ -113,6 +122,7 @@ static Db *ensure_db(JobEnv *env) {
 
 typedef struct Flush {
         Run *run;
+        ImportBatch *batch;
         BatchCounts counts;
 } Flush;
 
@@ -121,11 +131,11 @@ static int flush_tx(Db *db, void *userdata) {
         Run *run = f->run;
 
         /* A retry starts from the rows as the rules left them. */
-        import_batch_rewind(&run->batch);
+        import_batch_rewind(f->batch);
         int r = range_store_lock(db, run->rec.id, run->range.seq, run->env->worker_id, run->range.rows_done);
         if (r < 0)
                 return r;
-        r = batch_writer_write(db, &run->store, &run->batch, &f->counts);
+        r = batch_writer_write(db, &run->store, f->batch, &f->counts);
         if (r < 0)
                 return r;
         return range_store_add_counts(db, run->rec.id, run->range.seq, &f->counts);
@@ -142,14 +152,14 @@ static void touch_lease(Run *run) {
 }
 
 /* Writes the batch as one transaction: the checkpoint. */
-static int flush_apply(Run *run) {
-        Flush f = { run, { 0 } };
+static int flush_apply(Run *run, ImportBatch *batch) {
+        Flush f = { run, batch, { 0 } };
         int r = db_transaction(run->db, DB_ATTEMPTS, flush_tx, &f);
         if (r < 0)
                 return r;
 
-        run->range.rows_done += (int64_t) run->batch.n;
-        run->rows_committed += (int64_t) run->batch.n;
+        run->range.rows_done += (int64_t) batch->n;
+        run->rows_committed += (int64_t) batch->n;
         run->batches++;
         run->totals.created += f.counts.created;
         run->totals.updated += f.counts.updated;
@@ -171,13 +181,13 @@ static int flush_apply(Run *run) {
 
 /* Registers the batch's first occurrences of each email (the register
  * phase of an import of several ranges). */
-static int flush_register(Run *run) {
+static int flush_register(Run *run, const ImportBatch *batch) {
         size_t n = 0;
-        const char **emails = malloc(run->batch.n * sizeof *emails);
-        unsigned long *lines = malloc(run->batch.n * sizeof *lines);
+        const char **emails = malloc(batch->n * sizeof *emails);
+        unsigned long *lines = malloc(batch->n * sizeof *lines);
         int r = emails && lines ? 0 : -ENOMEM;
-        for (size_t i = 0; r == 0 && i < run->batch.n; i++) {
-                const BatchRow *row = &run->batch.rows[i];
+        for (size_t i = 0; r == 0 && i < batch->n; i++) {
+                const BatchRow *row = &batch->rows[i];
                 /* An email on one row of the file cannot repeat. */
                 if (!row->register_email ||
                     (run->emails &&
@@ -209,18 +219,33 @@ static int flush_register(Run *run) {
         return r;
 }
 
-static int flush(Run *run) {
+/* Writes a batch (on the job thread). */
+static int flush(Run *run, ImportBatch *batch) {
+        if (batch->n == 0)
+                return 0;
+        int r = run->range.task == RANGE_REGISTER ? flush_register(run, batch) : flush_apply(run, batch);
+        if (r < 0)
+                return r;
+        import_batch_reset(batch);
+        touch_lease(run);
+        return 0;
+}
+
+/* The batch read is full, or the range ends: writes it, or hands it to
+ * the job thread. */
+static int batch_done(Run *run) {
         if (run->batch.n == 0)
                 return 0;
         int r = import_batch_mark_duplicates(&run->batch);
         if (r < 0)
                 return r;
-        r = run->range.task == RANGE_REGISTER ? flush_register(run) : flush_apply(run);
-        if (r < 0)
-                return r;
-        import_batch_reset(&run->batch);
-        touch_lease(run);
-        return 0;
+        if (run->pipe)
+                return batch_pipe_put(run->pipe, &run->batch);
+        r = flush(run, &run->batch);
+        /* A shutdown waits for the next checkpoint, which is now. */
+        if (r == 0 && atomic_load(run->env->stopping))
+                r = -ESHUTDOWN;
+        return r;
 }
 
 static int on_record(const CsvRecord *rec, void *userdata) {
@@ -241,7 +266,7 @@ static int on_record(const CsvRecord *rec, void *userdata) {
                         email_filter_add(run->emails, in.value[FIELD_EMAIL], strlen(in.value[FIELD_EMAIL]));
                 return 0;
         }
-        if (run->range.task == RANGE_APPLY && run->range_seen <= run->range.rows_done)
+        if (run->range_seen <= run->skip_rows)
                 return 0; /* committed by an earlier attempt */
 
         r = import_batch_add(&run->batch, &run->rules, run->header, rec, rec->index);
@@ -250,29 +275,24 @@ static int on_record(const CsvRecord *rec, void *userdata) {
         if (run->batch.n < (size_t) run->env->cfg->batch_rows && run->batch.arena.used_total < BATCH_BYTES)
                 return 0;
 
-        r = flush(run);
-        if (r < 0)
-                return r;
-        /* A shutdown waits for the next checkpoint, which is now. */
-        if (atomic_load(run->env->stopping))
-                return -ESHUTDOWN;
-        return 0;
+        return batch_done(run);
 }
 
-static int get_chunk(Run *run, int seq, Buf *chunk) {
+static int get_chunk(Run *run, Db *db, int seq, Buf *chunk) {
         for (int attempt = 0;; attempt++) {
-                int r = import_store_get_chunk(run->db, run->rec.id, seq, chunk);
+                int r = import_store_get_chunk(db, run->rec.id, seq, chunk);
                 if (r != -EAGAIN || attempt >= DB_ATTEMPTS)
                         return r;
                 db_backoff(attempt);
-                if (run->db->broken)
-                        (void) db_reconnect(run->db);
+                if (db->broken)
+                        (void) db_reconnect(db);
         }
 }
 
-/* Reads the range's bytes of the stored upload through the file reader
- * (as the upload scan read them) and the row rules, in batches. */
-static int read_range(Run *run) {
+/* Reads the range's bytes of the stored upload (through db) with the
+ * file reader, as the upload scan read them, and the row rules, in
+ * batches: batch_done() takes each. */
+static int read_range(Run *run, Db *db) {
         TextEncoding enc;
         if (text_encoding_from_name(run->rec.file_encoding, &enc) < 0) {
                 set_failure(run, -EBADMSG, "internal_error", "the import has an unknown encoding");
@@ -290,7 +310,7 @@ static int read_range(Run *run) {
         int seq = (int) (g->start.offset / IMPORT_CHUNK_SIZE);
         uint64_t pos = (uint64_t) seq * IMPORT_CHUNK_SIZE; /* offset of the chunk's first byte */
         while (pos < g->end_offset) {
-                r = get_chunk(run, seq++, &chunk);
+                r = get_chunk(run, db, seq++, &chunk);
                 if (r == -ENOENT) {
                         r = 0;
                         break;
@@ -313,11 +333,53 @@ static int read_range(Run *run) {
         }
         buf_done(&chunk);
         if (r == 0)
-                r = flush(run);
+                r = batch_done(run);
         if (r == 0 && run->range_seen != g->rows)
                 log_import(LOG_LEVEL_WARNING, run->rec.id, "range %d: read %" PRId64 " rows, the upload counted %" PRId64,
                            g->seq, run->range_seen, g->rows);
         return r;
+}
+
+static void *reader_main(void *userdata) {
+        Run *run = userdata;
+        batch_pipe_close(run->pipe, read_range(run, run->read_db));
+        return NULL;
+}
+
+/* Applies the range: a thread reads and checks its rows (read_range()
+ * through the slot's second connection) while this one writes the batch
+ * before, so that the worker's CPU and the database's work overlap. Each
+ * batch is still one transaction, in the order of the file. */
+static int apply_range(Run *run) {
+        if (!(run->read_db = ensure_db(run->env, run->env->read_db)))
+                return -EAGAIN;
+        _cleanup_(batch_pipe_freep) BatchPipe *pipe = batch_pipe_new();
+        if (!pipe)
+                return -ENOMEM;
+        run->pipe = pipe;
+        pthread_t reader;
+        if (pthread_create(&reader, NULL, reader_main, run) != 0) {
+                run->pipe = NULL;
+                return -ENOMEM;
+        }
+
+        ImportBatch batch = IMPORT_BATCH_INIT;
+        int r = 0, status = 0;
+        while ((r = batch_pipe_get(pipe, &batch, &status)) > 0) {
+                r = flush(run, &batch);
+                /* A shutdown waits for the next checkpoint, which is now. */
+                if (r == 0 && atomic_load(run->env->stopping))
+                        r = -ESHUTDOWN;
+                if (r < 0)
+                        break;
+        }
+        if (r < 0)
+                batch_pipe_stop(pipe);
+        pthread_join(reader, NULL);
+        run->pipe = NULL;
+        import_batch_done(&batch);
+        /* The writer's failure first; else how the reading ended. */
+        return r < 0 ? r : status;
 }
 
 /* The header row as the upload stored it (decoded, as the scan read it). */
@@ -360,7 +422,8 @@ static int scan_emails(Run *run) {
         run->range = (ImportRange){ .start = FILE_POINT_START, .end_offset = UINT64_MAX, .first_row = 1,
                                     .rows = run->rec.rows_total, .task = RANGE_REGISTER };
         run->scanning = true;
-        int r = read_range(run);
+        run->skip_rows = 0;
+        int r = read_range(run, run->db);
         run->scanning = false;
         run->range = saved;
         arena_done(&run->scan_arena);
@@ -474,7 +537,8 @@ static int run_range(Run *run, const Claim *claim) {
                    claim->range.task == RANGE_REGISTER ? "registering" : run->rec.dry_run ? "validating" : "processing",
                    claim->range.seq, claim->range.rows, claim->range.start.line,
                    claim->range.task == RANGE_APPLY ? claim->range.rows_done : 0, claim->attempts);
-        r = read_range(run);
+        run->skip_rows = claim->range.task == RANGE_APPLY ? claim->range.rows_done : 0;
+        r = claim->range.task == RANGE_APPLY ? apply_range(run) : read_range(run, run->db);
         if (r == 0)
                 r = range_store_done(run->db, run->rec.id, &run->range, env->worker_id);
         if (r == 0)
@@ -557,7 +621,7 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
         double started = now_seconds();
         JobResult result = JOB_LEFT;
 
-        run.db = ensure_db(env);
+        run.db = ensure_db(env, env->db);
         if (!run.db) {
                 log_import(LOG_LEVEL_ERROR, job->import_id, "left for later: PostgreSQL cannot be reached");
                 return JOB_LEFT;

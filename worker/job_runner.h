@@ -28,6 +28,7 @@ typedef struct JobEnv {
         const Config *cfg;
         const char *worker_id;
         Db **db; /* the thread's connection, made on first use */
+        Db **read_db; /* a second one, for the rows read while a batch is written */
         Redis **redis;
         const atomic_bool *stopping; /* set on SIGTERM: stop at the next checkpoint */
 } JobEnv;

@@ -34,6 +34,7 @@ typedef struct Slot {
         Worker *w;
         bool busy;
         Db *db;
+        Db *read_db;
         Redis *redis;
         Job job;
         JobResult result;
@@ -76,6 +77,7 @@ static void job_work(uv_work_t *req) {
                 .cfg = &s->w->cfg,
                 .worker_id = s->w->id,
                 .db = &s->db,
+                .read_db = &s->read_db,
                 .redis = &s->redis,
                 .stopping = &s->w->stopping,
         };
@@ -304,6 +306,7 @@ int main(int argc, char **argv) {
 
         for (size_t i = 0; i < w.n_slots; i++) {
                 db_free(w.slots[i].db);
+                db_free(w.slots[i].read_db);
                 redis_free(w.slots[i].redis);
         }
         free(w.slots);
