@@ -68,6 +68,12 @@ typedef struct ClaimTx {
 
 #define RUNNING_STATES "('processing', 'validating')"
 
+/* Whether range r of import $1 can be applied: every range before it is
+ * applied or registered. */
+#define APPLICABLE                                                                               \
+        "NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq < r.seq "  \
+        "            AND NOT x.done AND NOT x.registered)"
+
 static int claim_tx(Db *db, void *userdata) {
         ClaimTx *c = userdata;
         Claim *out = c->claim;
@@ -85,18 +91,21 @@ static int claim_tx(Db *db, void *userdata) {
                 return 0;
         }
 
-        /* Ranges locked right now are being written by a live worker. */
+        /* A range can be applied once every range before it is applied or
+         * registered; one that cannot be yet can be registered. Applying
+         * comes first: with one worker, ranges are applied in order and
+         * never registered. Ranges locked right now are being written by a
+         * live worker. */
         const char *q[] = { c->id, c->lease };
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db,
                 "SELECT seq, start_offset, coalesce(end_offset, -1), first_line, first_record, rows, rows_done, "
-                "  registered, attempts, progressed "
+                "  " APPLICABLE ", attempts, progressed "
                 "FROM import_ranges r "
                 "WHERE import_id = $1 AND NOT done "
                 "  AND (worker IS NULL OR coalesce(heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int)) "
-                "  AND (NOT registered OR NOT EXISTS (SELECT 1 FROM import_ranges x "
-                "                                     WHERE x.import_id = $1 AND NOT x.registered)) "
-                "ORDER BY registered, seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+                "  AND (NOT registered OR " APPLICABLE ") "
+                "ORDER BY 8 DESC, seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED",
                 2, q);
         if (!res)
                 return db_error(db);
@@ -119,8 +128,8 @@ static int claim_tx(Db *db, void *userdata) {
         g->first_row = g->start.records ? (int64_t) g->start.records : 1;
         g->rows = get_i64(res, 0, 5);
         g->rows_done = get_i64(res, 0, 6);
-        bool registered = PQgetvalue(res, 0, 7)[0] == 't';
-        g->task = registered ? RANGE_APPLY : RANGE_REGISTER;
+        bool applicable = PQgetvalue(res, 0, 7)[0] == 't';
+        g->task = applicable ? RANGE_APPLY : RANGE_REGISTER;
         int attempts = (int) get_i64(res, 0, 8);
         bool progressed = PQgetvalue(res, 0, 9)[0] == 't';
 
@@ -151,7 +160,7 @@ static int claim_tx(Db *db, void *userdata) {
         char seq[16], att[16];
         snprintf(seq, sizeof seq, "%d", g->seq);
         snprintf(att, sizeof att, "%d", out->attempts);
-        const char *u[] = { c->id, seq, c->worker, att, registered ? "t" : "f" };
+        const char *u[] = { c->id, seq, c->worker, att };
         _cleanup_(PQclearp) PGresult *upd = db_exec(
                 db,
                 "WITH r AS (UPDATE import_ranges SET worker = $3, heartbeat_at = now(), attempts = $4::int, "
@@ -160,9 +169,9 @@ static int claim_tx(Db *db, void *userdata) {
                 "i AS (UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
                 "        worker = $3, heartbeat_at = now(), attempts = $4::int, "
                 "        started_at = coalesce(started_at, now()) WHERE id = $1) "
-                "SELECT EXISTS (SELECT 1 FROM import_ranges WHERE import_id = $1 AND seq <> $2::int AND NOT done "
-                "               AND worker IS NULL AND registered = $5::boolean)",
-                5, u);
+                "SELECT EXISTS (SELECT 1 FROM import_ranges r WHERE import_id = $1 AND seq <> $2::int AND NOT done "
+                "               AND worker IS NULL AND (NOT registered OR " APPLICABLE "))",
+                4, u);
         if (!upd)
                 return db_error(db);
         out->more = PQgetvalue(upd, 0, 0)[0] == 't';
@@ -288,7 +297,7 @@ int range_store_done(Db *db, const char *import_id, const ImportRange *range, co
                           "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1"
                         : "UPDATE import_ranges r SET done = true, worker = NULL, progressed = true, "
                           "  heartbeat_at = now() FROM imports i "
-                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 AND r.registered "
+                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 "
                           "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
                 3, p);
         if (!r)

@@ -5,16 +5,18 @@
  * one range at a time; several workers may work on one import at once,
  * each on a range of its own.
  *
- * An import of more than one range runs in two phases, so that the first
- * occurrence of an email in the file wins wherever the ranges run:
- *  1. register: each range's emails go into import_emails, which keeps
- *     the smallest line per email;
- *  2. apply: once every range is registered, each range's rows are
- *     written in batches; a row whose email has a smaller line registered
- *     is a duplicate. A batch commits only while its worker holds the
- *     range and its checkpoint (rows_done) is what the worker expects.
- * An import of one range skips the first phase: it registers as it
- * applies, in file order.
+ * The first occurrence of an email in the file wins wherever the ranges
+ * run: a row whose email has a smaller line in import_emails (which keeps
+ * the smallest line per email) is a duplicate. So a range may be applied
+ * (its rows written in batches, each registering its emails) only once
+ * every range before it is applied or registered (its emails put into
+ * import_emails beforehand, without writing anything else). A worker
+ * claims the first range that may be applied; when none may, it
+ * registers a range that waits, so that it can be applied as soon as
+ * those before it are. One worker thus applies the ranges in order and
+ * registers none; more workers register ahead and then apply side by
+ * side. A batch commits only while its worker holds the range and its
+ * checkpoint (rows_done) is what the worker expects.
  *
  * Each range has a lease (heartbeat_at): a worker silent for longer than
  * the lease loses it to the next claim. attempts counts the claims of a
@@ -69,12 +71,12 @@ typedef struct Claim {
         ClaimOutcome outcome;
         ImportRange range;
         int attempts; /* of the range, this claim included */
-        bool more; /* other ranges wait for a worker in the same phase */
+        bool more; /* other ranges wait for a worker */
 } Claim;
 
 /* Takes the next range of an import for this worker (its own
- * transaction): an unregistered one first, then, once all are
- * registered, one not done. The import's state becomes processing
+ * transaction): the first that may be applied, else the first left to
+ * register (see above). The import's state becomes processing
  * (validating for a dry run). */
 int range_store_claim(Db *db, const char *import_id, const char *worker, int lease_seconds, int max_attempts,
                       Claim *ret) _must_check_;

@@ -210,16 +210,14 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
         const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data,
                             need_users ? "t" : "f" };
         /* The registering INSERT and the SELECT see the same snapshot: a
-         * row is a duplicate of an earlier batch's line, never of its own
-         * batch's; of an import whose ranges registered all their emails
-         * first, a row is a duplicate when its email's line is smaller.
-         * x looks each email up once (registered: its line, or NULL), and
-         * the INSERT takes only those nobody registered: a plain insert,
-         * half the cost of ON CONFLICT DO NOTHING's speculative one. That
-         * is safe because the batches of an import are written one at a
-         * time, under the lock of its imports row, and a batch's emails
-         * are distinct; an import of several ranges registered every email
-         * before any batch is written, so it inserts nothing here.
+         * row is a duplicate when its email was registered with a smaller
+         * line - by an earlier batch, an earlier range, or a range that
+         * registered its emails before any of them was applied - never of
+         * its own batch's (a batch's emails are distinct). x looks each
+         * email up once (registered: its line, or NULL). The INSERT takes
+         * the emails nobody registered and those a later range registered
+         * ahead, and keeps the smaller line where one does so meanwhile (in email order,
+         * as range_store_register() does, so that the two never deadlock).
          * Lookups are one index probe per row, whatever the statistics say
          * (OFFSET 0 keeps the planner from flattening the user lookup into
          * a join it would plan from stale statistics, and from hashing every
@@ -232,7 +230,11 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                 "      AS registered "
                 "  FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) AS x(line, email_lower, urn, register)), "
                 "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
-                "        SELECT $1::uuid, email_lower, line FROM x WHERE register AND registered IS NULL) "
+                "        SELECT $1::uuid, email_lower, line FROM x "
+                "        WHERE register AND (registered IS NULL OR registered > line) "
+                "        ORDER BY email_lower "
+                "        ON CONFLICT (import_id, email_lower) DO UPDATE SET line = excluded.line "
+                "        WHERE import_emails.line > excluded.line) "
                 "SELECT x.line, CASE WHEN x.registered < x.line THEN x.registered END, "
                 "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
                 "  u.id, u.establishment_urn IS NOT NULL "

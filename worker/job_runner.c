@@ -71,7 +71,6 @@ typedef struct Run {
         BatchPipe *pipe;
         Db *read_db;
         int ranges; /* ranges claimed for this message */
-        RangeTask last_task;
         ImportBatch batch;
         int64_t range_seen; /* data rows of the range read so far */
         int64_t batches;
@@ -523,11 +522,10 @@ static int run_range(Run *run, const Claim *claim) {
         run->batch.keys_only = claim->range.task == RANGE_REGISTER;
         run->last_range_touch = time(NULL);
         /* Another worker may help with what is left: one message more
-         * per message taken, and one more when the import moves on to its
-         * second phase (workers that found nothing to do in the first
-         * dropped theirs). Each worker that joins calls in the next. */
-        bool ask = claim->more && (run->ranges == 0 || claim->range.task != run->last_task);
-        run->last_task = claim->range.task;
+         * for each range claimed while others wait. A worker that found
+         * nothing it could take dropped its message; ranges that could not
+         * be applied then can be now, since the one before was applied. */
+        bool ask = claim->more;
         run->ranges++;
         if (ask && *env->redis && job_queue_enqueue(*env->redis, run->rec.id) < 0)
                 log_import(LOG_LEVEL_WARNING, run->rec.id, "could not ask for another worker: %s",

@@ -95,3 +95,56 @@ def test_duplicates_across_ranges_name_the_first_line(sandbox):
     users = {u["email"].lower(): u for u in account.users()}
     assert users["twice@example.org"]["first_name"] == "Kept"
     assert users["late@example.org"]["first_name"] == "Kept"
+
+
+def test_one_worker_applies_in_order_and_registers_none(sandbox):
+    api = sandbox.start_api(ROSTER_RANGE_ROWS="1000")
+    account = sandbox.new_account()
+    worker = sandbox.start_worker(ROSTER_WORKER_CONCURRENCY="1", ROSTER_BATCH_ROWS="300")
+    lines = ["Email,First Name,Last Name"] + [f"u{i:05d}@example.org,First{i},Last{i}" for i in range(3000)]
+    lines[10] = "u00001@example.org,Again,Early"
+    iid = upload(api, account, data=("\n".join(lines) + "\n").encode(), role="la_user").json()["id"]
+    done = wait_final(api, account, iid, timeout=300)
+    assert (done["counts"]["created"], done["counts"]["failed"]) == (2999, 1)
+    out = worker.output()
+    assert not re.search(rf"{iid}.*registering range", out), "one worker registers no range"
+    assert [int(m) for m in re.findall(rf"{iid}.*?range (\d+) committed", out)] == [0, 1, 2]
+
+
+def test_a_later_range_registered_ahead_does_not_win_over_an_earlier_line(sandbox):
+    """While one slot applies the first range, another registers the ranges
+    after it: an email of the first range that a later range registered
+    ahead is still the first occurrence, and the later line is the
+    duplicate."""
+    api = sandbox.start_api(ROSTER_RANGE_ROWS="1000")
+    account = sandbox.new_account()
+    sandbox.start_worker(ROSTER_WORKER_CONCURRENCY="2", ROSTER_BATCH_ROWS="100")
+    lines = ["Email,First Name,Last Name"] + [f"u{i:05d}@example.org,First{i},Last{i}" for i in range(4000)]
+    lines[900] = "early@example.org,Kept,First"
+    lines[1100] = "early@example.org,Dropped,Second"
+    lines[3500] = "EARLY@example.org,Dropped,Third"
+    iid = upload(api, account, data=("\n".join(lines) + "\n").encode(), role="la_user").json()["id"]
+
+    def ranges():
+        with sandbox.db() as conn, conn.cursor() as cur:
+            cur.execute("SELECT seq, rows_done, registered, done FROM import_ranges WHERE import_id = %s "
+                        "ORDER BY seq", (iid,))
+            return cur.fetchall()
+    wait_until(lambda: ranges()[0][1] > 0, timeout=60, interval=0.01, what="the first range's first batch")
+    held = sandbox.db()
+    held.autocommit = False
+    with held.cursor() as cur:
+        # The first range's next batch waits while the others register.
+        cur.execute("SELECT 1 FROM import_ranges WHERE import_id = %s AND seq = 0 FOR UPDATE", (iid,))
+        assert ranges()[0][1] < 800, "the first range passed line 901 too soon"
+        wait_until(lambda: all(registered for _, _, registered, _ in ranges()[1:]), timeout=60,
+                   what="the later ranges to register")
+    held.commit()
+    held.close()
+
+    done = wait_final(api, account, iid, timeout=300)
+    assert (done["counts"]["created"], done["counts"]["failed"]) == (3998, 2), done
+    issues = errors_of(api, account, iid)
+    assert [(i["line"], i["code"]) for i in issues] == [(1101, "duplicate_in_file"), (3501, "duplicate_in_file")]
+    assert all("line 901;" in i["message"] for i in issues), issues
+    assert {u["email"].lower(): u["first_name"] for u in account.users()}["early@example.org"] == "Kept"
