@@ -99,6 +99,7 @@ void import_batch_rewind(ImportBatch *b) {
                 UserRow *u = &b->rows[i].user;
                 b->rows[i].user_id = 0;
                 b->rows[i].pupils_ignored = false;
+                b->rows[i].unchanged = false;
                 u->n_issues = b->rows[i].n_rule_issues;
                 u->failed = false;
                 for (size_t k = 0; k < u->n_issues; k++)

@@ -23,6 +23,7 @@ typedef struct BatchRow {
          * import_batch_rewind(). */
         int64_t user_id; /* the existing user with this email, 0 when none */
         bool pupils_ignored; /* the user's establishment overrides the row's UPNs */
+        bool unchanged; /* the user has every value the row sets: nothing to write */
 } BatchRow;
 
 typedef struct ImportBatch {

@@ -58,6 +58,12 @@ static int put_custom(Buf *b, const UserRow *u) {
         return r;
 }
 
+/* Whether the row goes into the staging table: rows that failed or would
+ * change nothing are left out. */
+static bool staged(const BatchRow *row) {
+        return !row->user.failed && !row->unchanged;
+}
+
 /* One staging row in COPY text format. */
 static int stage_row(Buf *b, const BatchRow *row) {
         const UserRow *u = &row->user;
@@ -99,6 +105,10 @@ static int stage_row(Buf *b, const BatchRow *row) {
                         r = buf_append_str(b, "}\tt");
         } else
                 r = buf_append_str(b, "\\N\tf");
+        if (r >= 0)
+                r = buf_append_char(b, '\t');
+        if (r >= 0)
+                r = row->user_id ? buf_append_i64(b, row->user_id) : buf_append_str(b, "\\N");
         return r < 0 ? r : buf_append_char(b, '\n');
 }
 
@@ -107,10 +117,12 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         int r = db_copy_start(&c, db,
                               "COPY roster_stage (line, ok, email, email_lower, first_name, last_name, "
                               "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
-                              "set_teams) FROM STDIN");
+                              "set_teams, user_id) FROM STDIN");
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                if (!staged(&batch->rows[i]))
+                        continue;
                 r = stage_row(&c.rows, &batch->rows[i]);
                 if (r >= 0)
                         r = db_copy_flush(&c);
@@ -152,83 +164,108 @@ static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_li
         return add(batch, row, "email", "duplicate_in_file", msg);
 }
 
-/* Whether the checks must look up the existing users: only the modes that
- * fail rows on it and rows whose UPNs an existing user's establishment
- * overrides need them before the write, which finds the users itself. */
-static bool checks_need_users(const UserStoreJob *job, const ImportBatch *batch) {
-        if (job->mode != IMPORT_MODE_UPSERT)
-                return true;
-        for (size_t i = 0; i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                if (!u->failed && u->set_pupils && u->urn == URN_KEEP)
-                        return true;
+/* Whether the user as the checks read it (columns `col`.. of res: first
+ * name, last name, job title, phone, role id, establishment URN, active)
+ * already has every value the row sets, so that writing the row would
+ * change nothing (as USER_DIFFERS below decides it). Rows that set custom
+ * fields or links are left to the write. */
+static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, int col) {
+        const UserRow *u = &row->user;
+        if (u->n_custom > 0 || u->set_teams || (u->set_pupils && !row->pupils_ignored) || !u->role)
+                return false;
+#define SAME_TEXT(value, k) (PQgetisnull(res, i, col + (k)) ? (value) == NULL : (value) && strcmp((value), PQgetvalue(res, i, col + (k))) == 0)
+        if (!SAME_TEXT(u->first_name, 0) || !SAME_TEXT(u->last_name, 1))
+                return false;
+        if (u->job_title && !SAME_TEXT(u->job_title, 2))
+                return false;
+        if (u->phone && !SAME_TEXT(u->phone, 3))
+                return false;
+#undef SAME_TEXT
+        if (strtoll(PQgetvalue(res, i, col + 4), NULL, 10) != u->role->id)
+                return false;
+        if (u->urn != URN_KEEP) {
+                bool linked = !PQgetisnull(res, i, col + 5);
+                if (u->urn == 0 ? linked : !linked || strtol(PQgetvalue(res, i, col + 5), NULL, 10) != u->urn)
+                        return false;
         }
-        return false;
+        if (u->active >= 0 && (PQgetvalue(res, i, col + 6)[0] == 't') != (u->active == 1))
+                return false;
+        return true;
 }
 
 /* The checks that need the database, in one statement over the batch's
  * keys (before anything is staged): in-file duplicates of earlier
- * batches (registering this batch's first occurrences at the same time),
- * unknown establishments, and, where checks_need_users(), the existing
- * user of each email. Adds the issues to the rows and sets their user_id
- * and pupils_ignored. */
+ * batches and ranges (registering this batch's first occurrences at the
+ * same time), unknown establishments, and the existing user of each
+ * email. Adds the issues to the rows and sets their user_id,
+ * pupils_ignored and unchanged. */
 static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT, reg = BUF_INIT;
+        Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT, reg = BUF_INIT, dup = BUF_INIT;
         PGresult *res = NULL;
-        bool need_users = checks_need_users(job, batch), any = need_users;
+        bool any = false;
         int r = 0;
         if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
-            (r = buf_append_char(&urns, '{')) < 0 || (r = buf_append_char(&reg, '{')) < 0)
+            (r = buf_append_char(&urns, '{')) < 0 || (r = buf_append_char(&reg, '{')) < 0 ||
+            (r = buf_append_char(&dup, '{')) < 0)
                 goto out;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
                 const UserRow *u = &row->user;
                 /* An email on one row of the file needs no duplicate
-                 * check: none is sent, so nothing is registered or looked
-                 * up for it (unless the users are looked up by it). */
-                bool once = job->emails && !need_users && u->email_lower &&
-                            !email_filter_may_repeat(job->emails, u->email_lower, strlen(u->email_lower));
-                /* Nor does a URN an earlier batch found. */
+                 * check: it is neither registered nor looked up among
+                 * the registered. */
+                bool may_repeat = u->email_lower &&
+                                  (!job->emails ||
+                                   email_filter_may_repeat(job->emails, u->email_lower, strlen(u->email_lower)));
+                /* Nor is a URN an earlier batch found asked for again. */
                 bool ask_urn = u->urn > 0 && !urn_set_has(job->known_urns, u->urn);
-                any = any || (u->email_lower && !once) || ask_urn;
+                any = any || u->email_lower || ask_urn;
                 if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
-                    (r = db_array_text(&emails, once ? NULL : u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
+                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
                     (r = ask_urn ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
-                    (r = db_array_sep(&reg)) < 0)
+                    (r = db_array_sep(&reg)) < 0 ||
+                    (r = buf_append_char(&reg, row->register_email && may_repeat ? 't' : 'f')) < 0 ||
+                    (r = db_array_sep(&dup)) < 0)
                         break;
-                r = buf_append_char(&reg, row->register_email && !once ? 't' : 'f');
+                r = buf_append_char(&dup, may_repeat ? 't' : 'f');
         }
         /* Nothing to ask: no statement. */
         if (r < 0 || !any)
                 goto out;
         if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
-            (r = buf_append_char(&urns, '}')) < 0 || (r = buf_append_char(&reg, '}')) < 0)
+            (r = buf_append_char(&urns, '}')) < 0 || (r = buf_append_char(&reg, '}')) < 0 ||
+            (r = buf_append_char(&dup, '}')) < 0)
                 goto out;
 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data,
-                            need_users ? "t" : "f" };
+        const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data, dup.data };
         /* The registering INSERT and the SELECT see the same snapshot: a
          * row is a duplicate when its email was registered with a smaller
          * line - by an earlier batch, an earlier range, or a range that
          * registered its emails before any of them was applied - never of
          * its own batch's (a batch's emails are distinct). x looks each
-         * email up once (registered: its line, or NULL). The INSERT takes
-         * the emails nobody registered and those a later range registered
-         * ahead, and keeps the smaller line where one does so meanwhile (in email order,
-         * as range_store_register() does, so that the two never deadlock).
-         * Lookups are one index probe per row, whatever the statistics say
-         * (OFFSET 0 keeps the planner from flattening the user lookup into
-         * a join it would plan from stale statistics, and from hashing every
-         * establishment for the few URNs a batch still asks for). */
+         * email that may repeat up once (registered: its line, or NULL).
+         * The INSERT takes the emails nobody registered and those a later
+         * range registered ahead, and keeps the smaller line where one
+         * does so meanwhile (in email order, as range_store_register()
+         * does, so that the two never deadlock).
+         * The user of each email is read here, once: a row that would
+         * change nothing is not written at all, and the write finds the
+         * others by id. Lookups are one index probe per row, whatever the
+         * statistics say (OFFSET 0 keeps the planner from flattening the
+         * user lookup into a join it would plan from stale statistics,
+         * and from hashing every establishment for the few URNs a batch
+         * still asks for). */
         res = db_exec(
                 db,
                 "WITH x AS MATERIALIZED ("
                 "  SELECT x.*, "
-                "    (SELECT e.line FROM import_emails e WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) "
-                "      AS registered "
-                "  FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[]) AS x(line, email_lower, urn, register)), "
+                "    CASE WHEN x.dup THEN (SELECT e.line FROM import_emails e "
+                "                          WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) "
+                "    END AS registered "
+                "  FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[], $7::boolean[]) "
+                "    AS x(line, email_lower, urn, register, dup)), "
                 "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
                 "        SELECT $1::uuid, email_lower, line FROM x "
                 "        WHERE register AND (registered IS NULL OR registered > line) "
@@ -237,9 +274,11 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                 "        WHERE import_emails.line > excluded.line) "
                 "SELECT x.line, CASE WHEN x.registered < x.line THEN x.registered END, "
                 "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
-                "  u.id, u.establishment_urn IS NOT NULL "
-                "FROM x LEFT JOIN LATERAL (SELECT id, establishment_urn FROM users "
-                "                          WHERE $7::boolean AND account_id = $2::bigint "
+                "  u.id, u.establishment_urn IS NOT NULL, "
+                "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
+                "FROM x LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
+                "                                 establishment_urn, active FROM users "
+                "                          WHERE x.email_lower IS NOT NULL AND account_id = $2::bigint "
                 "                            AND lower(email) = x.email_lower "
                 "                          OFFSET 0) u ON true "
                 "ORDER BY x.line",
@@ -285,6 +324,7 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                                                      "pupil links; the UPNs are ignored")) < 0)
                                 goto out;
                 }
+                row->unchanged = !row->user.failed && exists && row_matches_user(row, res, i, 5);
         }
 out:
         PQclear(res);
@@ -292,6 +332,7 @@ out:
         buf_done(&emails);
         buf_done(&urns);
         buf_done(&reg);
+        buf_done(&dup);
         return r;
 }
 
@@ -335,8 +376,9 @@ static bool any_links(const ImportBatch *batch) {
 
 /* One statement writes the batch's users, like the database's own
  * INSERT ... ON CONFLICT DO UPDATE but without locking every row it
- * leaves alone: each staged row looks its user up once (b: one index
- * probe, whatever the checks did), rows that change something update
+ * leaves alone: each staged row reads the user the checks found, by id
+ * (b: one probe of the primary key; a user since deleted, or given
+ * another email, is not found), rows that change something update
  * their user, rows with no user are inserted (ON CONFLICT DO NOTHING:
  * another import may create the same user meanwhile), and the batch's
  * invite outbox row lists the users created. $5 allows updates, $6
@@ -354,7 +396,8 @@ static const char write_sql[] =
         "  FROM roster_stage m "
         "  LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, establishment_urn, "
         "                            active, custom FROM users "
-        "                     WHERE account_id = $1::bigint AND lower(email) = m.email_lower OFFSET 0) u ON true "
+        "                     WHERE id = m.user_id AND account_id = $1::bigint AND lower(email) = m.email_lower "
+        "                     OFFSET 0) u ON true "
         "  WHERE m.ok), "
         "upd AS ("
         "  UPDATE users u SET " USER_SET
@@ -579,6 +622,13 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
                      int64_t *ret_invites) {
         int r;
+        *ret_invites = 0;
+        /* Rows that failed or change nothing are not written. */
+        bool any = false;
+        for (size_t i = 0; i < batch->n && !any; i++)
+                any = staged(&batch->rows[i]);
+        if (!any)
+                return 0;
         if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
                 return r;
         r = write_users(db, job, batch, created, changed, ret_invites);

@@ -3,9 +3,9 @@
  *
  * Set-based: user_store_check() asks the database, in one statement, what
  * the rows cannot tell alone (duplicates on earlier batches or ranges,
- * unknown URNs, existing users for create_only/update_only);
- * user_store_write() COPYs the rows into a temporary staging table and
- * upserts the users by account and lower(email), replaces pupil and team
+ * unknown URNs, the existing user of each email, whose values tell which
+ * rows would change nothing); user_store_write() COPYs the other rows into
+ * a temporary staging table and upserts the users, replaces pupil and team
  * links where a row gives them, and - in the users' own statement, so that
  * no created user goes without - writes the batch's invite outbox row.
  * batch_writer.h runs these in order with the other stores of a batch.

@@ -124,3 +124,55 @@ def test_status_lists_newest_first_with_paging(api, worker, account):
     assert {i["id"] for i in r.json()["items"]} == set(ids)
     r = requests.get(f"{api.base}/v1/imports", headers=account.headers, params={"state": "queued"}, timeout=10)
     assert r.json()["items"] == []
+
+
+def test_a_row_is_unchanged_only_when_every_value_it_sets_is_the_users(roster, api, worker, account):
+    """A row that would change nothing is not written at all; each value
+    a row sets, and only those, decides."""
+    header = "Email,First Name,Last Name,Job Title,Phone,URN,Active"
+    first = [
+        "same@example.org,Same,One,Teacher,01234567890,983561,yes",
+        "blank.title@example.org,Blank,Title,Teacher,01234567890,983561,yes",
+        "new.phone@example.org,New,Phone,Teacher,01234567890,983561,yes",
+        "unlinked@example.org,Un,Linked,Teacher,01234567890,983561,yes",
+        "archived@example.org,Now,Archived,Teacher,01234567890,983561,yes",
+        "case@example.org,Case,Smith,Teacher,01234567890,983561,yes",
+        "kept.urn@example.org,Kept,Urn,Teacher,01234567890,983561,yes",
+        "other.urn@example.org,Other,Urn,Teacher,01234567890,983561,yes",
+    ]
+    second = [
+        "same@example.org,Same,One,Teacher,01234567890,983561,yes",
+        "blank.title@example.org,Blank,Title,,01234567890,983561,yes",
+        "new.phone@example.org,New,Phone,Teacher,01234567891,983561,yes",
+        "unlinked@example.org,Un,Linked,Teacher,01234567890,0,yes",
+        "archived@example.org,Now,Archived,Teacher,01234567890,983561,no",
+        "case@example.org,Case,smith,Teacher,01234567890,983561,yes",
+        "kept.urn@example.org,Kept,Urn,Teacher,01234567890,,",
+        "other.urn@example.org,Other,Urn,Teacher,01234567890,546983,yes",
+    ]
+
+    def run(rows):
+        data = ("\n".join([header] + rows) + "\n").encode()
+        return wait_final(api, account, upload(api, account, data=data, role="la_user").json()["id"])
+
+    c = run(first)["counts"]
+    assert (c["created"], c["failed"]) == (8, 0), c
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT lower(u.email), u.xmin::text FROM users u JOIN accounts a ON a.id = u.account_id "
+                    "WHERE a.slug = %s", (account.slug,))
+        versions = dict(cur.fetchall())
+    c = run(second)["counts"]
+    assert (c["unchanged"], c["updated"], c["failed"]) == (3, 5, 0), c
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT lower(u.email) FROM users u JOIN accounts a ON a.id = u.account_id "
+                    "WHERE a.slug = %s AND u.xmin::text = ANY (%s)", (account.slug, list(versions.values())))
+        untouched = sorted(e for (e,) in cur.fetchall())
+    assert untouched == ["blank.title@example.org", "kept.urn@example.org", "same@example.org"]
+    users = {u["email"]: u for u in account.users()}
+    assert users["blank.title@example.org"]["job_title"] == "Teacher"
+    assert users["new.phone@example.org"]["phone"] == "01234567891"
+    assert users["unlinked@example.org"]["urn"] is None
+    assert users["archived@example.org"]["active"] is False
+    assert users["case@example.org"]["last_name"] == "smith"
+    assert users["kept.urn@example.org"]["urn"] == 983561 and users["kept.urn@example.org"]["active"] is True
+    assert users["other.urn@example.org"]["urn"] == 546983
