@@ -123,22 +123,21 @@ def test_a_later_range_registered_ahead_does_not_win_over_an_earlier_line(sandbo
     lines[900] = "early@example.org,Kept,First"
     lines[1100] = "early@example.org,Dropped,Second"
     lines[3500] = "EARLY@example.org,Dropped,Third"
-    iid = upload(api, account, data=("\n".join(lines) + "\n").encode(), role="la_user").json()["id"]
-
-    def ranges():
-        with sandbox.db() as conn, conn.cursor() as cur:
-            cur.execute("SELECT seq, rows_done, registered, done FROM import_ranges WHERE import_id = %s "
-                        "ORDER BY seq", (iid,))
-            return cur.fetchall()
-    wait_until(lambda: ranges()[0][1] > 0, timeout=60, interval=0.01, what="the first range's first batch")
     held = sandbox.db()
     held.autocommit = False
     with held.cursor() as cur:
-        # The first range's next batch waits while the others register.
-        cur.execute("SELECT 1 FROM import_ranges WHERE import_id = %s AND seq = 0 FOR UPDATE", (iid,))
-        assert ranges()[0][1] < 800, "the first range passed line 901 too soon"
-        wait_until(lambda: all(registered for _, _, registered, _ in ranges()[1:]), timeout=60,
-                   what="the later ranges to register")
+        # No batch can write users until the later ranges are registered:
+        # the first range's first batch waits, its checks done.
+        cur.execute("LOCK TABLE users IN SHARE MODE")
+        iid = upload(api, account, data=("\n".join(lines) + "\n").encode(), role="la_user").json()["id"]
+
+        def ranges():
+            with sandbox.db() as conn, conn.cursor() as c:
+                c.execute("SELECT seq, registered, worker IS NOT NULL FROM import_ranges WHERE import_id = %s "
+                          "ORDER BY seq", (iid,))
+                return c.fetchall()
+        wait_until(lambda: all(registered for _, registered, _ in ranges()[1:]) and ranges()[0][2], timeout=60,
+                   what="the first range to be applied and the later ones registered")
     held.commit()
     held.close()
 
