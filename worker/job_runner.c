@@ -167,7 +167,9 @@ static int flush_apply(Run *run, ImportBatch *batch) {
         run->totals.invites += f.counts.invites;
         run->totals.warned += f.counts.warned;
 
-        if (f.counts.invites > 0 && *run->env->redis) {
+        if (f.counts.invites > 0 && run->env->publisher)
+                publisher_poke(run->env->publisher, run->rec.id);
+        else if (f.counts.invites > 0 && *run->env->redis) {
                 int published = 0;
                 /* Committed events that fail to go out now are sent by the
                  * relay later; the import goes on. */
@@ -537,6 +539,10 @@ static int run_range(Run *run, const Claim *claim) {
                    claim->range.task == RANGE_APPLY ? claim->range.rows_done : 0, claim->attempts);
         run->skip_rows = claim->range.task == RANGE_APPLY ? claim->range.rows_done : 0;
         r = claim->range.task == RANGE_APPLY ? apply_range(run) : read_range(run, run->db);
+        /* The invites of the range's batches go out before it is done
+         * (and so before the import is). */
+        if (env->publisher)
+                publisher_wait(env->publisher);
         if (r == 0)
                 r = range_store_done(run->db, run->rec.id, &run->range, env->worker_id);
         if (r == 0)

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "db.h"
 #include "job_queue.h"
+#include "publisher.h"
 #include "redis_client.h"
 
 typedef struct JobEnv {
@@ -30,6 +31,9 @@ typedef struct JobEnv {
         Db **db; /* the thread's connection, made on first use */
         Db **read_db; /* a second one, for the rows read while a batch is written */
         Redis **redis;
+        /* Publishes the invites of each batch while the next is written;
+         * NULL: the runner publishes them itself, between batches. */
+        Publisher *publisher;
         const atomic_bool *stopping; /* set on SIGTERM: stop at the next checkpoint */
 } JobEnv;
 

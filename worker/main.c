@@ -2,8 +2,9 @@
  *
  * The libuv loop owns the scheduling; everything that blocks (PostgreSQL,
  * Redis) runs on the thread pool: one slot per concurrent import, each with
- * its own connections, one fetcher reading the stream, one maintenance
- * round every few seconds. SIGTERM/SIGINT stop fetching and let running
+ * its own connections (and two threads of its own: one reads the rows of a
+ * range while the slot writes, one publishes invites), one fetcher reading
+ * the stream, one maintenance round every few seconds. SIGTERM/SIGINT stop fetching and let running
  * imports reach their next checkpoint, where they are handed back. */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "job_runner.h"
 #include "log.h"
 #include "maintenance.h"
+#include "publisher.h"
 #include "redis_client.h"
 #include "schema.h"
 
@@ -36,6 +38,7 @@ typedef struct Slot {
         Db *db;
         Db *read_db;
         Redis *redis;
+        Publisher *publisher;
         Job job;
         JobResult result;
 } Slot;
@@ -73,12 +76,15 @@ static void job_work(uv_work_t *req) {
         char err[256];
         if (!s->redis)
                 s->redis = redis_new(s->w->cfg.redis_url, 10000, err, sizeof err);
+        if (!s->publisher)
+                s->publisher = publisher_new(&s->w->cfg);
         JobEnv env = {
                 .cfg = &s->w->cfg,
                 .worker_id = s->w->id,
                 .db = &s->db,
                 .read_db = &s->read_db,
                 .redis = &s->redis,
+                .publisher = s->publisher,
                 .stopping = &s->w->stopping,
         };
         /* A fetch that was under way when the stop came may bring jobs
@@ -307,6 +313,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < w.n_slots; i++) {
                 db_free(w.slots[i].db);
                 db_free(w.slots[i].read_db);
+                publisher_free(w.slots[i].publisher);
                 redis_free(w.slots[i].redis);
         }
         free(w.slots);
