@@ -93,3 +93,36 @@ def test_an_establishment_deleted_during_an_import_is_unknown_to_later_batches(r
             (2, "invalid_phone"), (5001, "unknown_establishment")]
     finally:
         sandbox.close()
+
+
+def test_a_user_deleted_while_its_row_is_written_is_created_again(roster, api, worker):
+    """The write finds the users the checks found by id; one deleted in
+    between is not updated but noticed, and the batch checked again
+    creates it anew."""
+    account = roster.new_account()
+    first = b"Email,First Name,Last Name\ngone@example.org,Before,Gone\nstays@example.org,Stays,Here\n"
+    done = wait_final(api, account, upload(api, account, data=first, role="la_user").json()["id"])
+    assert done["counts"]["created"] == 2
+
+    held = roster.db()
+    held.autocommit = False
+    with held.cursor() as cur:
+        # The batch's write waits for this lock, its checks done.
+        cur.execute("LOCK TABLE users IN SHARE MODE")
+        second = b"Email,First Name,Last Name\ngone@example.org,After,Gone\nstays@example.org,Stays,Again\n"
+        iid = upload(api, account, data=second, role="la_user").json()["id"]
+
+        def waiting():
+            with roster.db() as conn, conn.cursor() as c:
+                c.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND query LIKE '%%UPDATE users u SET%%'")
+                return c.fetchone()[0] > 0
+        wait_until(waiting, timeout=60, what="the batch's write to wait")
+        cur.execute("DELETE FROM users WHERE lower(email) = 'gone@example.org'")
+    held.commit()
+    held.close()
+
+    c = wait_final(api, account, iid)["counts"]
+    assert (c["created"], c["updated"], c["unchanged"], c["failed"]) == (1, 1, 0, 0), c
+    names = {u["email"]: u["first_name"] for u in account.users()}
+    assert names == {"gone@example.org": "After", "stays@example.org": "Stays"}, names
