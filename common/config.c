@@ -45,7 +45,8 @@ static const ConfigItem config_table[] = {
           "Largest request body that is not a multipart file part: raw text/csv uploads, JSON. "
           "Each upload in flight holds up to this much memory." },
         { "ROSTER_WORKER_CONCURRENCY", CONFIG_INT, "2", 1, 256, offsetof(Config, worker_concurrency),
-          "Ranges of imports one roster-worker process works on at once." },
+          "Ranges of imports one roster-worker process works on at once; each takes three PostgreSQL "
+          "connections and two Redis ones." },
         { "ROSTER_DB_POOL_SIZE", CONFIG_INT, "16", 2, 1000, offsetof(Config, db_pool_size),
           "Most PostgreSQL connections one roster-api process opens for requests; it has one more, to listen "
           "for changes to imports." },
