@@ -376,31 +376,39 @@ static bool any_links(const ImportBatch *batch) {
 
 /* One statement writes the batch's users, like the database's own
  * INSERT ... ON CONFLICT DO UPDATE but without locking every row it
- * leaves alone: rows whose user the checks found update it, found by id
- * (one probe of the primary key) and only where something differs; rows
- * with no user are inserted (ON CONFLICT DO NOTHING: another import may
- * create the same user meanwhile), and the batch's invite outbox row
- * lists the users created. $5 allows updates, $6 inserts. The email is
- * compared again: a user given another email since the checks is not
- * this row's.
+ * leaves alone: each staged row reads the user the checks found, by id
+ * (b: one probe of the primary key; a user since deleted, or given
+ * another email, is not found), rows that change something update
+ * their user, rows with no user are inserted (ON CONFLICT DO NOTHING:
+ * another import may create the same user meanwhile), and the batch's
+ * invite outbox row lists the users created. $5 allows updates, $6
+ * inserts.
  *
  * Returns ('c', users created), ('u', line) for each updated row, ('n',
  * line) for each row it tried to insert and ('x', line) for each row
- * whose user exists when updates are not allowed. The UPDATE compares
- * the user as it is then: a user changed since the checks is compared
- * in its new version. */
+ * whose user exists when updates are not allowed. The UPDATE repeats the
+ * comparison: a user changed since the statement began is compared
+ * again in its new version. */
 static const char write_sql[] =
-        "WITH upd AS ("
+        "WITH b AS MATERIALIZED ("
+        "  SELECT m.line, m.email, m.first_name, m.last_name, m.job_title, m.phone, m.urn, m.role_id, "
+        "         m.active, m.custom, u.id AS user_id, u.id IS NOT NULL AND " USER_DIFFERS " AS changed "
+        "  FROM roster_stage m "
+        "  LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, establishment_urn, "
+        "                            active, custom FROM users "
+        "                     WHERE id = m.user_id AND account_id = $1::bigint AND lower(email) = m.email_lower "
+        "                     OFFSET 0) u ON true "
+        "  WHERE m.ok), "
+        "upd AS ("
         "  UPDATE users u SET " USER_SET
-        "  FROM roster_stage m WHERE m.ok AND m.user_id IS NOT NULL AND $5::boolean AND u.id = m.user_id "
-        "    AND u.account_id = $1::bigint AND lower(u.email) = m.email_lower AND " USER_DIFFERS
+        "  FROM b m WHERE m.changed AND $5::boolean AND u.id = m.user_id AND " USER_DIFFERS
         "  RETURNING m.line), "
         "ins AS ("
         "  INSERT INTO users (account_id, email, first_name, last_name, job_title, phone, role_id, "
         "                     establishment_urn, active, custom, created_by_import, updated_by_import) "
         "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
         "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
-        "  FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean ORDER BY line "
+        "  FROM b WHERE user_id IS NULL AND $6::boolean ORDER BY line "
         "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id), "
         "ob AS ("
         "  INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
@@ -408,45 +416,8 @@ static const char write_sql[] =
         "  WHERE $4::boolean HAVING count(*) > 0) "
         "SELECT 'c', count(*) FROM ins "
         "UNION ALL SELECT 'u', line FROM upd "
-        "UNION ALL SELECT 'n', line FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean "
-        "UNION ALL SELECT 'x', line FROM roster_stage WHERE ok AND user_id IS NOT NULL AND NOT $5::boolean";
-
-/* Rows with a user the write did not update: unchanged after all (their
- * custom fields or links decide), unless their user went since the
- * checks (deleted, or given another email). Then the batch is checked
- * again: -EAGAIN. */
-static int check_gone(Db *db, const UserStoreJob *job, const ImportBatch *batch, const bool *changed,
-                      const char *account) {
-        Buf lines = BUF_INIT;
-        int r = buf_append_char(&lines, '{');
-        size_t n = 0;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const BatchRow *row = &batch->rows[i];
-                if (!staged(row) || !row->user_id || changed[i])
-                        continue;
-                r = buf_printf(&lines, "%s%lu", n++ ? "," : "", row->user.line);
-        }
-        if (r >= 0)
-                r = buf_append_char(&lines, '}');
-        if (r >= 0 && n > 0 && job->mode != IMPORT_MODE_CREATE_ONLY) {
-                const char *p[] = { account, lines.data };
-                PGresult *res = db_exec(db,
-                                        "SELECT count(*) FROM roster_stage s "
-                                        "WHERE s.ok AND s.line = ANY ($2::int[]) AND NOT EXISTS ("
-                                        "  SELECT 1 FROM users u WHERE u.id = s.user_id AND u.account_id = $1::bigint "
-                                        "    AND lower(u.email) = s.email_lower)",
-                                        2, p);
-                if (!res)
-                        r = db_error(db);
-                else if (strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0) {
-                        snprintf(db->errmsg, sizeof db->errmsg, "a user of the batch went while it was written");
-                        r = -EAGAIN;
-                }
-                PQclear(res);
-        }
-        buf_done(&lines);
-        return r;
-}
+        "UNION ALL SELECT 'n', line FROM b WHERE user_id IS NULL AND $6::boolean "
+        "UNION ALL SELECT 'x', line FROM b WHERE user_id IS NOT NULL AND NOT $5::boolean";
 
 /* Lines as a PostgreSQL array literal. */
 static int lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
@@ -591,8 +562,6 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
                 }
         }
         if (n_late > 0 && (r = unstage_failed(db, batch)) < 0)
-                return r;
-        if ((r = check_gone(db, job, batch, changed, account)) < 0)
                 return r;
         if (job->invite && !job->dry_run)
                 *ret_invites = (int64_t) n_created;
