@@ -100,7 +100,6 @@ void import_batch_rewind(ImportBatch *b) {
                 b->rows[i].user_id = 0;
                 b->rows[i].pupils_ignored = false;
                 b->rows[i].unchanged = false;
-                b->rows[i].changes = false;
                 u->n_issues = b->rows[i].n_rule_issues;
                 u->failed = false;
                 for (size_t k = 0; k < u->n_issues; k++)

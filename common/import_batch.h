@@ -24,7 +24,6 @@ typedef struct BatchRow {
         int64_t user_id; /* the existing user with this email, 0 when none */
         bool pupils_ignored; /* the user's establishment overrides the row's UPNs */
         bool unchanged; /* the user has every value the row sets: nothing to write */
-        bool changes; /* the user lacks a value the row sets: it is updated */
 } BatchRow;
 
 typedef struct ImportBatch {

@@ -22,7 +22,7 @@ static const char stage_ddl[] =
         "  urn integer, role_id bigint, active boolean, custom jsonb,"
         "  upns text[], set_pupils boolean NOT NULL,"
         "  team_ids bigint[], set_teams boolean NOT NULL,"
-        "  user_id bigint, changes boolean NOT NULL"
+        "  user_id bigint"
         ") ON COMMIT DELETE ROWS";
 
 static int put_text(Buf *b, const char *s) {
@@ -109,8 +109,6 @@ static int stage_row(Buf *b, const BatchRow *row) {
                 r = buf_append_char(b, '\t');
         if (r >= 0)
                 r = row->user_id ? buf_append_i64(b, row->user_id) : buf_append_str(b, "\\N");
-        if (r >= 0)
-                r = buf_append_str(b, row->changes ? "\tt" : "\tf");
         return r < 0 ? r : buf_append_char(b, '\n');
 }
 
@@ -119,7 +117,7 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         int r = db_copy_start(&c, db,
                               "COPY roster_stage (line, ok, email, email_lower, first_name, last_name, "
                               "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
-                              "set_teams, user_id, changes) FROM STDIN");
+                              "set_teams, user_id) FROM STDIN");
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
@@ -171,13 +169,10 @@ static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_li
  * already has every value the row sets, so that writing the row would
  * change nothing (as USER_DIFFERS below decides it). Rows that set custom
  * fields or links are left to the write. */
-static bool row_judged(const BatchRow *row) {
-        const UserRow *u = &row->user;
-        return u->n_custom == 0 && !u->set_teams && !(u->set_pupils && !row->pupils_ignored) && u->role;
-}
-
 static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, int col) {
         const UserRow *u = &row->user;
+        if (u->n_custom > 0 || u->set_teams || (u->set_pupils && !row->pupils_ignored) || !u->role)
+                return false;
 #define SAME_TEXT(value, k) (PQgetisnull(res, i, col + (k)) ? (value) == NULL : (value) && strcmp((value), PQgetvalue(res, i, col + (k))) == 0)
         if (!SAME_TEXT(u->first_name, 0) || !SAME_TEXT(u->last_name, 1))
                 return false;
@@ -329,10 +324,7 @@ static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                                                      "pupil links; the UPNs are ignored")) < 0)
                                 goto out;
                 }
-                if (!row->user.failed && exists && row_judged(row)) {
-                        row->unchanged = row_matches_user(row, res, i, 5);
-                        row->changes = !row->unchanged;
-                }
+                row->unchanged = !row->user.failed && exists && row_matches_user(row, res, i, 5);
         }
 out:
         PQclear(res);
@@ -399,21 +391,17 @@ static bool any_links(const ImportBatch *batch) {
  * again in its new version. */
 static const char write_sql[] =
         "WITH b AS MATERIALIZED ("
-        "  SELECT m.line, m.email, m.email_lower, m.first_name, m.last_name, m.job_title, m.phone, m.urn, "
-        "         m.role_id, m.active, m.custom, m.changes, "
-        "         CASE WHEN m.changes THEN m.user_id ELSE u.id END AS user_id, "
-        "         m.changes OR (u.id IS NOT NULL AND " USER_DIFFERS ") AS changed "
+        "  SELECT m.line, m.email, m.first_name, m.last_name, m.job_title, m.phone, m.urn, m.role_id, "
+        "         m.active, m.custom, u.id AS user_id, u.id IS NOT NULL AND " USER_DIFFERS " AS changed "
         "  FROM roster_stage m "
         "  LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, establishment_urn, "
         "                            active, custom FROM users "
-        "                     WHERE NOT m.changes AND id = m.user_id AND account_id = $1::bigint "
-        "                       AND lower(email) = m.email_lower "
+        "                     WHERE id = m.user_id AND account_id = $1::bigint AND lower(email) = m.email_lower "
         "                     OFFSET 0) u ON true "
         "  WHERE m.ok), "
         "upd AS ("
         "  UPDATE users u SET " USER_SET
-        "  FROM b m WHERE m.changed AND $5::boolean AND u.id = m.user_id AND u.account_id = $1::bigint "
-        "    AND lower(u.email) = m.email_lower AND " USER_DIFFERS
+        "  FROM b m WHERE m.changed AND $5::boolean AND u.id = m.user_id AND " USER_DIFFERS
         "  RETURNING m.line), "
         "ins AS ("
         "  INSERT INTO users (account_id, email, first_name, last_name, job_title, phone, role_id, "
@@ -575,15 +563,6 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         }
         if (n_late > 0 && (r = unstage_failed(db, batch)) < 0)
                 return r;
-        /* A row the checks found changing its user that the UPDATE did
-         * not change: its user went since (deleted, or given another
-         * email), or was changed meanwhile to what the row sets. The
-         * batch is checked again, which tells the two apart. */
-        for (size_t i = 0; job->mode != IMPORT_MODE_CREATE_ONLY && i < batch->n; i++)
-                if (staged(&batch->rows[i]) && batch->rows[i].changes && !changed[i]) {
-                        snprintf(db->errmsg, sizeof db->errmsg, "a user of the batch changed while it was written");
-                        return -EAGAIN;
-                }
         if (job->invite && !job->dry_run)
                 *ret_invites = (int64_t) n_created;
         if (n_created < n_tried && (r = write_raced(db, job, batch, created, changed, account)) < 0)

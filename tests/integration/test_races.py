@@ -115,7 +115,7 @@ def test_a_user_deleted_while_its_row_is_written_is_created_again(roster, api, w
         def waiting():
             with roster.db() as conn, conn.cursor() as c:
                 c.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                          "AND application_name = 'roster-worker'")
+                          "AND query LIKE '%%UPDATE users u SET%%'")
                 return c.fetchone()[0] > 0
         wait_until(waiting, timeout=60, what="the batch's write to wait")
         cur.execute("DELETE FROM users WHERE lower(email) = 'gone@example.org'")
