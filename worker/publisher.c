@@ -94,17 +94,19 @@ Publisher *publisher_new(const Config *cfg) {
         if (!p)
                 return NULL;
         p->cfg = cfg;
-        pthread_mutex_init(&p->lock, NULL);
-        pthread_cond_init(&p->wake, NULL);
-        pthread_cond_init(&p->idle, NULL);
-        if (pthread_create(&p->thread, NULL, run, p) != 0) {
-                pthread_mutex_destroy(&p->lock);
-                pthread_cond_destroy(&p->wake);
+        /* Each step undone in reverse if a later one fails. */
+        int made = 0;
+        if (pthread_mutex_init(&p->lock, NULL) == 0 && ++made && pthread_cond_init(&p->wake, NULL) == 0 && ++made &&
+            pthread_cond_init(&p->idle, NULL) == 0 && ++made && pthread_create(&p->thread, NULL, run, p) == 0)
+                return p;
+        if (made > 2)
                 pthread_cond_destroy(&p->idle);
-                free(p);
-                return NULL;
-        }
-        return p;
+        if (made > 1)
+                pthread_cond_destroy(&p->wake);
+        if (made > 0)
+                pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
 }
 
 void publisher_free(Publisher *p) {
