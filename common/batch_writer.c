@@ -5,6 +5,22 @@
 
 #include "error_log.h"
 
+int batch_writer_plan(Db *db) {
+        /* Every statement of a batch is driven by its few rows and must
+         * probe the big tables by index. Statistics lag behind a big
+         * import (autovacuum analyses a minute later), and prepared
+         * statements keep the plan made when the tables were small: the
+         * planner then picks scans and hash joins over whole tables, which
+         * makes a batch cost as much as the table is big. Rule those out
+         * for this transaction (one round trip: SET LOCAL each). The
+         * costs this gives scans would make every statement look worth
+         * compiling: no JIT either. */
+        return db_run(db,
+                      "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
+                      "       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)",
+                      0, NULL);
+}
+
 int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) {
         BatchCounts c = { .rows = (int64_t) batch->n };
         bool *created = calloc(batch->n ? batch->n : 1, sizeof *created);
@@ -15,19 +31,7 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
                 goto out;
         }
 
-        /* Every statement below is driven by the few rows of the batch and
-         * must probe the big tables by index. Statistics lag behind a big
-         * import (autovacuum analyses a minute later), and prepared
-         * statements keep the plan made when the tables were small: the
-         * planner then picks scans and hash joins over whole tables, which
-         * makes a batch cost as much as the table is big. Rule those out
-         * for this transaction (one round trip: SET LOCAL each). The
-         * costs this gives scans would make every statement look worth
-         * compiling: no JIT either. */
-        if ((r = db_run(db,
-                        "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
-                        "       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)",
-                        0, NULL)) < 0 ||
+        if ((r = batch_writer_plan(db)) < 0 ||
             (r = user_store_check(db, job, batch)) < 0)
                 goto out;
 

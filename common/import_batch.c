@@ -95,9 +95,11 @@ int import_batch_mark_duplicates(ImportBatch *b) {
 }
 
 void import_batch_rewind(ImportBatch *b) {
+        b->looked_up = false;
         for (size_t i = 0; i < b->n; i++) {
                 UserRow *u = &b->rows[i].user;
                 b->rows[i].user_id = 0;
+                b->rows[i].user_linked = b->rows[i].matches_user = b->rows[i].urn_unknown = false;
                 b->rows[i].pupils_ignored = false;
                 b->rows[i].unchanged = false;
                 u->n_issues = b->rows[i].n_rule_issues;
@@ -132,6 +134,7 @@ size_t import_batch_warned(const ImportBatch *b) {
 
 void import_batch_reset(ImportBatch *b) {
         b->n = 0;
+        b->looked_up = false;
         arena_reset(&b->arena);
 }
 

@@ -19,11 +19,14 @@ typedef struct BatchRow {
         const char *cells_json; /* the record's cells as a JSON array */
         size_t n_rule_issues; /* issues from the row rules; later ones come from the database */
         bool register_email; /* the first row of the import with this email so far */
-        /* Found by the database checks (user_store.c); cleared by
-         * import_batch_rewind(). */
+        /* Found by the database look-up and checks (user_store.c);
+         * cleared by import_batch_rewind(). */
         int64_t user_id; /* the existing user with this email, 0 when none */
+        bool user_linked; /* that user has an establishment */
+        bool matches_user; /* that user has every value the row sets */
+        bool urn_unknown; /* no establishment has the row's URN */
         bool pupils_ignored; /* the user's establishment overrides the row's UPNs */
-        bool unchanged; /* the user has every value the row sets: nothing to write */
+        bool unchanged; /* the row did not fail and matches its user: nothing to write */
 } BatchRow;
 
 typedef struct ImportBatch {
@@ -33,9 +36,11 @@ typedef struct ImportBatch {
         /* Rows are read for their emails only (registering them): their
          * cells are not kept (cells_json is NULL). */
         bool keys_only;
+        /* The rows were looked up ahead of the write (user_store_look_up()). */
+        bool looked_up;
 } ImportBatch;
 
-#define IMPORT_BATCH_INIT ((ImportBatch){ NULL, 0, 0, ARENA_INIT, false })
+#define IMPORT_BATCH_INIT ((ImportBatch){ NULL, 0, 0, ARENA_INIT, false, false })
 
 /* Checks a data record and appends it. 0 or -ENOMEM. */
 int import_batch_add(ImportBatch *b, const RuleContext *ctx, const HeaderMap *hm, const CsvRecord *rec,
@@ -46,8 +51,8 @@ int import_batch_add(ImportBatch *b, const RuleContext *ctx, const HeaderMap *hm
  * register_email. 0 or -ENOMEM. */
 int import_batch_mark_duplicates(ImportBatch *b) _must_check_;
 
-/* Drops the issues added after the row rules (before a transaction is
- * tried again). */
+/* Drops the issues added after the row rules and what the database
+ * look-up found (before a transaction is tried again). */
 void import_batch_rewind(ImportBatch *b);
 
 /* Rows that failed / that carry a warning (and did not fail). */

@@ -193,147 +193,181 @@ static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, in
         return true;
 }
 
-/* The checks that need the database, in one statement over the batch's
- * keys (before anything is staged): in-file duplicates of earlier
- * batches and ranges (registering this batch's first occurrences at the
- * same time), unknown establishments, and the existing user of each
- * email. Adds the issues to the rows and sets their user_id,
- * pupils_ignored and unchanged. */
-static int database_checks(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT, reg = BUF_INIT, dup = BUF_INIT;
+/* Looks up what the database knows of each row: the user of its email
+ * (and whether the row would change it) and whether its URN exists (only
+ * the URNs not in `known`, which may be NULL; those found are added).
+ * One index probe per row, whatever the statistics say: OFFSET 0 keeps
+ * the planner from flattening the lookups into joins it would plan from
+ * stale statistics, and from hashing every establishment for the few
+ * URNs a batch still asks for. Sets the rows' user_id, user_linked,
+ * urn_unknown and matches_user; adds no issue (check_issues() does). */
+static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
+        Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT;
         PGresult *res = NULL;
         bool any = false;
         int r = 0;
         if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
-            (r = buf_append_char(&urns, '{')) < 0 || (r = buf_append_char(&reg, '{')) < 0 ||
-            (r = buf_append_char(&dup, '{')) < 0)
+            (r = buf_append_char(&urns, '{')) < 0)
                 goto out;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const BatchRow *row = &batch->rows[i];
-                const UserRow *u = &row->user;
-                /* An email on one row of the file needs no duplicate
-                 * check: it is neither registered nor looked up among
-                 * the registered. */
-                bool may_repeat = u->email_lower &&
-                                  (!job->emails ||
-                                   email_filter_may_repeat(job->emails, u->email_lower, strlen(u->email_lower)));
-                /* Nor is a URN an earlier batch found asked for again. */
-                bool ask_urn = u->urn > 0 && !urn_set_has(job->known_urns, u->urn);
-                any = any || u->email_lower || ask_urn;
+                const UserRow *u = &batch->rows[i].user;
+                bool ask_urn = u->urn > 0 && !urn_set_has(known, u->urn);
+                if (!u->email_lower && !ask_urn)
+                        continue;
                 if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
-                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0 ||
-                    (r = ask_urn ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL")) < 0 ||
-                    (r = db_array_sep(&reg)) < 0 ||
-                    (r = buf_append_char(&reg, row->register_email && may_repeat ? 't' : 'f')) < 0 ||
-                    (r = db_array_sep(&dup)) < 0)
+                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0)
                         break;
-                r = buf_append_char(&dup, may_repeat ? 't' : 'f');
+                r = ask_urn ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL");
+                any = true;
         }
-        /* Nothing to ask: no statement. */
         if (r < 0 || !any)
                 goto out;
         if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
-            (r = buf_append_char(&urns, '}')) < 0 || (r = buf_append_char(&reg, '}')) < 0 ||
-            (r = buf_append_char(&dup, '}')) < 0)
+            (r = buf_append_char(&urns, '}')) < 0)
                 goto out;
 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { job->import_id, account, lines.data, emails.data, urns.data, reg.data, dup.data };
-        /* The registering INSERT and the SELECT see the same snapshot: a
-         * row is a duplicate when its email was registered with a smaller
-         * line - by an earlier batch, an earlier range, or a range that
-         * registered its emails before any of them was applied - never of
-         * its own batch's (a batch's emails are distinct). x looks each
-         * email that may repeat up once (registered: its line, or NULL).
-         * The INSERT takes the emails nobody registered and those a later
-         * range registered ahead, and keeps the smaller line where one
-         * does so meanwhile (in email order, as range_store_register()
-         * does, so that the two never deadlock).
-         * The user of each email is read here, once: a row that would
-         * change nothing is not written at all, and the write finds the
-         * others by id. Lookups are one index probe per row, whatever the
-         * statistics say (OFFSET 0 keeps the planner from flattening the
-         * user lookup into a join it would plan from stale statistics,
-         * and from hashing every establishment for the few URNs a batch
-         * still asks for). */
+        const char *p[] = { account, lines.data, emails.data, urns.data };
         res = db_exec(
                 db,
-                "WITH x AS MATERIALIZED ("
-                "  SELECT x.*, "
-                "    CASE WHEN x.dup THEN (SELECT e.line FROM import_emails e "
-                "                          WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) "
-                "    END AS registered "
-                "  FROM unnest($3::int[], $4::text[], $5::int[], $6::boolean[], $7::boolean[]) "
-                "    AS x(line, email_lower, urn, register, dup)), "
-                "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
-                "        SELECT $1::uuid, email_lower, line FROM x "
-                "        WHERE register AND (registered IS NULL OR registered > line) "
-                "        ORDER BY email_lower "
-                "        ON CONFLICT (import_id, email_lower) DO UPDATE SET line = excluded.line "
-                "        WHERE import_emails.line > excluded.line) "
-                "SELECT x.line, CASE WHEN x.registered < x.line THEN x.registered END, "
+                "SELECT x.line, "
                 "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
                 "  u.id, u.establishment_urn IS NOT NULL, "
                 "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
-                "FROM x LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
-                "                                 establishment_urn, active FROM users "
-                "                          WHERE x.email_lower IS NOT NULL AND account_id = $2::bigint "
-                "                            AND lower(email) = x.email_lower "
-                "                          OFFSET 0) u ON true "
+                "FROM unnest($2::int[], $3::text[], $4::int[]) AS x(line, email_lower, urn) "
+                "LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
+                "                          establishment_urn, active FROM users "
+                "                   WHERE x.email_lower IS NOT NULL AND account_id = $1::bigint "
+                "                     AND lower(email) = x.email_lower "
+                "                   OFFSET 0) u ON true "
                 "ORDER BY x.line",
-                7, p);
+                4, p);
         if (!res) {
                 r = db_error(db);
                 goto out;
         }
-
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
                 BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (!row)
                         continue;
-                bool has_email = row->user.email_lower != NULL;
-                bool exists = !PQgetisnull(res, i, 3);
-
-                row->user_id = exists ? strtoll(PQgetvalue(res, i, 3), NULL, 10) : 0;
-                if (!PQgetisnull(res, i, 1) && (r = set_duplicate(batch, row, PQgetvalue(res, i, 1))) < 0)
-                        goto out;
-                if (PQgetvalue(res, i, 2)[0] == 't') {
-                        if ((r = add(batch, row, "urn", "unknown_establishment",
-                                     "no establishment has this URN; load the establishments (GIAS) or correct "
-                                     "the URN")) < 0)
-                                goto out;
-                } else if (row->user.urn > 0)
-                        urn_set_add(job->known_urns, row->user.urn);
-                if (has_email && exists && job->mode == IMPORT_MODE_CREATE_ONLY &&
-                    (r = add(batch, row, "email", "already_exists",
-                             "a user with this email already exists, and the import only creates users")) < 0)
-                        goto out;
-                if (has_email && !exists && job->mode == IMPORT_MODE_UPDATE_ONLY &&
-                    (r = add(batch, row, "email", "not_found",
-                             "no user has this email, and the import only updates users")) < 0)
-                        goto out;
-                /* The row leaves the URN alone, and the user has one: the
-                 * establishment overrides pupil links. */
-                if (!row->user.failed && row->user.set_pupils && row->user.urn == URN_KEEP && exists &&
-                    PQgetvalue(res, i, 4)[0] == 't') {
-                        row->pupils_ignored = true;
-                        if ((r = row_rules_add_issue(&row->user, &batch->arena, SEVERITY_WARNING, "upn", "upns_ignored",
-                                                     "the user is linked to an establishment, which overrides "
-                                                     "pupil links; the UPNs are ignored")) < 0)
-                                goto out;
-                }
-                row->unchanged = !row->user.failed && exists && row_matches_user(row, res, i, 5);
+                row->urn_unknown = PQgetvalue(res, i, 1)[0] == 't';
+                if (!row->urn_unknown && row->user.urn > 0)
+                        urn_set_add(known, row->user.urn);
+                if (PQgetisnull(res, i, 2))
+                        continue;
+                row->user_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+                row->user_linked = PQgetvalue(res, i, 3)[0] == 't';
+                row->matches_user = row_matches_user(row, res, i, 4);
         }
 out:
         PQclear(res);
         buf_done(&lines);
         buf_done(&emails);
         buf_done(&urns);
-        buf_done(&reg);
-        buf_done(&dup);
         return r;
+}
+
+/* In-file duplicates of earlier batches and ranges, registering this
+ * batch's first occurrences at the same time, in one statement. The
+ * registering INSERT and the SELECT see the same snapshot: a row is a
+ * duplicate when its email was registered with a smaller line - by an
+ * earlier batch, an earlier range, or a range that registered its emails
+ * before any of them was applied - never of its own batch's (a batch's
+ * emails are distinct). The INSERT takes the emails nobody registered
+ * and those a later range registered ahead, and keeps the smaller line
+ * where one does so meanwhile (in email order, as range_store_register()
+ * does, so that the two never deadlock). Emails on one row of the file
+ * (as the job's filter says) are neither registered nor looked up. */
+static int find_duplicates(Db *db, const UserStoreJob *job, ImportBatch *batch) {
+        Buf lines = BUF_INIT, emails = BUF_INIT, reg = BUF_INIT;
+        PGresult *res = NULL;
+        bool any = false;
+        int r = 0;
+        if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
+            (r = buf_append_char(&reg, '{')) < 0)
+                goto out;
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                const BatchRow *row = &batch->rows[i];
+                const char *email = row->user.email_lower;
+                if (!email || (job->emails && !email_filter_may_repeat(job->emails, email, strlen(email))))
+                        continue;
+                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, row->user.line)) < 0 ||
+                    (r = db_array_text(&emails, email)) < 0 || (r = db_array_sep(&reg)) < 0)
+                        break;
+                r = buf_append_char(&reg, row->register_email ? 't' : 'f');
+                any = true;
+        }
+        if (r < 0 || !any)
+                goto out;
+        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
+            (r = buf_append_char(&reg, '}')) < 0)
+                goto out;
+
+        const char *p[] = { job->import_id, lines.data, emails.data, reg.data };
+        res = db_exec(db,
+                      "WITH x AS MATERIALIZED ("
+                      "  SELECT x.*, (SELECT e.line FROM import_emails e "
+                      "               WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) AS registered "
+                      "  FROM unnest($2::int[], $3::text[], $4::boolean[]) AS x(line, email_lower, register)), "
+                      "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
+                      "        SELECT $1::uuid, email_lower, line FROM x "
+                      "        WHERE register AND (registered IS NULL OR registered > line) "
+                      "        ORDER BY email_lower "
+                      "        ON CONFLICT (import_id, email_lower) DO UPDATE SET line = excluded.line "
+                      "        WHERE import_emails.line > excluded.line) "
+                      "SELECT line, registered FROM x WHERE registered < line ORDER BY line",
+                      4, p);
+        if (!res) {
+                r = db_error(db);
+                goto out;
+        }
+        size_t hint = 0;
+        for (int i = 0; i < PQntuples(res) && r >= 0; i++) {
+                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                if (row)
+                        r = set_duplicate(batch, row, PQgetvalue(res, i, 1));
+        }
+out:
+        PQclear(res);
+        buf_done(&lines);
+        buf_done(&emails);
+        buf_done(&reg);
+        return r;
+}
+
+/* The issues of what look_up() found, and which rows change nothing. */
+static int check_issues(const UserStoreJob *job, ImportBatch *batch) {
+        int r;
+        for (size_t i = 0; i < batch->n; i++) {
+                BatchRow *row = &batch->rows[i];
+                UserRow *u = &row->user;
+                bool exists = row->user_id != 0;
+                if (row->urn_unknown &&
+                    (r = add(batch, row, "urn", "unknown_establishment",
+                             "no establishment has this URN; load the establishments (GIAS) or correct the URN")) < 0)
+                        return r;
+                if (exists && job->mode == IMPORT_MODE_CREATE_ONLY &&
+                    (r = add(batch, row, "email", "already_exists",
+                             "a user with this email already exists, and the import only creates users")) < 0)
+                        return r;
+                if (u->email_lower && !exists && job->mode == IMPORT_MODE_UPDATE_ONLY &&
+                    (r = add(batch, row, "email", "not_found",
+                             "no user has this email, and the import only updates users")) < 0)
+                        return r;
+                /* The row leaves the URN alone, and the user has one: the
+                 * establishment overrides pupil links. */
+                if (!u->failed && u->set_pupils && u->urn == URN_KEEP && exists && row->user_linked) {
+                        row->pupils_ignored = true;
+                        if ((r = row_rules_add_issue(u, &batch->arena, SEVERITY_WARNING, "upn", "upns_ignored",
+                                                     "the user is linked to an establishment, which overrides "
+                                                     "pupil links; the UPNs are ignored")) < 0)
+                                return r;
+                }
+                row->unchanged = !u->failed && exists && row->matches_user;
+        }
+        return 0;
 }
 
 /* Lines (of ok rows) that a statement's result names in its first column,
@@ -376,39 +410,36 @@ static bool any_links(const ImportBatch *batch) {
 
 /* One statement writes the batch's users, like the database's own
  * INSERT ... ON CONFLICT DO UPDATE but without locking every row it
- * leaves alone: each staged row reads the user the checks found, by id
- * (b: one probe of the primary key; a user since deleted, or given
- * another email, is not found), rows that change something update
- * their user, rows with no user are inserted (ON CONFLICT DO NOTHING:
- * another import may create the same user meanwhile), and the batch's
- * invite outbox row lists the users created. $5 allows updates, $6
- * inserts.
+ * leaves alone. Rows whose user the checks found update it, found by id
+ * (one probe of the primary key; a user since deleted, or given another
+ * email, is not found, and user_store_write() then has the batch checked
+ * again); rows with no user are inserted (ON CONFLICT DO NOTHING: another
+ * import may create the same user meanwhile), and the batch's invite
+ * outbox row lists the users created. The UPDATE repeats the comparison:
+ * it judges the rows the worker could not (custom fields), and a user
+ * changed since the checks is compared again in its new version.
  *
- * Returns ('c', users created), ('u', line) for each updated row, ('n',
- * line) for each row it tried to insert and ('x', line) for each row
- * whose user exists when updates are not allowed. The UPDATE repeats the
- * comparison: a user changed since the statement began is compared
- * again in its new version. */
+ * The user's account is compared as `account_id + 0`: the one index that
+ * starts with account_id must not drive the update. Statistics that do
+ * not know a new account yet make the planner expect few users there, and
+ * it would then read all of them for every batch.
+ *
+ * $5 allows updates, $6 inserts. Returns ('c', users created), ('u',
+ * line) for each updated row and ('n', line) for each row it tried to
+ * insert. */
 static const char write_sql[] =
-        "WITH b AS MATERIALIZED ("
-        "  SELECT m.line, m.email, m.first_name, m.last_name, m.job_title, m.phone, m.urn, m.role_id, "
-        "         m.active, m.custom, u.id AS user_id, u.id IS NOT NULL AND " USER_DIFFERS " AS changed "
-        "  FROM roster_stage m "
-        "  LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, establishment_urn, "
-        "                            active, custom FROM users "
-        "                     WHERE id = m.user_id AND account_id = $1::bigint AND lower(email) = m.email_lower "
-        "                     OFFSET 0) u ON true "
-        "  WHERE m.ok), "
-        "upd AS ("
+        "WITH upd AS ("
         "  UPDATE users u SET " USER_SET
-        "  FROM b m WHERE m.changed AND $5::boolean AND u.id = m.user_id AND " USER_DIFFERS
+        "  FROM roster_stage m "
+        "  WHERE m.ok AND $5::boolean AND u.id = m.user_id AND u.account_id + 0 = $1::bigint "
+        "    AND lower(u.email) = m.email_lower AND " USER_DIFFERS
         "  RETURNING m.line), "
         "ins AS ("
         "  INSERT INTO users (account_id, email, first_name, last_name, job_title, phone, role_id, "
         "                     establishment_urn, active, custom, created_by_import, updated_by_import) "
         "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
         "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
-        "  FROM b WHERE user_id IS NULL AND $6::boolean ORDER BY line "
+        "  FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean ORDER BY line "
         "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id), "
         "ob AS ("
         "  INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
@@ -416,8 +447,45 @@ static const char write_sql[] =
         "  WHERE $4::boolean HAVING count(*) > 0) "
         "SELECT 'c', count(*) FROM ins "
         "UNION ALL SELECT 'u', line FROM upd "
-        "UNION ALL SELECT 'n', line FROM b WHERE user_id IS NULL AND $6::boolean "
-        "UNION ALL SELECT 'x', line FROM b WHERE user_id IS NOT NULL AND NOT $5::boolean";
+        "UNION ALL SELECT 'n', line FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean";
+
+/* Whether every staged row with a user that the write left alone still
+ * has that user: the write then changed nothing there because nothing
+ * differs. A user deleted (or given another email) since the checks
+ * makes it return -EAGAIN, so that the batch is checked again and the
+ * row creates the user anew. */
+static int users_still_there(Db *db, const ImportBatch *batch, const bool *changed, const char *account) {
+        Buf lines = BUF_INIT;
+        int r = buf_append_char(&lines, '{');
+        bool any = false;
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                const BatchRow *row = &batch->rows[i];
+                if (!staged(row) || !row->user_id || changed[i])
+                        continue;
+                r = buf_printf(&lines, "%s%lu", any ? "," : "", row->user.line);
+                any = true;
+        }
+        if (r >= 0)
+                r = buf_append_char(&lines, '}');
+        if (r < 0 || !any)
+                goto out;
+        const char *p[] = { account, lines.data };
+        PGresult *res = db_exec(db,
+                                "SELECT 1 FROM roster_stage s "
+                                "WHERE s.ok AND s.line = ANY ($2::int[]) AND NOT EXISTS ("
+                                "  SELECT 1 FROM users u WHERE u.id = s.user_id AND u.account_id + 0 = $1::bigint "
+                                "    AND lower(u.email) = s.email_lower) "
+                                "LIMIT 1",
+                                2, p);
+        if (!res)
+                r = db_error(db);
+        else if (PQntuples(res) > 0)
+                r = -EAGAIN;
+        PQclear(res);
+out:
+        buf_done(&lines);
+        return r;
+}
 
 /* Lines as a PostgreSQL array literal. */
 static int lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
@@ -529,7 +597,7 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         _cleanup_(PQclearp) PGresult *res = db_exec(db, write_sql, 6, p);
         if (!res)
                 return db_error(db);
-        size_t n_created = 0, n_tried = 0, n_late = 0, hint_u = 0, hint_n = 0, hint_x = 0;
+        size_t n_created = 0, n_tried = 0, hint_u = 0, hint_n = 0;
         for (int i = 0; i < PQntuples(res); i++) {
                 char kind = PQgetvalue(res, i, 0)[0];
                 unsigned long v = strtoul(PQgetvalue(res, i, 1), NULL, 10);
@@ -548,20 +616,9 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
                                 n_tried++;
                         }
                         break;
-                case 'x':
-                        /* Only in create_only mode: a user created since
-                         * the checks. */
-                        if ((row = row_at_line(batch, v, &hint_x))) {
-                                if ((r = add(batch, row, "email", "already_exists",
-                                             "a user with this email already exists, and the import only creates "
-                                             "users")) < 0)
-                                        return r;
-                                n_late++;
-                        }
-                        break;
                 }
         }
-        if (n_late > 0 && (r = unstage_failed(db, batch)) < 0)
+        if ((r = users_still_there(db, batch, changed, account)) < 0)
                 return r;
         if (job->invite && !job->dry_run)
                 *ret_invites = (int64_t) n_created;
@@ -615,8 +672,24 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         return 0;
 }
 
+int user_store_look_up(Db *db, const UserStoreJob *job, ImportBatch *batch) {
+        int r = look_up(db, job, job->known_urns, batch);
+        if (r < 0) {
+                import_batch_rewind(batch);
+                return r;
+        }
+        batch->looked_up = true;
+        return 0;
+}
+
 int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        return database_checks(db, job, batch);
+        int r;
+        /* Looked up in the transaction: every URN is asked for. */
+        if (!batch->looked_up && (r = look_up(db, job, NULL, batch)) < 0)
+                return r;
+        if ((r = find_duplicates(db, job, batch)) < 0)
+                return r;
+        return check_issues(job, batch);
 }
 
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
@@ -632,10 +705,11 @@ int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *
         if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
                 return r;
         r = write_users(db, job, batch, created, changed, ret_invites);
-        /* An establishment deleted since an earlier batch found it: again,
-         * asking for every URN. */
-        if (r == -EIO && db_sqlstate_is(db, "23503") && urn_set_count(job->known_urns) > 0) {
-                urn_set_clear(job->known_urns);
+        /* An establishment deleted since the batch was looked up, or since
+         * an earlier batch found it: again, in the transaction, asking for
+         * every URN. */
+        if (r == -EIO && db_sqlstate_is(db, "23503") && batch->looked_up) {
+                atomic_store(job->known_urns_stale, true);
                 return -EAGAIN;
         }
         return r;

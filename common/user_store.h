@@ -1,20 +1,28 @@
 /* user_store: the users of an account and their links, written from a
  * batch of checked rows.
  *
- * Set-based: user_store_check() asks the database, in one statement, what
- * the rows cannot tell alone (duplicates on earlier batches or ranges,
- * unknown URNs, the existing user of each email, whose values tell which
- * rows would change nothing); user_store_write() COPYs the other rows into
- * a temporary staging table and upserts the users, replaces pupil and team
- * links where a row gives them, and - in the users' own statement, so that
- * no created user goes without - writes the batch's invite outbox row.
- * batch_writer.h runs these in order with the other stores of a batch.
+ * Set-based: user_store_look_up() asks the database, in one statement,
+ * what it knows of the rows (the existing user of each email, whose values
+ * tell which rows would change nothing; unknown URNs), and may run ahead
+ * of the write, outside its transaction, on a connection of its own.
+ * user_store_check() then finds in-file duplicates of earlier batches and
+ * ranges (and looks up a batch not looked up yet) and adds the issues;
+ * user_store_write() COPYs the other rows into a temporary staging table
+ * and upserts the users, replaces pupil and team links where a row gives
+ * them, and - in the users' own statement, so that no created user goes
+ * without - writes the batch's invite outbox row. What changed between the
+ * look-up and the write (a user deleted, an establishment gone) makes the
+ * write return -EAGAIN, and the batch is then checked again in the
+ * transaction. batch_writer.h runs these in order with the other stores
+ * of a batch.
  *
- * Runs inside the caller's transaction. Issues the database finds are
- * added to the batch rows (import_batch_rewind() undoes them for a retry).
+ * user_store_check() and user_store_write() run inside the caller's
+ * transaction. Issues the database finds are added to the batch rows
+ * (import_batch_rewind() undoes them and the look-up, for a retry).
  * Returns 0, -EAGAIN/-EIO (db->errmsg), -ENOMEM. */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,14 +43,21 @@ typedef struct UserStoreJob {
          * that surely do not are neither registered for the duplicate
          * check nor looked up there. */
         const EmailFilter *emails;
-        /* The URNs of establishments the import's earlier batches found
-         * (NULL: every URN is asked for). Those are not asked again.
+        /* The URNs of establishments the import's earlier look-ups found
+         * (NULL: every URN is asked for). Those are not asked again. Only
+         * user_store_look_up() uses the set, on the thread that owns it.
          * Establishments are only ever added or renamed; should one be
-         * deleted all the same, the write fails on the users' foreign key
-         * and user_store_write() empties the set and returns -EAGAIN, so
-         * that the batch is checked again. */
+         * deleted all the same, the write fails on the users' foreign key,
+         * and user_store_write() sets *known_urns_stale (from the writing
+         * thread: the owner empties the set before its next look-up) and
+         * returns -EAGAIN, so that the batch is checked again. */
         UrnSet *known_urns;
+        atomic_bool *known_urns_stale;
 } UserStoreJob;
+
+/* Looks the batch's rows up (a statement of its own, in a transaction or
+ * not) and sets batch->looked_up. On failure the batch is as before. */
+int user_store_look_up(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
 
 /* The checks of a batch (before user_store_write()). */
 int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;

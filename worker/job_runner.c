@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,8 @@ typedef struct Run {
          * it (scan_emails()): only those go through the duplicate check,
          * in both phases. NULL: every email does. */
         EmailFilter *emails;
-        UrnSet *known_urns; /* establishments found by earlier batches */
+        UrnSet *known_urns; /* establishments found by earlier batches (the reader's) */
+        atomic_bool known_urns_stale; /* one of them has gone: empty the set */
         bool scanning;
         Arena scan_arena;
 
@@ -123,14 +125,17 @@ typedef struct Flush {
         Run *run;
         ImportBatch *batch;
         BatchCounts counts;
+        int attempts;
 } Flush;
 
 static int flush_tx(Db *db, void *userdata) {
         Flush *f = userdata;
         Run *run = f->run;
 
-        /* A retry starts from the rows as the rules left them. */
-        import_batch_rewind(f->batch);
+        /* A retry starts from the rows as the rules left them, and checks
+         * them again in its transaction. */
+        if (f->attempts++ > 0)
+                import_batch_rewind(f->batch);
         int r = range_store_lock(db, run->rec.id, run->range.seq, run->env->worker_id, run->range.rows_done);
         if (r < 0)
                 return r;
@@ -152,7 +157,7 @@ static void touch_lease(Run *run) {
 
 /* Writes the batch as one transaction: the checkpoint. */
 static int flush_apply(Run *run, ImportBatch *batch) {
-        Flush f = { run, batch, { 0 } };
+        Flush f = { run, batch, { 0 }, 0 };
         int r = db_transaction(run->db, DB_ATTEMPTS, flush_tx, &f);
         if (r < 0)
                 return r;
@@ -232,6 +237,23 @@ static int flush(Run *run, ImportBatch *batch) {
         return 0;
 }
 
+static int look_up_tx(Db *db, void *userdata) {
+        Run *run = userdata;
+        int r = batch_writer_plan(db);
+        return r < 0 ? r : user_store_look_up(db, &run->store, &run->batch);
+}
+
+/* Looks the batch's rows up on the reader's connection, while the job
+ * thread writes the batch before: the write's transaction then only finds
+ * duplicates and writes. A batch this fails for is looked up in its
+ * transaction instead. */
+static void look_up(Run *run) {
+        if (atomic_exchange(&run->known_urns_stale, false))
+                urn_set_clear(run->known_urns);
+        if (db_transaction(run->read_db, 1, look_up_tx, run) < 0)
+                log_import(LOG_LEVEL_DEBUG, run->rec.id, "batch looked up in its transaction: %s", run->read_db->errmsg);
+}
+
 /* The batch read is full, or the range ends: writes it, or hands it to
  * the job thread. */
 static int batch_done(Run *run) {
@@ -240,8 +262,10 @@ static int batch_done(Run *run) {
         int r = import_batch_mark_duplicates(&run->batch);
         if (r < 0)
                 return r;
-        if (run->pipe)
+        if (run->pipe) {
+                look_up(run);
                 return batch_pipe_put(run->pipe, &run->batch);
+        }
         r = flush(run, &run->batch);
         /* A shutdown waits for the next checkpoint, which is now. */
         if (r == 0 && atomic_load(run->env->stopping))
@@ -472,6 +496,7 @@ static int prepare(Run *run) {
                 .dry_run = run->rec.dry_run,
                 .invite = run->rec.invite == INVITE_NEW_USERS,
                 .known_urns = run->known_urns = urn_set_new(KNOWN_URNS),
+                .known_urns_stale = &run->known_urns_stale,
         };
         if (!run->known_urns)
                 return -ENOMEM;

@@ -132,8 +132,17 @@ static void test_rewind(void) {
                0, "add a database issue to line 3 (which had a warning)");
         is_int(import_batch_failed(&b), 3, "three failed rows now");
         is_int(import_batch_warned(&b), 0, "a failed row with a warning is not counted as warned");
+        /* What a look-up ahead of the write found. */
+        b.looked_up = true;
+        b.rows[0].user_id = 7;
+        b.rows[0].user_linked = b.rows[0].matches_user = b.rows[0].unchanged = true;
+        b.rows[1].urn_unknown = true;
 
         import_batch_rewind(&b);
+        ok(!b.looked_up, "rewind forgets the look-up: the retry looks up again");
+        ok(b.rows[0].user_id == 0 && !b.rows[0].user_linked && !b.rows[0].matches_user && !b.rows[0].unchanged &&
+                   !b.rows[1].urn_unknown,
+           "... and what it found");
         is_int(b.rows[0].user.n_issues, 0, "rewind removes line 2's database issue");
         ok(!b.rows[0].user.failed, "... and line 2 is no longer failed");
         is_int(b.rows[1].user.n_issues, 1, "line 3 keeps its rule warning");
@@ -147,8 +156,10 @@ static void test_rewind(void) {
                "add a warning after rewind");
         is_int(import_batch_warned(&b), 2, "two warned rows");
 
+        b.looked_up = true;
         import_batch_reset(&b);
         is_int(b.n, 0, "reset empties the batch");
+        ok(!b.looked_up, "... and it is not looked up");
         is_int(import_batch_failed(&b), 0, "an empty batch has no failed rows");
         is_int(add(&b, hm, 10, "eve@example.org", "Eve", "Green", "Social Worker"), 0, "add after reset");
         is_int(b.n, 1, "one row after reset");
