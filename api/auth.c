@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events_token.h"
 #include "log.h"
 #include "problem.h"
 
@@ -116,6 +117,33 @@ unsigned auth_require(Request *r, unsigned scope) {
         if (st)
                 auth_fail(r, &fail);
         return st;
+}
+
+unsigned auth_require_events_token(Request *r, const char *token, const char *import_id) {
+        AuthFailure fail = { 401, "invalid_token", "Invalid token",
+                             "the events token is malformed, expired, revoked or for another import; ask for a new "
+                             "one (POST /v1/imports/{id}/events-token)" };
+        int64_t token_id, expires;
+        AuthInfo info;
+        char hash[SHA256_HEX_SIZE];
+        int k = -ENOENT;
+        if (events_token_parse(token, &token_id, &expires) == 0) {
+                Db *db = request_db(r);
+                if (!db)
+                        return 503;
+                k = account_store_token_by_id(db, token_id, &info, hash);
+        }
+        if (k < 0 && k != -ENOENT) {
+                fail = (AuthFailure){ 503, "database_unavailable", "Service unavailable",
+                                      "the database cannot be reached; try again shortly" };
+        } else if (k == 0 && events_token_valid(token, hash, import_id, (int64_t) time(NULL)) &&
+                   (info.scopes & SCOPE_IMPORTS_READ)) {
+                info.scopes = SCOPE_IMPORTS_READ;
+                r->auth = info;
+                return 0;
+        }
+        auth_fail(r, &fail);
+        return fail.status;
 }
 
 /* ---- last_used_at */

@@ -34,6 +34,11 @@ unsigned auth_check(App *app, AuthDbFn get_db, void *userdata, const char *autho
  * the problem response already set. */
 unsigned auth_require(Request *r, unsigned scope);
 
+/* For the events route: 0 when r->auth now holds the caller of an events
+ * token (events_token.h) for import_id, with the imports:read scope only;
+ * else 401 (or 503), the problem response set. */
+unsigned auth_require_events_token(Request *r, const char *token, const char *import_id);
+
 /* Sets the problem response for a failure (and WWW-Authenticate). */
 void auth_fail(Request *r, const AuthFailure *fail);
 

@@ -16,10 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "events_token.h"
 #include "import_json.h"
 #include "import_store.h"
 #include "log.h"
 #include "problem.h"
+#include "token.h"
 
 #define POLL_MS 1000
 #define KEEPALIVE_MS 15000
@@ -169,4 +171,48 @@ unsigned imports_events(Request *r) {
         u_map_put(r->resp->map_header, "X-Accel-Buffering", "no");
         ulfius_set_stream_response(r->resp, 200, stream, stream_free, U_STREAM_SIZE_UNKNOWN, 4096, s);
         return 200;
+}
+
+unsigned imports_events_token(Request *r) {
+        const char *id = u_map_get(r->req->map_url, "id");
+        ImportRecord rec;
+        Db *db = request_db(r);
+        if (!db)
+                return 503;
+        int k = import_store_get(db, r->auth.account_id, id ? id : "", &rec);
+        if (k == -ENOENT) {
+                problem(r, 404, "not_found", "Not found", "no import %.40s in this account", id ? id : "");
+                return 404;
+        }
+        if (k < 0) {
+                problem_database_unavailable(r);
+                return 503;
+        }
+        char import_id[UUID_STRING_SIZE];
+        snprintf(import_id, sizeof import_id, "%s", rec.id);
+        import_store_record_done(&rec);
+
+        /* Keyed with the hash of the caller's own token: the route took
+         * it from this header. */
+        const char *tok;
+        size_t len;
+        char hash[SHA256_HEX_SIZE], token[EVENTS_TOKEN_SIZE], expires_at[32], url[256];
+        time_t expires = time(NULL) + EVENTS_TOKEN_TTL_SECONDS;
+        struct tm tm;
+        if (token_from_authorization(request_header(r, "Authorization"), &tok, &len) < 0) {
+                problem(r, 401, "unauthenticated", "Authentication required",
+                        "an events token is made for an API token: send it as Authorization: Bearer <token>");
+                return 401;
+        }
+        token_hash(tok, len, hash);
+        if (events_token_make(r->auth.token_id, hash, import_id, (int64_t) expires, token) < 0) {
+                problem(r, 500, "internal_error", "Internal error", "the events token could not be made");
+                return 500;
+        }
+        strftime(expires_at, sizeof expires_at, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&expires, &tm));
+        snprintf(url, sizeof url, "/v1/imports/%s/events?access_token=%s", import_id, token);
+        request_respond_json(r, 201,
+                             json_pack("{s:s, s:s, s:s, s:i}", "token", token, "expires_at", expires_at, "events_url",
+                                       url, "expires_in", (int) EVENTS_TOKEN_TTL_SECONDS));
+        return 201;
 }

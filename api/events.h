@@ -5,3 +5,7 @@
 
 /* GET /v1/imports/{id}/events. */
 unsigned imports_events(Request *r);
+
+/* POST /v1/imports/{id}/events-token: a short-lived token for the events
+ * URL of this import only (events_token.h). */
+unsigned imports_events_token(Request *r);

@@ -534,7 +534,8 @@ static unsigned change_state(Request *r, bool commit) {
                                 import_state_to_string(state));
                 else
                         problem(r, 409, "invalid_state", "Not running",
-                                "only a queued or running import can be cancelled; this import is %s",
+                                "only a queued or running import, or a validated dry run, can be cancelled; "
+                                "this import is %s",
                                 import_state_to_string(state));
                 return 409;
         }

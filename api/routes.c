@@ -26,23 +26,27 @@ struct Route {
         const char *path; /* ulfius format: ":name" matches one segment */
         unsigned (*handler)(Request *r);
         unsigned scope; /* 0: public */
+        /* Also takes an events token as ?access_token= (events_token.h),
+         * for browsers' EventSource, which cannot send headers. */
+        bool events_token;
 };
 
 static const Route routes[] = {
-        { "GET", "/healthz", health_live, 0 },
-        { "GET", "/readyz", health_ready, 0 },
-        { "GET", "/metrics", meta_metrics, 0 },
-        { "GET", "/openapi.json", meta_openapi_json, 0 },
-        { "GET", "/openapi.yaml", meta_openapi_yaml, 0 },
-        { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE },
-        { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ },
-        { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ },
-        { "GET", "/v1/imports/:id/errors", imports_errors, SCOPE_IMPORTS_READ },
-        { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ },
-        { "GET", "/v1/imports/:id/events", imports_events, SCOPE_IMPORTS_READ },
-        { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE },
-        { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE },
-        { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ },
+        { "GET", "/healthz", health_live, 0, false },
+        { "GET", "/readyz", health_ready, 0, false },
+        { "GET", "/metrics", meta_metrics, 0, false },
+        { "GET", "/openapi.json", meta_openapi_json, 0, false },
+        { "GET", "/openapi.yaml", meta_openapi_yaml, 0, false },
+        { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE, false },
+        { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/errors", imports_errors, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/events", imports_events, SCOPE_IMPORTS_READ, true },
+        { "POST", "/v1/imports/:id/events-token", imports_events_token, SCOPE_IMPORTS_READ, false },
+        { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false },
+        { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false },
+        { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ, false },
 };
 
 static App *the_app;
@@ -57,7 +61,7 @@ static void begin(Request *r) {
         if (origin) {
                 u_map_put(r->resp->map_header, "Access-Control-Allow-Origin", origin);
                 u_map_put(r->resp->map_header, "Access-Control-Expose-Headers",
-                          "Location, X-Request-Id, Idempotent-Replayed, Retry-After");
+                          "Location, X-Request-Id, Idempotent-Replayed, Retry-After, Content-Disposition");
                 u_map_put(r->resp->map_header, "Vary", "Origin");
         }
 }
@@ -98,8 +102,19 @@ static int dispatch(const struct _u_request *req, struct _u_response *resp, void
                         auth_fail(&r, &fail);
                         status = 403;
                 }
-        } else if (route->scope)
-                status = auth_require(&r, route->scope);
+        } else if (route->scope) {
+                const char *query_token = request_header(&r, "Authorization") ? NULL : request_query(&r, "access_token");
+                if (query_token && route->events_token)
+                        status = auth_require_events_token(&r, query_token, u_map_get(req->map_url, "id"));
+                else if (query_token) {
+                        AuthFailure fail = { 401, "invalid_token", "Invalid token",
+                                             "access_token is taken on the events URL only; send the API token as "
+                                             "Authorization: Bearer <token>" };
+                        auth_fail(&r, &fail);
+                        status = 401;
+                } else
+                        status = auth_require(&r, route->scope);
+        }
         if (!status)
                 status = route->handler(&r);
         finish(&r, status, started);

@@ -170,6 +170,33 @@ int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret, in
         return 0;
 }
 
+int account_store_token_by_id(Db *db, int64_t token_id, AuthInfo *ret, char hash[SHA256_HEX_SIZE]) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, token_id);
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db,
+                        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ','), t.token_hash "
+                        "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
+                        "WHERE t.id = $1::bigint AND t.revoked_at IS NULL",
+                        1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        AuthInfo a = { 0 };
+        a.token_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        a.account_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        snprintf(a.account_slug, sizeof a.account_slug, "%s", PQgetvalue(r, 0, 2));
+        snprintf(a.actor, sizeof a.actor, "%s", PQgetvalue(r, 0, 3));
+        const char *scopes = PQgetvalue(r, 0, 4);
+        if (*scopes && token_scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
+                a.scopes = 0;
+        snprintf(hash, SHA256_HEX_SIZE, "%s", PQgetvalue(r, 0, 5));
+        *ret = a;
+        return 0;
+}
+
 int account_store_tokens_touch(Db *db, const int64_t *token_ids, size_t n) {
         if (n == 0)
                 return 0;

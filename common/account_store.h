@@ -49,6 +49,9 @@ int account_store_token_create(Db *db, int64_t account_id, const char *actor, un
  * last_used_at was, -1 when never. */
 int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret,
                                int64_t *ret_last_used_ms_ago) _must_check_;
+/* Finds the live token with this id, and its stored hash (the key of its
+ * events tokens, events_token.h); -ENOENT when none (or revoked). */
+int account_store_token_by_id(Db *db, int64_t token_id, AuthInfo *ret, char hash[SHA256_HEX_SIZE]) _must_check_;
 /* Sets last_used_at to now for these tokens, except those written less
  * than a minute ago. */
 int account_store_tokens_touch(Db *db, const int64_t *token_ids, size_t n) _must_check_;

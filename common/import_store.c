@@ -294,7 +294,10 @@ int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState 
 }
 
 int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
-        unsigned from = 1u << IMPORT_STATE_QUEUED | 1u << IMPORT_STATE_PROCESSING | 1u << IMPORT_STATE_VALIDATING;
+        /* A validated dry run waits for its commit: cancelling it says it
+         * never will be. */
+        unsigned from = 1u << IMPORT_STATE_QUEUED | 1u << IMPORT_STATE_PROCESSING | 1u << IMPORT_STATE_VALIDATING |
+                        1u << IMPORT_STATE_VALIDATED;
         return state_change(db, account_id, id, from,
                             "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "
                             "  heartbeat_at = NULL WHERE id = $1",

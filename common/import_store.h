@@ -104,8 +104,9 @@ int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _mu
  * not validated (its state in ret_state). */
 int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
 
-/* Cancels a queued or running import: rows already committed stay; a
- * worker stops at its next checkpoint. -ENOENT, or -EBUSY when it is in
- * another state (in ret_state). */
+/* Cancels a queued or running import (rows already committed stay; a
+ * worker stops at its next checkpoint) or a validated dry run (it will not
+ * be committed). -ENOENT, or -EBUSY when it is in another state (in
+ * ret_state). */
 int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
 

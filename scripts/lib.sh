@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 
 ROSTER_PACKAGES=(
-  gcc pkg-config meson ninja-build git ca-certificates python3 python3-yaml
+  gcc pkg-config meson ninja-build git ca-certificates curl jq python3 python3-yaml
   libulfius-dev libmicrohttpd-dev libjansson-dev libhiredis-dev libpq-dev libcsv-dev libuv1-dev
   postgresql redis-server
 )

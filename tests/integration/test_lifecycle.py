@@ -54,6 +54,19 @@ def test_dry_run_writes_nothing_then_commit_writes_the_same(roster, api, worker,
     assert "completed_with_errors" in body["detail"]
 
 
+def test_a_validated_dry_run_can_be_cancelled_instead_of_committed(api, worker, account):
+    iid = upload(api, account, data=FILE.encode(), role="la_user", dry_run="true").json()["id"]
+    assert wait_final(api, account, iid)["state"] == "validated"
+    r = post(api, account, iid, "cancel")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "cancelled" and r.json()["counts"]["created"] == 2
+    body = is_problem(post(api, account, iid, "commit"), 409, "invalid_state")
+    assert "cancelled" in body["detail"]
+    body = is_problem(post(api, account, iid, "cancel"), 409, "invalid_state")
+    assert "validated dry run" in body["detail"]
+    assert account.users() == []
+
+
 def test_commit_and_cancel_answer_404_for_other_accounts(api, worker, account, other_account):
     iid = upload(api, account, data=FILE.encode(), role="la_user", dry_run="true").json()["id"]
     wait_final(api, account, iid)
