@@ -5,7 +5,7 @@
 
 #include "error_log.h"
 
-int batch_writer_plan(Db *db) {
+static int plan(Db *db) {
         /* Every statement of a batch is driven by its few rows and must
          * probe the big tables by index. Statistics lag behind a big
          * import (autovacuum analyses a minute later), and prepared
@@ -31,7 +31,7 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
                 goto out;
         }
 
-        if ((r = batch_writer_plan(db)) < 0 ||
+        if ((r = plan(db)) < 0 ||
             (r = user_store_check(db, job, batch)) < 0)
                 goto out;
 

@@ -1,7 +1,6 @@
 /* BatchWriter: one batch of an import, written store by store in the
  * caller's transaction (the batch's checkpoint):
- *  1. planner settings fit for statements driven by a batch's rows
- *     (batch_writer_plan());
+ *  1. planner settings fit for statements driven by a batch's rows;
  *  2. the checks that need the database (user_store_check());
  *  3. the users, their links and the invite outbox row
  *     (user_store_write()), under a savepoint rolled back for a dry run;
@@ -17,11 +16,6 @@
 #include "import_batch.h"
 #include "range_store.h"
 #include "user_store.h"
-
-/* Planner settings fit for statements driven by a batch's rows, for the
- * rest of the caller's transaction (also for a look-up ahead of the
- * write: user_store_look_up()). */
-int batch_writer_plan(Db *db) _must_check_;
 
 /* Writes the batch and fills *ret with its counts: rows, created,
  * updated, unchanged, failed, invites, rows with warnings. */

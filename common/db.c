@@ -190,6 +190,33 @@ static PGresult *exec(Db *db, const char *sql, int n_params, const char *const *
         return check(db, PQexecPrepared(db->conn, name, n_params, params, lengths, formats, result_format));
 }
 
+int db_send(Db *db, const char *sql, int n_params, const char *const *params) {
+        if (db->broken) {
+                snprintf(db->errmsg, sizeof db->errmsg, "the connection to PostgreSQL is lost");
+                db->sqlstate[0] = '\0';
+                return db_error(db);
+        }
+        char name[24];
+        int k = statement_name(db, sql, n_params, name);
+        if (k < 0)
+                return db_error(db);
+        int sent = k == 0 ? PQsendQueryParams(db->conn, sql, n_params, NULL, params, NULL, NULL, 0)
+                          : PQsendQueryPrepared(db->conn, name, n_params, params, NULL, NULL, 0);
+        if (!sent) {
+                remember_conn_error(db, "could not send a statement to PostgreSQL");
+                return db_error(db);
+        }
+        return 0;
+}
+
+PGresult *db_receive(Db *db) {
+        PGresult *first = PQgetResult(db->conn), *more;
+        /* A statement gives one result, then NULL. */
+        while ((more = PQgetResult(db->conn)))
+                PQclear(more);
+        return check(db, first);
+}
+
 PGresult *db_exec_binary(Db *db, const char *sql, int n_params, const char *const *params, const int *lengths,
                          const int *formats) {
         return exec(db, sql, n_params, params, lengths, formats, 0);

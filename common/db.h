@@ -51,6 +51,14 @@ PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const cha
  * worth retrying (db_is_retryable()), -EIO otherwise. */
 int db_run(Db *db, const char *sql, int n_params, const char *const *params) _must_check_;
 
+/* Sends a statement without waiting for its result, so that the caller
+ * can work meanwhile; db_receive() then waits for it. One at a time, and
+ * nothing else on the connection in between. 0, or -EAGAIN/-EIO with
+ * the error remembered. */
+int db_send(Db *db, const char *sql, int n_params, const char *const *params) _must_check_;
+/* The result of what db_send() sent, as db_exec() returns it. */
+PGresult *db_receive(Db *db);
+
 /* True when the last failure was a lost connection, a serialization
  * failure or a deadlock: the whole transaction may be tried again. */
 bool db_is_retryable(const Db *db);

@@ -36,7 +36,7 @@ typedef struct ImportBatch {
         /* Rows are read for their emails only (registering them): their
          * cells are not kept (cells_json is NULL). */
         bool keys_only;
-        /* The rows were looked up ahead of the write (user_store_look_up()). */
+        /* The rows were looked up ahead of the write (user_store_look_up_send()). */
         bool looked_up;
 } ImportBatch;
 

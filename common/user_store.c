@@ -193,17 +193,29 @@ static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, in
         return true;
 }
 
-/* Looks up what the database knows of each row: the user of its email
- * (and whether the row would change it) and whether its URN exists (only
- * the URNs not in `known`, which may be NULL; those found are added).
- * One index probe per row, whatever the statistics say: OFFSET 0 keeps
- * the planner from flattening the lookups into joins it would plan from
- * stale statistics, and from hashing every establishment for the few
- * URNs a batch still asks for. Sets the rows' user_id, user_linked,
- * urn_unknown and matches_user; adds no issue (check_issues() does). */
-static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
+static const char look_up_sql[] =
+        "SELECT x.line, "
+        "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
+        "  u.id, u.establishment_urn IS NOT NULL, "
+        "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
+        "FROM unnest($2::int[], $3::text[], $4::int[]) AS x(line, email_lower, urn) "
+        "LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
+        "                          establishment_urn, active FROM users "
+        "                   WHERE x.email_lower IS NOT NULL AND account_id = $1::bigint "
+        "                     AND lower(email) = x.email_lower "
+        "                   OFFSET 0) u ON true "
+        "ORDER BY x.line";
+
+/* Sends the statement that looks up what the database knows of each row
+ * (look_up_sql): the user of its email (and the values that tell whether
+ * the row would change it) and whether its URN exists - only the URNs not
+ * in `known`, which may be NULL. One index probe per row, whatever the
+ * statistics say: OFFSET 0 keeps the planner from flattening the lookups
+ * into joins it would plan from stale statistics, and from hashing every
+ * establishment for the few URNs a batch still asks for. Returns 1 when
+ * sent, 0 when there is nothing to ask. */
+static int look_up_send(Db *db, const UserStoreJob *job, const UrnSet *known, const ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT;
-        PGresult *res = NULL;
         bool any = false;
         int r = 0;
         if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
@@ -229,24 +241,23 @@ static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         const char *p[] = { account, lines.data, emails.data, urns.data };
-        res = db_exec(
-                db,
-                "SELECT x.line, "
-                "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
-                "  u.id, u.establishment_urn IS NOT NULL, "
-                "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
-                "FROM unnest($2::int[], $3::text[], $4::int[]) AS x(line, email_lower, urn) "
-                "LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
-                "                          establishment_urn, active FROM users "
-                "                   WHERE x.email_lower IS NOT NULL AND account_id = $1::bigint "
-                "                     AND lower(email) = x.email_lower "
-                "                   OFFSET 0) u ON true "
-                "ORDER BY x.line",
-                4, p);
-        if (!res) {
-                r = db_error(db);
-                goto out;
-        }
+        r = db_send(db, look_up_sql, 4, p);
+        if (r == 0)
+                r = 1;
+out:
+        buf_done(&lines);
+        buf_done(&emails);
+        buf_done(&urns);
+        return r;
+}
+
+/* Reads what look_up_send() asked into the rows: user_id, user_linked,
+ * urn_unknown and matches_user, and adds the URNs found to `known`. Adds
+ * no issue (check_issues() does). */
+static int look_up_receive(Db *db, UrnSet *known, ImportBatch *batch) {
+        _cleanup_(PQclearp) PGresult *res = db_receive(db);
+        if (!res)
+                return db_error(db);
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
                 BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
@@ -261,12 +272,12 @@ static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *
                 row->user_linked = PQgetvalue(res, i, 3)[0] == 't';
                 row->matches_user = row_matches_user(row, res, i, 4);
         }
-out:
-        PQclear(res);
-        buf_done(&lines);
-        buf_done(&emails);
-        buf_done(&urns);
-        return r;
+        return 0;
+}
+
+static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
+        int r = look_up_send(db, job, known, batch);
+        return r <= 0 ? r : look_up_receive(db, known, batch);
 }
 
 /* In-file duplicates of earlier batches and ranges, registering this
@@ -672,8 +683,15 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         return 0;
 }
 
-int user_store_look_up(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        int r = look_up(db, job, job->known_urns, batch);
+int user_store_look_up_send(Db *db, const UserStoreJob *job, ImportBatch *batch) {
+        int r = look_up_send(db, job, job->known_urns, batch);
+        if (r == 0)
+                batch->looked_up = true; /* nothing to ask */
+        return r;
+}
+
+int user_store_look_up_receive(Db *db, const UserStoreJob *job, ImportBatch *batch) {
+        int r = look_up_receive(db, job->known_urns, batch);
         if (r < 0) {
                 import_batch_rewind(batch);
                 return r;

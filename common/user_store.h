@@ -1,7 +1,7 @@
 /* user_store: the users of an account and their links, written from a
  * batch of checked rows.
  *
- * Set-based: user_store_look_up() asks the database, in one statement,
+ * Set-based: user_store_look_up_send() asks the database, in one statement,
  * what it knows of the rows (the existing user of each email, whose values
  * tell which rows would change nothing; unknown URNs), and may run ahead
  * of the write, outside its transaction, on a connection of its own.
@@ -45,7 +45,7 @@ typedef struct UserStoreJob {
         const EmailFilter *emails;
         /* The URNs of establishments the import's earlier look-ups found
          * (NULL: every URN is asked for). Those are not asked again. Only
-         * user_store_look_up() uses the set, on the thread that owns it.
+         * the look-up uses the set, on the thread that owns it.
          * Establishments are only ever added or renamed; should one be
          * deleted all the same, the write fails on the users' foreign key,
          * and user_store_write() sets *known_urns_stale (from the writing
@@ -55,9 +55,14 @@ typedef struct UserStoreJob {
         atomic_bool *known_urns_stale;
 } UserStoreJob;
 
-/* Looks the batch's rows up (a statement of its own, in a transaction or
- * not) and sets batch->looked_up. On failure the batch is as before. */
-int user_store_look_up(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
+/* Looks the batch's rows up, in a statement of its own (outside a
+ * transaction), in two steps so that the caller can work meanwhile:
+ * _send() sends it and returns 1, or returns 0 when there is nothing to
+ * ask (the batch is then looked up); _receive() waits for the answer and
+ * sets batch->looked_up. Nothing else may use the connection in between.
+ * On failure the batch is as before, not looked up. */
+int user_store_look_up_send(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
+int user_store_look_up_receive(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
 
 /* The checks of a batch (before user_store_write()). */
 int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;

@@ -74,6 +74,10 @@ typedef struct Run {
         Db *read_db;
         int ranges; /* ranges claimed for this message */
         ImportBatch batch;
+        /* The batch read before, whose look-up the database is answering
+         * (ahead_sent) while the reader reads the next (look_up_ahead()). */
+        ImportBatch ahead;
+        bool ahead_sent;
         int64_t range_seen; /* data rows of the range read so far */
         int64_t batches;
         int64_t rows_committed;
@@ -237,21 +241,44 @@ static int flush(Run *run, ImportBatch *batch) {
         return 0;
 }
 
-static int look_up_tx(Db *db, void *userdata) {
-        Run *run = userdata;
-        int r = batch_writer_plan(db);
-        return r < 0 ? r : user_store_look_up(db, &run->store, &run->batch);
+/* Waits for the answer to the look-up under way, if any: before the
+ * reader's connection is used again. A batch whose look-up failed is
+ * looked up in its transaction instead. */
+static void finish_look_up(Run *run) {
+        if (!run->ahead_sent)
+                return;
+        run->ahead_sent = false;
+        if (user_store_look_up_receive(run->read_db, &run->store, &run->ahead) < 0)
+                log_import(LOG_LEVEL_DEBUG, run->rec.id, "batch looked up in its transaction: %s",
+                           run->read_db->errmsg);
 }
 
-/* Looks the batch's rows up on the reader's connection, while the job
- * thread writes the batch before: the write's transaction then only finds
- * duplicates and writes. A batch this fails for is looked up in its
- * transaction instead. */
-static void look_up(Run *run) {
+/* The batch whose look-up was under way (run->ahead) goes to the job
+ * thread once the answer is in. */
+static int hand_over(Run *run) {
+        finish_look_up(run);
+        return run->ahead.n ? batch_pipe_put(run->pipe, &run->ahead) : 0;
+}
+
+/* Hands the batch before over, and sends the look-up of this one (its
+ * users and URNs, on the reader's connection): the database answers while
+ * this thread reads the next batch and the job thread writes the one
+ * before. */
+static int look_up_ahead(Run *run) {
+        int r = hand_over(run);
+        if (r < 0)
+                return r;
+        ImportBatch t = run->ahead;
+        run->ahead = run->batch;
+        run->batch = t;
+        import_batch_reset(&run->batch);
         if (atomic_exchange(&run->known_urns_stale, false))
                 urn_set_clear(run->known_urns);
-        if (db_transaction(run->read_db, 1, look_up_tx, run) < 0)
+        r = user_store_look_up_send(run->read_db, &run->store, &run->ahead);
+        if (r < 0)
                 log_import(LOG_LEVEL_DEBUG, run->rec.id, "batch looked up in its transaction: %s", run->read_db->errmsg);
+        run->ahead_sent = r > 0;
+        return 0;
 }
 
 /* The batch read is full, or the range ends: writes it, or hands it to
@@ -262,10 +289,8 @@ static int batch_done(Run *run) {
         int r = import_batch_mark_duplicates(&run->batch);
         if (r < 0)
                 return r;
-        if (run->pipe) {
-                look_up(run);
-                return batch_pipe_put(run->pipe, &run->batch);
-        }
+        if (run->pipe)
+                return look_up_ahead(run);
         r = flush(run, &run->batch);
         /* A shutdown waits for the next checkpoint, which is now. */
         if (r == 0 && atomic_load(run->env->stopping))
@@ -304,6 +329,8 @@ static int on_record(const CsvRecord *rec, void *userdata) {
 }
 
 static int get_chunk(Run *run, Db *db, int seq, Buf *chunk) {
+        if (db == run->read_db)
+                finish_look_up(run);
         for (int attempt = 0;; attempt++) {
                 int r = import_store_get_chunk(db, run->rec.id, seq, chunk);
                 if (r != -EAGAIN || attempt >= DB_ATTEMPTS)
@@ -367,7 +394,13 @@ static int read_range(Run *run, Db *db) {
 
 static void *reader_main(void *userdata) {
         Run *run = userdata;
-        batch_pipe_close(run->pipe, read_range(run, run->read_db));
+        int r = read_range(run, run->read_db);
+        if (r == 0)
+                r = hand_over(run);
+        /* Stopped early: the answer is not wanted, but must be read. */
+        finish_look_up(run);
+        import_batch_reset(&run->ahead);
+        batch_pipe_close(run->pipe, r);
         return NULL;
 }
 
@@ -514,6 +547,7 @@ static void run_done(Run *run) {
         column_map_free(run->column_map);
         header_map_free(run->header);
         import_batch_done(&run->batch);
+        import_batch_done(&run->ahead);
 }
 
 static void ack(JobEnv *env, const Job *job) {
@@ -646,7 +680,7 @@ static JobResult stopped(Run *run, int r) {
 }
 
 JobResult job_runner_run(JobEnv *env, const Job *job) {
-        Run run = { .env = env, .job = job, .batch = IMPORT_BATCH_INIT };
+        Run run = { .env = env, .job = job, .batch = IMPORT_BATCH_INIT, .ahead = IMPORT_BATCH_INIT };
         double started = now_seconds();
         JobResult result = JOB_LEFT;
 
