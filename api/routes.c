@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "directory.h"
 #include "events.h"
 #include "guard.h"
 #include "health.h"
@@ -47,6 +48,8 @@ static const Route routes[] = {
         { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false },
         { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false },
         { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/roles", directory_roles, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/teams", directory_teams, SCOPE_IMPORTS_READ, false },
 };
 
 static App *the_app;

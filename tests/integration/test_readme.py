@@ -21,7 +21,7 @@ def walk_through_blocks():
 def test_the_walk_through_has_the_steps_a_new_user_needs():
     script = "\n".join(walk_through_blocks())
     for step in ("token create", "/v1/imports\"", "$ID/errors", "$ID/events", "events-token", "/commit", "/cancel",
-                 "templates/users.csv", "--data-binary"):
+                 "templates/users.csv", "/v1/roles", "/v1/teams", "--data-binary"):
         assert step in script, step
     # Only files that exist in the repository.
     for path in re.findall(r"@([\w./-]+)", script) + re.findall(r"load (\S+)", script):
@@ -66,5 +66,6 @@ def test_the_walk_through_runs_as_written(roster, tmp_path):
         r = requests.get(f"{api.base}/v1/imports/{dropped}", headers=headers, timeout=10)
         assert r.json()["state"] == "cancelled"
         assert out.stdout.count('"cancelled"') == 1 and out.stdout.count('"queued"') >= 1
+        assert "designated_teacher\tDesignated Teacher" in out.stdout
     finally:
         sandbox.close()
