@@ -54,7 +54,9 @@ def check(method, path, status, content_type, body_bytes):
     resp = responses.get(str(status)) or responses.get("default")
     assert resp is not None, f"{method} {template}: status {status} is not documented"
     resp = _deref(resp)
-    content = resp.get("content", {})
+    # What content negotiation gives besides the documented content, kept
+    # out of "content" so that generated clients get one type.
+    content = {**resp.get("x-roster-negotiated", {}), **resp.get("content", {})}
     if not content:
         return
     media = (content_type or "").split(";")[0].strip()
@@ -73,3 +75,12 @@ def check(method, path, status, content_type, body_bytes):
 def path_of(url):
     m = re.match(r"^https?://[^/]+(/[^?#]*)", url)
     return m.group(1) if m else url
+
+
+def validate_schema(name, instance):
+    """Raises AssertionError when instance does not match the named schema
+    of components/schemas (for what is not a response body of its own,
+    such as the data of a server-sent event)."""
+    validator = jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{name}"}, resolver=_RESOLVER)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    assert not errors, f"{name}: " + "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5])

@@ -7,6 +7,7 @@ import requests
 import yaml
 
 from harness import REPO, is_problem, upload, wait_final
+from openapi_check import validate_schema
 
 
 def read_events(response):
@@ -47,6 +48,8 @@ def test_events_follow_an_import_to_its_end(roster):
         assert len(kinds) >= 3, kinds  # it was seen moving
         processed = [d["counts"]["rows_processed"] for _, d in events]
         assert processed == sorted(processed)
+        for _, data in events:
+            validate_schema("ImportEvent", data)
         final = events[-1][1]
         assert final["state"] == "completed" and final["counts"]["created"] == 20000 and final["id"] == iid
 
