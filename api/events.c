@@ -134,7 +134,9 @@ static ssize_t stream(void *userdata, uint64_t offset, char *out, size_t max) {
         return (ssize_t) n;
 }
 
-unsigned imports_events(Request *r) {
+/* The route's import, if the caller's account has it: 0 with its id in
+ * canonical form, or the status of the problem set. */
+static unsigned find_import(Request *r, char id_out[UUID_STRING_SIZE]) {
         const char *id = u_map_get(r->req->map_url, "id");
         ImportRecord rec;
         Db *db = request_db(r);
@@ -149,7 +151,16 @@ unsigned imports_events(Request *r) {
                 problem_database_unavailable(r);
                 return 503;
         }
+        snprintf(id_out, UUID_STRING_SIZE, "%s", rec.id);
         import_store_record_done(&rec);
+        return 0;
+}
+
+unsigned imports_events(Request *r) {
+        char id[UUID_STRING_SIZE];
+        unsigned st = find_import(r, id);
+        if (st)
+                return st;
 
         EventStream *s = calloc(1, sizeof *s);
         if (!s) {
@@ -174,23 +185,10 @@ unsigned imports_events(Request *r) {
 }
 
 unsigned imports_events_token(Request *r) {
-        const char *id = u_map_get(r->req->map_url, "id");
-        ImportRecord rec;
-        Db *db = request_db(r);
-        if (!db)
-                return 503;
-        int k = import_store_get(db, r->auth.account_id, id ? id : "", &rec);
-        if (k == -ENOENT) {
-                problem(r, 404, "not_found", "Not found", "no import %.40s in this account", id ? id : "");
-                return 404;
-        }
-        if (k < 0) {
-                problem_database_unavailable(r);
-                return 503;
-        }
         char import_id[UUID_STRING_SIZE];
-        snprintf(import_id, sizeof import_id, "%s", rec.id);
-        import_store_record_done(&rec);
+        unsigned st = find_import(r, import_id);
+        if (st)
+                return st;
 
         /* Keyed with the hash of the caller's own token: the route took
          * it from this header. */

@@ -140,22 +140,14 @@ int account_store_token_create(Db *db, int64_t account_id, const char *actor, un
         return 0;
 }
 
-int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret, int64_t *ret_last_used_ms_ago) {
-        const char *p[] = { token_hash };
-        /* A read, and only a read: last_used_at is written apart, by
-         * account_store_tokens_touch(). */
-        _cleanup_(PQclearp) PGresult *r =
-                db_exec(db,
-                        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ','), "
-                        "       CASE WHEN t.last_used_at IS NULL THEN -1 "
-                        "            ELSE greatest(0, floor(extract(epoch FROM now() - t.last_used_at) * 1000)) END "
-                        "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
-                        "WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-                        1, p);
-        if (!r)
-                return db_error(db);
-        if (PQntuples(r) == 0)
-                return -ENOENT;
+/* The live token found by `where` ($1), as the caller of a request: its
+ * id, account and scopes, then the columns `more` names (from column 5). */
+#define TOKEN_SELECT(more, where)                                                                   \
+        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ',')" more " "      \
+        "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "                                \
+        "WHERE " where " AND t.revoked_at IS NULL"
+
+static AuthInfo auth_info_of(const PGresult *r) {
         AuthInfo a = { 0 };
         a.token_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         a.account_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
@@ -164,9 +156,27 @@ int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret, in
         const char *scopes = PQgetvalue(r, 0, 4);
         if (*scopes && token_scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
                 a.scopes = 0;
+        return a;
+}
+
+int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret, int64_t *ret_last_used_ms_ago) {
+        const char *p[] = { token_hash };
+        /* A read, and only a read: last_used_at is written apart, by
+         * account_store_tokens_touch(). */
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db,
+                        TOKEN_SELECT(", CASE WHEN t.last_used_at IS NULL THEN -1 "
+                                     "       ELSE greatest(0, floor(extract(epoch FROM now() - t.last_used_at) "
+                                     "                              * 1000)) END",
+                                     "t.token_hash = $1"),
+                        1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        *ret = auth_info_of(r);
         if (ret_last_used_ms_ago)
                 *ret_last_used_ms_ago = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
-        *ret = a;
         return 0;
 }
 
@@ -174,26 +184,13 @@ int account_store_token_by_id(Db *db, int64_t token_id, AuthInfo *ret, char hash
         char id[24];
         snprintf(id, sizeof id, "%" PRId64, token_id);
         const char *p[] = { id };
-        _cleanup_(PQclearp) PGresult *r =
-                db_exec(db,
-                        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ','), t.token_hash "
-                        "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
-                        "WHERE t.id = $1::bigint AND t.revoked_at IS NULL",
-                        1, p);
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, TOKEN_SELECT(", t.token_hash", "t.id = $1::bigint"), 1, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 0)
                 return -ENOENT;
-        AuthInfo a = { 0 };
-        a.token_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        a.account_id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-        snprintf(a.account_slug, sizeof a.account_slug, "%s", PQgetvalue(r, 0, 2));
-        snprintf(a.actor, sizeof a.actor, "%s", PQgetvalue(r, 0, 3));
-        const char *scopes = PQgetvalue(r, 0, 4);
-        if (*scopes && token_scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
-                a.scopes = 0;
+        *ret = auth_info_of(r);
         snprintf(hash, SHA256_HEX_SIZE, "%s", PQgetvalue(r, 0, 5));
-        *ret = a;
         return 0;
 }
 
