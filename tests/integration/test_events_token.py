@@ -70,6 +70,9 @@ def test_an_events_token_is_good_for_nothing_else(roster, api, worker, account, 
     is_problem(events(api, iid, altered), 401, "invalid_token")
     is_problem(events(api, iid, "rst_" + "a" * 43), 401, "invalid_token")
     is_problem(events(api, iid, ""), 401)
+    # A path that names no import: nothing to grant, nothing to open.
+    is_problem(events_token(api, account.headers, "not-a-uuid"), 404, "not_found")
+    is_problem(events(api, "not-a-uuid", token), 401, "invalid_token")
     # Another account can neither get one for this import nor use its own.
     is_problem(events_token(api, other_account.headers, iid), 404, "not_found")
     is_problem(events_token(api, {"Authorization": "Bearer rst_nope"}, iid), 401)
