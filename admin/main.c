@@ -13,6 +13,7 @@
 #include "establishments.h"
 #include "schema.h"
 #include "token.h"
+#include "webhook_store.h"
 
 static const char usage_text[] =
         "Usage: roster-admin COMMAND ...\n"
@@ -21,6 +22,8 @@ static const char usage_text[] =
         "  account create SLUG [--name NAME]    add an account with the default roles\n"
         "  token create SLUG [--scopes imports:read,imports:write] [--actor LABEL]\n"
         "                                       print a new API token for the account\n"
+        "  webhook secret SLUG [--rotate]       print the account's webhook signing secret,\n"
+        "                                       making one when it has none (or --rotate)\n"
         "  establishments load FILE             upsert establishments from a GIAS CSV\n"
         "  team create SLUG NAME                add a team to an account\n"
         "  role create SLUG KEY --name NAME [--needs-establishment] [--pupils]\n"
@@ -194,6 +197,31 @@ static int cmd_token_create(const Config *cfg, Args *a) {
         return 0;
 }
 
+static int cmd_webhook_secret(const Config *cfg, Args *a) {
+        bool rotate = take_flag(a, "--rotate");
+        if (expect_positional(a, 1, "webhook secret") < 0)
+                return 2;
+        int64_t account;
+        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        if (!db)
+                return 1;
+        char secret[WEBHOOK_SECRET_SIZE];
+        int r = rotate ? -ENOENT : webhook_store_secret_get(db, account, secret);
+        if (r == -ENOENT)
+                r = webhook_store_secret_rotate(db, account, secret);
+        if (r < 0) {
+                fprintf(stderr, "roster-admin: %s\n", r == -EIO && !*db->errmsg ? "no randomness" : db->errmsg);
+                return 1;
+        }
+        if (rotate)
+                fprintf(stderr, "roster-admin: a new secret for %s; signatures made with the old one no longer "
+                                "verify\n",
+                        a->v[0]);
+        /* The secret alone on stdout, so that scripts can capture it. */
+        puts(secret);
+        return 0;
+}
+
 static int cmd_team_create(const Config *cfg, Args *a) {
         if (expect_positional(a, 2, "team create") < 0)
                 return 2;
@@ -299,6 +327,8 @@ int main(int argc, char **argv) {
                 rc = cmd_account_create(&cfg, &rest);
         else if (strcmp(cmd, "token") == 0 && strcmp(sub, "create") == 0)
                 rc = cmd_token_create(&cfg, &rest);
+        else if (strcmp(cmd, "webhook") == 0 && strcmp(sub, "secret") == 0)
+                rc = cmd_webhook_secret(&cfg, &rest);
         else if (strcmp(cmd, "team") == 0 && strcmp(sub, "create") == 0)
                 rc = cmd_team_create(&cfg, &rest);
         else if (strcmp(cmd, "role") == 0 && strcmp(sub, "create") == 0)

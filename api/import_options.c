@@ -8,13 +8,17 @@
 #include "problem.h"
 #include "row_rules.h"
 #include "text_decode.h"
+#include "webhook.h"
+#include "webhook_store.h"
 
-static const char *const known[] = { "role", "mode", "invite", "dry_run", "delimiter", "column_map", NULL };
+static const char *const known[] = { "role",       "mode",        "invite", "dry_run",
+                                     "delimiter", "column_map", "callback_url", NULL };
 
 void import_options_done(ImportOptions *o) {
         column_map_free(o->column_map);
         free(o->column_map_json);
         free(o->role_key);
+        free(o->callback_url);
         *o = (ImportOptions){ 0 };
 }
 
@@ -50,6 +54,43 @@ static unsigned bad(Request *r, const char *name, const char *detail) {
 
 static unsigned parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o);
 
+/* A callback URL must be one roster may call, and the account must have a
+ * secret to sign with. */
+static unsigned parse_callback_url(Request *r, const char *v, ImportOptions *o) {
+        char err[300];
+        int k = webhook_url_check(v, r->app->cfg.webhook_allow_private, err, sizeof err);
+        if (k == -ENOMEM) {
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+        if (k == -EPERM) {
+                json_t *extra = json_pack("{s:[{s:s, s:s}]}", "errors", "name", "callback_url", "message", err);
+                problem_with(r, 400, "callback_url_refused", "Callback URL refused", err, extra);
+                return 400;
+        }
+        if (k < 0)
+                return bad(r, "callback_url", err);
+
+        Db *db = request_db(r);
+        if (!db)
+                return 503;
+        char secret[WEBHOOK_SECRET_SIZE];
+        k = webhook_store_secret_get(db, r->auth.account_id, secret);
+        if (k == -ENOENT)
+                return bad(r, "callback_url",
+                           "this account has no webhook secret to sign callbacks with; an operator makes one with "
+                           "roster-admin webhook secret <account>");
+        if (k < 0) {
+                problem_database_unavailable(r);
+                return 503;
+        }
+        if (!(o->callback_url = strdup(v))) {
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+        return 0;
+}
+
 unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o) {
         *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = INVITE_NEW_USERS };
         unsigned st = parse(r, map, ignore, o);
@@ -68,8 +109,8 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                         continue;
                 char detail[300];
                 snprintf(detail, sizeof detail,
-                         "unknown option \"%.100s\"; the options are role, mode, invite, dry_run, delimiter and "
-                         "column_map",
+                         "unknown option \"%.100s\"; the options are role, mode, invite, dry_run, delimiter, "
+                         "column_map and callback_url",
                          keys[i]);
                 return bad(r, keys[i], detail);
         }
@@ -115,6 +156,12 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                         problem(r, 500, "internal_error", "Internal error", "out of memory");
                         return 500;
                 }
+        }
+
+        if ((v = map ? u_map_get(map, "callback_url") : NULL) && *v) {
+                unsigned st = parse_callback_url(r, v, o);
+                if (st)
+                        return st;
         }
 
         if ((v = map ? u_map_get(map, "role") : NULL) && *v) {

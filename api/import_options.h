@@ -1,6 +1,6 @@
 /* The options of an upload (form fields of a multipart body, or query
  * parameters of a raw text/csv body): role, mode, invite, dry_run,
- * delimiter, column_map. Unknown names and bad values are refused with a
+ * delimiter, column_map, callback_url. Unknown names and bad values are refused with a
  * message naming them (400). */
 #pragma once
 
@@ -19,6 +19,7 @@ typedef struct ImportOptions {
         ColumnMap *column_map; /* owned */
         char *column_map_json; /* owned: normalised JSON text, or NULL */
         char *role_key; /* owned */
+        char *callback_url; /* owned: checked (webhook.h), or NULL */
 } ImportOptions;
 
 void import_options_done(ImportOptions *o);

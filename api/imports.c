@@ -252,6 +252,7 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 .rows_total = rep.rows,
                 .warnings_json = warnings_text ? warnings_text : "[]",
                 .idempotency_key = idem,
+                .callback_url = o.callback_url,
                 .points = rep.points,
                 .n_points = rep.n_points,
         };

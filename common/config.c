@@ -15,6 +15,7 @@ typedef enum ConfigType {
         CONFIG_BYTES,
         CONFIG_LOG_FORMAT,
         CONFIG_LOG_LEVEL,
+        CONFIG_BOOL,
 } ConfigType;
 
 typedef struct ConfigItem {
@@ -89,6 +90,15 @@ static const ConfigItem config_table[] = {
         { "ROSTER_HEADER_TIMEOUT_SECONDS", CONFIG_INT, "20", 1, 3600, offsetof(Config, header_timeout_seconds),
           "A connection whose request line and headers have not all arrived this long after it opened (or "
           "after its previous request ended) is closed, however slowly they trickle in." },
+        { "ROSTER_WEBHOOK_TIMEOUT_SECONDS", CONFIG_INT, "10", 1, 120, offsetof(Config, webhook_timeout_seconds),
+          "A webhook receiver that has not answered after this long (connecting included) fails that attempt." },
+        { "ROSTER_WEBHOOK_RETRY_SECONDS", CONFIG_INT, "30", 1, 3600, offsetof(Config, webhook_retry_seconds),
+          "Wait before the first retry of a failed webhook; it doubles with each failure, up to an hour." },
+        { "ROSTER_WEBHOOK_RETRY_HOURS", CONFIG_INT, "72", 24, 720, offsetof(Config, webhook_retry_hours),
+          "A webhook event not delivered this many hours after it was made is given up (and shown so)." },
+        { "ROSTER_WEBHOOK_ALLOW_PRIVATE", CONFIG_BOOL, "false", 0, 0, offsetof(Config, webhook_allow_private),
+          "Allow webhooks to loopback, private, link-local and other non-public addresses (checked at upload "
+          "and again on every connection). Only for receivers on a trusted network." },
         { "ROSTER_CORS_ORIGINS", CONFIG_STRING, "", 0, 0, offsetof(Config, cors_origins),
           "Comma-separated origins allowed to call the API from a browser (e.g. https://admin.example.org)." },
         { "ROSTER_WORKER_ID", CONFIG_STRING, "", 0, 0, offsetof(Config, worker_id),
@@ -223,6 +233,16 @@ static int set_item(Config *c, const ConfigItem *it, const char *value, Buf *err
                 if (log_level_from_string(value, (LogLevel *) field) < 0)
                         return buf_printf(errors, "%s=%s: expected error, warning, info or debug\n", it->name,
                                           value) < 0 ? -ENOMEM : -EINVAL;
+                return 0;
+        case CONFIG_BOOL:
+                if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+                        *(bool *) field = true;
+                else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+                        *(bool *) field = false;
+                else
+                        return buf_printf(errors, "%s=%s: expected true or false\n", it->name, value) < 0
+                                       ? -ENOMEM
+                                       : -EINVAL;
                 return 0;
         }
         return -EINVAL;

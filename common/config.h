@@ -6,6 +6,7 @@
  * every problem at once. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,10 @@ typedef struct Config {
         int64_t max_connections;
         int64_t max_connections_per_ip;
         int64_t header_timeout_seconds;
+        int64_t webhook_timeout_seconds;
+        int64_t webhook_retry_seconds;
+        int64_t webhook_retry_hours;
+        bool webhook_allow_private;
         char *cors_origins;
         char *worker_id;
         LogFormat log_format;

@@ -14,7 +14,7 @@
         "file_bytes, coalesce(file_sha256, ''), coalesce(file_encoding, ''), "                          \
         "coalesce(file_delimiter, ''), coalesce(header::text, '[]'), rows_total, rows_processed, "      \
         "created, updated, unchanged, failed, invites, warning_rows, warnings::text, error_code, "      \
-        "error_message, worker, attempts, "                                                             \
+        "error_message, callback_url, worker, attempts, "                                                             \
         "coalesce(extract(epoch FROM now() - heartbeat_at), -1), " TS("created_at") ", "               \
         TS("started_at") ", " TS("finished_at")
 
@@ -29,6 +29,7 @@ void import_store_record_done(ImportRecord *r) {
         free(r->warnings);
         free(r->error_code);
         free(r->error_message);
+        free(r->callback_url);
         free(r->worker);
         memset(r, 0, sizeof *r);
 }
@@ -83,6 +84,7 @@ static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
         r->warnings = get_opt(res, row, c++, &oom);
         r->error_code = get_opt(res, row, c++, &oom);
         r->error_message = get_opt(res, row, c++, &oom);
+        r->callback_url = get_opt(res, row, c++, &oom);
         r->worker = get_opt(res, row, c++, &oom);
         r->attempts = (int) get_i64(res, row, c++);
         r->heartbeat_age = strtod(PQgetvalue(res, row, c++), NULL);
@@ -145,19 +147,19 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
                             d->role_key,   mode,             invite,        d->dry_run ? "t" : "f",
                             d->column_map, d->file_name,     bytes,         d->file_sha256,
                             d->file_encoding, delim,         d->header_json, rows,
-                            d->warnings_json, d->idempotency_key };
+                            d->warnings_json, d->idempotency_key, d->callback_url };
         /* ON CONFLICT waits for a concurrent upload with the same key to
          * commit or roll back, so two racing requests make one import. */
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
                 "INSERT INTO imports (id, account_id, token_id, actor, state, role_key, mode, invite, dry_run, "
                 "column_map, file_name, file_bytes, file_sha256, file_encoding, file_delimiter, header, rows_total, "
-                "warnings, idempotency_key, enqueued_at) "
+                "warnings, idempotency_key, callback_url, enqueued_at) "
                 "VALUES ($1, $2, NULLIF($3, '0')::bigint, $4, 'queued', $5, $6, $7, $8, $9::jsonb, $10, $11, $12, "
-                "$13, $14, $15::jsonb, $16, $17::jsonb, $18, now()) "
+                "$13, $14, $15::jsonb, $16, $17::jsonb, $18, $19, now()) "
                 "ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
                 "RETURNING id",
-                18, p);
+                19, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 1)
@@ -167,13 +169,15 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
          * same options. Anything else is a client bug that replaying the
          * first import would hide. */
         const char *q[] = { account,   d->idempotency_key, d->file_sha256,          d->role_key,
-                            mode,      invite,             d->dry_run ? "t" : "f", d->column_map };
+                            mode,      invite,             d->dry_run ? "t" : "f", d->column_map,
+                            d->callback_url };
         _cleanup_(PQclearp) PGresult *e = db_exec(
                 db,
                 "SELECT id, file_sha256 = $3 AND role_key IS NOT DISTINCT FROM $4 AND mode = $5 AND invite = $6 "
                 "  AND dry_run = $7::boolean AND column_map IS NOT DISTINCT FROM $8::jsonb "
+                "  AND callback_url IS NOT DISTINCT FROM $9 "
                 "FROM imports WHERE account_id = $1 AND idempotency_key = $2",
-                8, q);
+                9, q);
         if (!e)
                 return db_error(db);
         if (PQntuples(e) != 1)

@@ -40,6 +40,7 @@ typedef struct ImportRecord {
         char *warnings; /* JSON array text */
         char *error_code; /* NULL unless failed as a whole */
         char *error_message;
+        char *callback_url; /* NULL when none */
         char *worker;
         int attempts;
         double heartbeat_age; /* seconds since the worker's last heartbeat, -1 when none */
@@ -68,6 +69,7 @@ typedef struct ImportDraft {
         uint64_t rows_total;
         const char *warnings_json;
         const char *idempotency_key; /* NULL when none */
+        const char *callback_url; /* NULL when none */
         const FilePoint *points; /* where the ranges after the first start */
         size_t n_points;
 } ImportDraft;

@@ -113,28 +113,42 @@ void sha256_digest(const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]
         sha256_final(&s, out);
 }
 
-void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]) {
-        uint8_t k[64] = { 0 }, pad[64], inner[SHA256_DIGEST_SIZE];
+void sha256_hmac_init(Sha256Hmac *h, const void *key, size_t key_len) {
+        uint8_t pad[64];
+
+        memset(h->key, 0, sizeof h->key);
+        if (key_len > sizeof h->key)
+                sha256_digest(key, key_len, h->key);
+        else
+                memcpy(h->key, key, key_len);
+        for (int i = 0; i < 64; i++)
+                pad[i] = h->key[i] ^ 0x36;
+        sha256_init(&h->inner);
+        sha256_update(&h->inner, pad, 64);
+}
+
+void sha256_hmac_update(Sha256Hmac *h, const void *data, size_t len) {
+        sha256_update(&h->inner, data, len);
+}
+
+void sha256_hmac_final(Sha256Hmac *h, uint8_t out[SHA256_DIGEST_SIZE]) {
+        uint8_t pad[64], inner[SHA256_DIGEST_SIZE];
         Sha256 s;
 
-        if (key_len > 64)
-                sha256_digest(key, key_len, k);
-        else
-                memcpy(k, key, key_len);
-
+        sha256_final(&h->inner, inner);
         for (int i = 0; i < 64; i++)
-                pad[i] = k[i] ^ 0x36;
-        sha256_init(&s);
-        sha256_update(&s, pad, 64);
-        sha256_update(&s, data, len);
-        sha256_final(&s, inner);
-
-        for (int i = 0; i < 64; i++)
-                pad[i] = k[i] ^ 0x5c;
+                pad[i] = h->key[i] ^ 0x5c;
         sha256_init(&s);
         sha256_update(&s, pad, 64);
         sha256_update(&s, inner, sizeof inner);
         sha256_final(&s, out);
+}
+
+void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]) {
+        Sha256Hmac h;
+        sha256_hmac_init(&h, key, key_len);
+        sha256_hmac_update(&h, data, len);
+        sha256_hmac_final(&h, out);
 }
 
 void sha256_to_hex(const uint8_t *in, size_t len, char *out) {

@@ -21,6 +21,17 @@ void sha256_init(Sha256 *s);
 void sha256_update(Sha256 *s, const void *data, size_t len);
 void sha256_final(Sha256 *s, uint8_t out[SHA256_DIGEST_SIZE]);
 
+/* HMAC-SHA256, streaming: init with the key, update with the message in
+ * as many pieces as it comes, final. */
+typedef struct Sha256Hmac {
+        Sha256 inner;
+        uint8_t key[64];
+} Sha256Hmac;
+
+void sha256_hmac_init(Sha256Hmac *h, const void *key, size_t key_len);
+void sha256_hmac_update(Sha256Hmac *h, const void *data, size_t len);
+void sha256_hmac_final(Sha256Hmac *h, uint8_t out[SHA256_DIGEST_SIZE]);
+
 /* One-shot helpers. */
 void sha256_digest(const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]);
 void sha256_hmac(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE]);

@@ -4,7 +4,8 @@
  * Redis) runs on the thread pool: one slot per concurrent import, each with
  * its own connections (and two threads of its own: one reads the rows of a
  * range while the slot writes, one publishes invites), one fetcher reading
- * the stream, one maintenance round every few seconds. SIGTERM/SIGINT stop fetching and let running
+ * the stream, one maintenance round every few seconds, one round of
+ * webhooks every second. SIGTERM/SIGINT stop fetching and let running
  * imports reach their next checkpoint, where they are handed back. */
 #include <errno.h>
 #include <signal.h>
@@ -24,9 +25,11 @@
 #include "publisher.h"
 #include "redis_client.h"
 #include "schema.h"
+#include "webhook_sender.h"
 
 #define FETCH_BLOCK_MS 1000
 #define MAINTENANCE_EVERY_MS 5000
+#define WEBHOOKS_EVERY_MS 1000
 #define MAX_FETCH 64
 
 typedef struct Worker Worker;
@@ -63,6 +66,11 @@ struct Worker {
         bool maintaining;
         Maintenance maint;
         uv_timer_t maint_timer;
+
+        uv_work_t webhook_work;
+        bool sending;
+        WebhookSender webhooks;
+        uv_timer_t webhook_timer;
 
         uv_signal_t sigterm, sigint;
         uint64_t first_signal_ms; /* 0 until a stop was asked for */
@@ -183,11 +191,31 @@ static void on_maint_timer(uv_timer_t *t) {
         uv_queue_work(w->loop, &w->maint_work, maint_work, maint_after);
 }
 
+static void webhook_work(uv_work_t *req) {
+        Worker *w = req->data;
+        (void) webhook_sender_run(&w->webhooks);
+}
+
+static void webhook_after(uv_work_t *req, int status) {
+        Worker *w = req->data;
+        w->sending = false;
+        maybe_finish(w);
+}
+
+static void on_webhook_timer(uv_timer_t *t) {
+        Worker *w = t->data;
+        if (w->sending || atomic_load(&w->stopping))
+                return;
+        w->sending = true;
+        uv_queue_work(w->loop, &w->webhook_work, webhook_work, webhook_after);
+}
+
 static void maybe_finish(Worker *w) {
-        if (!atomic_load(&w->stopping) || w->busy || w->fetching || w->maintaining)
+        if (!atomic_load(&w->stopping) || w->busy || w->fetching || w->maintaining || w->sending)
                 return;
         if (!uv_is_closing((uv_handle_t *) &w->maint_timer)) {
                 uv_close((uv_handle_t *) &w->maint_timer, NULL);
+                uv_close((uv_handle_t *) &w->webhook_timer, NULL);
                 uv_close((uv_handle_t *) &w->sigterm, NULL);
                 uv_close((uv_handle_t *) &w->sigint, NULL);
         }
@@ -208,6 +236,7 @@ static void on_signal(uv_signal_t *h, int signum) {
         log_info("stopping: running imports end at their next checkpoint (%zu running)", w->busy);
         atomic_store(&w->stopping, true);
         uv_timer_stop(&w->maint_timer);
+        uv_timer_stop(&w->webhook_timer);
         maybe_finish(w);
 }
 
@@ -269,10 +298,11 @@ int main(int argc, char **argv) {
                 snprintf(w.id, sizeof w.id, "%s:%d", host, (int) getpid());
         }
 
-        /* One pool thread per import slot, plus the fetcher and the
-         * maintenance round; must be set before the pool starts. */
+        /* One pool thread per import slot, plus the fetcher, the
+         * maintenance round and the webhook sender; must be set before the
+         * pool starts. */
         char pool[16];
-        snprintf(pool, sizeof pool, "%d", (int) w.cfg.worker_concurrency + 2);
+        snprintf(pool, sizeof pool, "%d", (int) w.cfg.worker_concurrency + 3);
         setenv("UV_THREADPOOL_SIZE", pool, 1);
 
         if (check_database(&w) < 0) {
@@ -294,10 +324,20 @@ int main(int argc, char **argv) {
         w.fetch_work.data = &w;
         w.maint_work.data = &w;
         w.maint.cfg = &w.cfg;
+        w.webhook_work.data = &w;
+        w.webhooks.cfg = &w.cfg;
+        w.webhooks.stopping = &w.stopping;
+        if (webhook_sender_global_init() < 0) {
+                log_error("libcurl could not be set up");
+                return 1;
+        }
 
         uv_timer_init(w.loop, &w.maint_timer);
         w.maint_timer.data = &w;
         uv_timer_start(&w.maint_timer, on_maint_timer, 1000, MAINTENANCE_EVERY_MS);
+        uv_timer_init(w.loop, &w.webhook_timer);
+        w.webhook_timer.data = &w;
+        uv_timer_start(&w.webhook_timer, on_webhook_timer, 500, WEBHOOKS_EVERY_MS);
         uv_signal_init(w.loop, &w.sigterm);
         uv_signal_init(w.loop, &w.sigint);
         w.sigterm.data = w.sigint.data = &w;
@@ -319,6 +359,8 @@ int main(int argc, char **argv) {
         free(w.slots);
         redis_free(w.fetch_redis);
         maintenance_done(&w.maint);
+        webhook_sender_done(&w.webhooks);
+        webhook_sender_global_done();
         log_info("worker %s stopped", w.id);
         config_done(&w.cfg);
         return 0;
