@@ -17,12 +17,15 @@ static json_t *parse_or(const char *text, json_t *fallback) {
 }
 
 json_t *import_to_json(const ImportRecord *rec) {
-        char self[96], errors[112], errors_csv[112], events[112], deliveries[128];
+        char self[96], errors[112], errors_csv[112], events[112], deliveries[128], results[112],
+                results_csv[112];
         snprintf(self, sizeof self, "/v1/imports/%s", rec->id);
         snprintf(errors, sizeof errors, "%s/errors", self);
         snprintf(errors_csv, sizeof errors_csv, "%s/errors.csv", self);
         snprintf(events, sizeof events, "%s/events", self);
         snprintf(deliveries, sizeof deliveries, "%s/webhook-deliveries", self);
+        snprintf(results, sizeof results, "%s/results", self);
+        snprintf(results_csv, sizeof results_csv, "%s/results.csv", self);
 
         double progress = 0;
         if (rec->rows_total > 0)
@@ -42,7 +45,7 @@ json_t *import_to_json(const ImportRecord *rec) {
         return json_pack(
                 "{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:{s:o, s:I, s:o, s:o, s:o}, "
                 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
-                "s:{s:s, s:s, s:s, s:s, s:s}}",
+                "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
                 "id", rec->id, "state", import_state_to_string(rec->state), "role", opt_string(rec->role_key), "mode",
                 import_mode_to_string(rec->mode), "invite", invite_mode_to_string(rec->invite), "dry_run", rec->dry_run, "actor", opt_string(rec->actor),
                 "file", "name", opt_string(rec->file_name), "bytes", (json_int_t) rec->file_bytes, "sha256",
@@ -57,5 +60,5 @@ json_t *import_to_json(const ImportRecord *rec) {
                 "created_at", opt_string(rec->created_at), "started_at", opt_string(rec->started_at),
                 "finished_at", opt_string(rec->finished_at), "callback_url", opt_string(rec->callback_url),
                 "links", "self", self, "errors", errors, "errors_csv", errors_csv, "events", events,
-                "webhook_deliveries", deliveries);
+                "results", results, "results_csv", results_csv, "webhook_deliveries", deliveries);
 }

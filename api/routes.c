@@ -19,6 +19,7 @@
 #include "log.h"
 #include "meta.h"
 #include "problem.h"
+#include "results.h"
 #include "templates.h"
 #include "webhooks.h"
 #include "uuid.h"
@@ -46,6 +47,8 @@ static const Route routes[] = {
         { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id/events", imports_events, SCOPE_IMPORTS_READ, true },
         { "POST", "/v1/imports/:id/events-token", imports_events_token, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/results", results_page, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/results.csv", results_csv, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id/webhook-deliveries", webhooks_deliveries, SCOPE_IMPORTS_READ, false },
         { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false },
         { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false },

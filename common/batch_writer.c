@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "error_log.h"
+#include "result_log.h"
 
 static int plan(Db *db) {
         /* Every statement of a batch is driven by its few rows and must
@@ -25,8 +26,9 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
         BatchCounts c = { .rows = (int64_t) batch->n };
         bool *created = calloc(batch->n ? batch->n : 1, sizeof *created);
         bool *changed = calloc(batch->n ? batch->n : 1, sizeof *changed);
+        int64_t *user_ids = calloc(batch->n ? batch->n : 1, sizeof *user_ids);
         int r;
-        if (!created || !changed) {
+        if (!created || !changed || !user_ids) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -39,12 +41,17 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
          * takes it back. */
         if (job->dry_run && (r = db_run(db, "SAVEPOINT dry_run", 0, NULL)) < 0)
                 goto out;
-        if ((r = user_store_write(db, job, batch, created, changed, &c.invites)) < 0)
+        if ((r = user_store_write(db, job, batch, created, changed, user_ids, &c.invites)) < 0)
                 goto out;
         if (job->dry_run && (r = db_run(db, "ROLLBACK TO SAVEPOINT dry_run", 0, NULL)) < 0)
                 goto out;
+        /* The users a dry run would create do not exist. */
+        for (size_t i = 0; job->dry_run && i < batch->n; i++)
+                if (created[i])
+                        user_ids[i] = 0;
 
-        if ((r = error_log_write(db, job->import_id, batch)) < 0)
+        if ((r = error_log_write(db, job->import_id, batch)) < 0 ||
+            (r = result_log_write(db, job->import_id, batch, created, changed, user_ids)) < 0)
                 goto out;
         for (size_t i = 0; i < batch->n; i++) {
                 if (batch->rows[i].user.failed)
@@ -62,5 +69,6 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
 out:
         free(created);
         free(changed);
+        free(user_ids);
         return r;
 }

@@ -4,7 +4,8 @@
  *  2. the checks that need the database (user_store_check());
  *  3. the users, their links and the invite outbox row
  *     (user_store_write()), under a savepoint rolled back for a dry run;
- *  4. the error log of the batch (error_log_write());
+ *  4. the error log of the batch (error_log_write()) and its per-row
+ *     results (result_log_write());
  *  5. the batch's counts, computed from what the stores said.
  *
  * Returns 0, -EAGAIN/-EIO (db->errmsg), -ENOMEM. Issues the database finds

@@ -279,10 +279,11 @@ static int state_change(Db *db, int64_t account_id, const char *id, unsigned fro
 }
 
 int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
-        /* The dry run's report is replaced by the real run's. */
+        /* The dry run's report and results are replaced by the real run's. */
         int r = state_change(db, account_id, id, 1u << IMPORT_STATE_VALIDATED,
                              "WITH i AS (DELETE FROM import_issues WHERE import_id = $1), "
                              "     w AS (DELETE FROM import_rows WHERE import_id = $1), "
+                             "     x AS (DELETE FROM import_results WHERE import_id = $1), "
                              "     g AS (UPDATE import_ranges SET rows_done = 0, done = false, worker = NULL, "
                              "             heartbeat_at = NULL, attempts = 0, progressed = false, "
                              "             registered = (SELECT count(*) = 1 FROM import_ranges "

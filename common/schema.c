@@ -369,6 +369,29 @@ static const struct {
           "    WHEN (NEW.callback_url IS NOT NULL AND NEW.state IS DISTINCT FROM OLD.state\n"
           "          AND NEW.state IN ('validated', 'completed', 'completed_with_errors', 'failed', 'cancelled'))\n"
           "    EXECUTE FUNCTION roster_import_webhook();\n" },
+        { 9, "per-row results, one row per batch",
+          "-- What became of each line (result_log.c): one row per batch, written\n"
+          "-- in its transaction; outcomes has one letter per line (c created,\n"
+          "-- u updated, n unchanged, f failed), user_ids 0 for none. Deleted\n"
+          "-- with the import by the trigger, like the error log.\n"
+          "CREATE TABLE import_results (\n"
+          "    import_id   uuid NOT NULL,\n"
+          "    first_line  integer NOT NULL,\n"
+          "    last_line   integer NOT NULL,\n"
+          "    lines       integer[] NOT NULL,\n"
+          "    outcomes    text NOT NULL,\n"
+          "    user_ids    bigint[] NOT NULL,\n"
+          "    emails      text[] NOT NULL,\n"
+          "    PRIMARY KEY (import_id, first_line)\n"
+          ");\n"
+          "CREATE OR REPLACE FUNCTION roster_import_deleted() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+          "BEGIN\n"
+          "    DELETE FROM import_issues WHERE import_id = OLD.id;\n"
+          "    DELETE FROM import_rows WHERE import_id = OLD.id;\n"
+          "    DELETE FROM import_results WHERE import_id = OLD.id;\n"
+          "    RETURN NULL;\n"
+          "END\n"
+          "$$;\n" },
 };
 
 int schema_latest_version(void) {

@@ -435,9 +435,9 @@ static bool any_links(const ImportBatch *batch) {
  * not know a new account yet make the planner expect few users there, and
  * it would then read all of them for every batch.
  *
- * $5 allows updates, $6 inserts. Returns ('c', users created), ('u',
- * line) for each updated row and ('n', line) for each row it tried to
- * insert. */
+ * $5 allows updates, $6 inserts. Returns ('u', line) for each updated
+ * row and ('i', id, email) for each user created, in the order of their
+ * lines. */
 static const char write_sql[] =
         "WITH upd AS ("
         "  UPDATE users u SET " USER_SET
@@ -451,14 +451,13 @@ static const char write_sql[] =
         "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
         "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
         "  FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean ORDER BY line "
-        "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id), "
+        "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id, email), "
         "ob AS ("
         "  INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
         "  SELECT $2::uuid, $3::int, $1::bigint, array_agg(id ORDER BY id) FROM ins "
         "  WHERE $4::boolean HAVING count(*) > 0) "
-        "SELECT 'c', count(*) FROM ins "
-        "UNION ALL SELECT 'u', line FROM upd "
-        "UNION ALL SELECT 'n', line FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean";
+        "SELECT 'u', line, NULL FROM upd "
+        "UNION ALL SELECT 'i', id, email FROM ins";
 
 /* Whether every staged row with a user that the write left alone still
  * has that user: the write then changed nothing there because nothing
@@ -524,24 +523,37 @@ static int unstage_failed(Db *db, const ImportBatch *batch) {
         return r;
 }
 
-/* Rows the write meant to create that another import created first: it
- * inserted fewer users than it tried. They exist now; in create_only mode
- * they fail, otherwise they are updated like any existing user. */
-static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
-                       const char *account) {
+/* The row that created the user with this email: ins returns users in
+ * the order of their lines, so it is the next row meant to create one;
+ * should that order not hold, any such row. batch->n when none. */
+static size_t row_of_created(const ImportBatch *batch, const char *email, size_t *next) {
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = pass ? 0 : *next; i < batch->n; i++) {
+                        const BatchRow *row = &batch->rows[i];
+                        if (staged(row) && !row->user_id && strcmp(row->user.email, email) == 0) {
+                                *next = i + 1;
+                                return i;
+                        }
+                }
+        return batch->n;
+}
+
+/* Rows the write meant to create that another import created first: they
+ * exist now; in create_only mode they fail, otherwise they are updated
+ * like any existing user. raced[i] marks them. */
+static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, const bool *raced, bool *changed,
+                       int64_t *user_ids, const char *account) {
         Buf lines = BUF_INIT;
         PGresult *res = NULL;
-        bool *raced = calloc(batch->n ? batch->n : 1, sizeof *raced);
-        int r = raced ? lines_array(&lines, batch, created) : -ENOMEM;
+        int r = lines_array(&lines, batch, raced);
         if (r < 0)
                 goto out;
-        const char *p[] = { account, job->import_id, lines.data };
+        const char *q[] = { account, lines.data };
         res = db_exec(db,
-                      "SELECT s.line FROM roster_stage s "
-                      "WHERE s.ok AND s.line = ANY ($3::int[]) AND EXISTS ("
-                      "  SELECT 1 FROM users u WHERE u.account_id = $1::bigint AND lower(u.email) = s.email_lower "
-                      "    AND u.created_by_import IS DISTINCT FROM $2::uuid)",
-                      3, p);
+                      "SELECT s.line, u.id FROM roster_stage s JOIN users u "
+                      "  ON u.account_id = $1::bigint AND lower(u.email) = s.email_lower "
+                      "WHERE s.ok AND s.line = ANY ($2::int[])",
+                      2, q);
         if (!res) {
                 r = db_error(db);
                 goto out;
@@ -549,27 +561,24 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
                 BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
-                if (row) {
-                        raced[row - batch->rows] = true;
-                        created[row - batch->rows] = false;
-                }
+                if (row)
+                        user_ids[row - batch->rows] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
         }
         PQclear(res);
         res = NULL;
 
         if (job->mode == IMPORT_MODE_CREATE_ONLY) {
                 for (size_t i = 0; i < batch->n && r >= 0; i++)
-                        if (raced[i])
+                        if (raced[i]) {
+                                user_ids[i] = 0;
                                 r = add(batch, &batch->rows[i], "email", "already_exists",
                                         "a user with this email already exists, and the import only creates users");
+                        }
                 if (r >= 0)
                         r = unstage_failed(db, batch);
                 goto out;
         }
-        buf_clear(&lines);
-        if ((r = lines_array(&lines, batch, raced)) < 0)
-                goto out;
-        p[2] = lines.data;
+        const char *p[] = { account, job->import_id, lines.data };
         res = db_exec(db,
                       "UPDATE users u SET " USER_SET
                       "FROM roster_stage m "
@@ -584,56 +593,62 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         mark_lines(batch, res, changed);
 out:
         PQclear(res);
-        free(raced);
         buf_done(&lines);
         return r;
 }
 
-/* Writes the users and their links. created[i] / changed[i] tell what
- * happened to row i. */
+/* Writes the users and their links. created[i] / changed[i] / user_ids[i]
+ * tell what happened to row i. */
 static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
-                       int64_t *ret_invites) {
+                       int64_t *user_ids, int64_t *ret_invites) {
         char account[24], first_line[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
         snprintf(first_line, sizeof first_line, "%lu", batch->n ? batch->rows[0].user.line : 0UL);
+        bool inserts = job->mode != IMPORT_MODE_UPDATE_ONLY;
         const char *p[] = { account,
                             job->import_id,
                             first_line,
                             job->invite && !job->dry_run ? "t" : "f",
                             job->mode != IMPORT_MODE_CREATE_ONLY ? "t" : "f",
-                            job->mode != IMPORT_MODE_UPDATE_ONLY ? "t" : "f" };
+                            inserts ? "t" : "f" };
         int r;
 
         *ret_invites = 0;
         _cleanup_(PQclearp) PGresult *res = db_exec(db, write_sql, 6, p);
         if (!res)
                 return db_error(db);
-        size_t n_created = 0, n_tried = 0, hint_u = 0, hint_n = 0;
+        size_t n_created = 0, n_tried = 0, hint = 0, next = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                char kind = PQgetvalue(res, i, 0)[0];
-                unsigned long v = strtoul(PQgetvalue(res, i, 1), NULL, 10);
-                BatchRow *row;
-                switch (kind) {
-                case 'c':
-                        n_created = v;
-                        break;
-                case 'u':
-                        if ((row = row_at_line(batch, v, &hint_u)))
+                if (PQgetvalue(res, i, 0)[0] == 'u') {
+                        BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 1), NULL, 10), &hint);
+                        if (row)
                                 changed[row - batch->rows] = true;
-                        break;
-                case 'n':
-                        if ((row = row_at_line(batch, v, &hint_n))) {
-                                created[row - batch->rows] = true;
-                                n_tried++;
-                        }
-                        break;
+                        continue;
+                }
+                size_t k = row_of_created(batch, PQgetvalue(res, i, 2), &next);
+                if (k < batch->n) {
+                        created[k] = true;
+                        user_ids[k] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+                        n_created++;
                 }
         }
         if ((r = users_still_there(db, batch, changed, account)) < 0)
                 return r;
         if (job->invite && !job->dry_run)
                 *ret_invites = (int64_t) n_created;
-        if (n_created < n_tried && (r = write_raced(db, job, batch, created, changed, account)) < 0)
+
+        bool *raced = calloc(batch->n ? batch->n : 1, sizeof *raced);
+        if (!raced)
+                return -ENOMEM;
+        for (size_t i = 0; inserts && i < batch->n; i++)
+                if (staged(&batch->rows[i]) && !batch->rows[i].user_id) {
+                        n_tried++;
+                        raced[i] = !created[i];
+                }
+        if (n_created < n_tried)
+                r = write_raced(db, job, batch, raced, changed, user_ids, account);
+        free(raced);
+        if (r < 0)
                 return r;
 
         if (!any_links(batch))
@@ -711,9 +726,11 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
 }
 
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
-                     int64_t *ret_invites) {
+                     int64_t *user_ids, int64_t *ret_invites) {
         int r;
         *ret_invites = 0;
+        for (size_t i = 0; i < batch->n; i++)
+                user_ids[i] = batch->rows[i].user.failed ? 0 : batch->rows[i].user_id;
         /* Rows that failed or change nothing are not written. */
         bool any = false;
         for (size_t i = 0; i < batch->n && !any; i++)
@@ -722,7 +739,7 @@ int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *
                 return 0;
         if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
                 return r;
-        r = write_users(db, job, batch, created, changed, ret_invites);
+        r = write_users(db, job, batch, created, changed, user_ids, ret_invites);
         /* An establishment deleted since the batch was looked up, or since
          * an earlier batch found it: again, in the transaction, asking for
          * every URN. */

@@ -69,7 +69,8 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_
 
 /* Writes the batch's rows that did not fail: created[i] / changed[i]
  * (indexed like batch->rows, zeroed by the caller) tell what happened to
- * row i; *ret_invites is the number of invite events written. */
+ * row i, user_ids[i] its user (0 for a row that failed); *ret_invites is
+ * the number of invite events written. */
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
-                     int64_t *ret_invites) _must_check_;
+                     int64_t *user_ids, int64_t *ret_invites) _must_check_;
 

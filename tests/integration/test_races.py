@@ -3,6 +3,7 @@ written: the batch finds no user, tries to insert one and meets the other
 one instead. Held open here, so that the race happens every time."""
 
 import pytest
+import requests
 
 from harness import errors_of, upload, wait_final, wait_until
 
@@ -51,6 +52,17 @@ def test_a_user_created_meanwhile_is_updated_or_refused_once(roster, api, worker
     assert {u["email"].split("@")[0].lower(): u["first_name"] for u in account.users()} == names
     if mode == "create_only":
         assert [(i["line"], i["code"]) for i in errors_of(api, account, iid)] == [(3, "already_exists")]
+    # The results name the user the raced row met (or none, where it failed).
+    results = requests.get(f"{api.base}/v1/imports/{iid}/results", headers=account.headers, timeout=10).json()
+    with roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT lower(email), id FROM users WHERE account_id = (SELECT id FROM accounts WHERE slug = %s)",
+                    (account.slug,))
+        ids = dict(cur.fetchall())
+    raced = "failed" if mode == "create_only" else "updated"
+    assert [(x["line"], x["outcome"], x["user_id"]) for x in results["items"]] == [
+        (2, "created", ids["first@example.org"]),
+        (3, raced, None if mode == "create_only" else ids["raced@example.org"]),
+        (4, "created", ids["last@example.org"])]
 
 
 def test_an_establishment_deleted_during_an_import_is_unknown_to_later_batches(roster):

@@ -1,0 +1,183 @@
+#include "results.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv_writer.h"
+#include "cursor.h"
+#include "imports.h"
+#include "log.h"
+#include "problem.h"
+#include "result_log.h"
+
+/* The cursor of a results page is the last line it gave. */
+static int parse_cursor(const char *cursor, int64_t *ret) {
+        char raw[32], *end;
+        if (cursor_decode(cursor, raw, sizeof raw) < 0 || !isdigit((unsigned char) raw[0]))
+                return -EINVAL;
+        errno = 0;
+        long long line = strtoll(raw, &end, 10);
+        if (errno || *end || line < 0 || line > INT32_MAX)
+                return -EINVAL;
+        *ret = line;
+        return 0;
+}
+
+static json_t *item_json(const ResultItem *it) {
+        return json_pack("{s:I, s:o, s:s, s:o}", "line", (json_int_t) it->line, "email",
+                         it->email ? json_string(it->email) : json_null(), "outcome",
+                         result_log_outcome_name(it->outcome) ? result_log_outcome_name(it->outcome) : "failed",
+                         "user_id", it->user_id ? json_integer(it->user_id) : json_null());
+}
+
+unsigned results_page(Request *r) {
+        ImportRecord rec;
+        unsigned st = imports_load(r, &rec);
+        if (st)
+                return st;
+        int limit;
+        int64_t after = 0;
+        const char *cursor = request_query(r, "cursor");
+        if (request_limit(r, 100, 1000, &limit) < 0) {
+                import_store_record_done(&rec);
+                return 400;
+        }
+        if (cursor && parse_cursor(cursor, &after) < 0) {
+                import_store_record_done(&rec);
+                problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
+                return 400;
+        }
+
+        ResultItem *items = NULL;
+        size_t n = 0;
+        int k = result_log_page(request_db(r), rec.id, after, limit + 1, &items, &n);
+        if (k < 0) {
+                import_store_record_done(&rec);
+                if (k == -ENOMEM) {
+                        problem(r, 500, "internal_error", "Internal error", "out of memory");
+                        return 500;
+                }
+                return problem_database_unavailable(r);
+        }
+        json_t *list = json_array();
+        size_t take = n > (size_t) limit ? (size_t) limit : n;
+        for (size_t i = 0; i < take; i++)
+                json_array_append_new(list, item_json(&items[i]));
+        json_t *next = json_null();
+        if (n > take) {
+                char raw[24], enc[48];
+                snprintf(raw, sizeof raw, "%" PRId64, items[take - 1].line);
+                cursor_encode(raw, enc, sizeof enc);
+                next = json_string(enc);
+        }
+        result_log_items_free(items, n);
+        request_respond_json(
+                r, 200,
+                json_pack("{s:o, s:o, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "items", list, "next_cursor", next,
+                          "state", import_state_to_string(rec.state), "counts", "rows_total",
+                          (json_int_t) rec.rows_total, "rows_processed", (json_int_t) rec.rows_processed, "created",
+                          (json_int_t) rec.created, "updated", (json_int_t) rec.updated, "unchanged",
+                          (json_int_t) rec.unchanged, "failed", (json_int_t) rec.failed));
+        import_store_record_done(&rec);
+        return 200;
+}
+
+/* The CSV is streamed a page at a time, each page read with a connection
+ * taken from the pool for just that read. */
+typedef struct ResultStream {
+        App *app;
+        char import_id[UUID_STRING_SIZE];
+        int64_t last_line;
+        Buf pending;
+        size_t sent;
+        bool done;
+} ResultStream;
+
+#define CSV_PAGE 5000
+
+static int fill(ResultStream *s) {
+        char err[256];
+        int e;
+        Db *db = db_pool_acquire(s->app->pool, 5000, &e, err, sizeof err);
+        if (!db)
+                return -EIO;
+        ResultItem *items = NULL;
+        size_t n = 0;
+        int k = result_log_page(db, s->import_id, s->last_line, CSV_PAGE, &items, &n);
+        db_pool_release(s->app->pool, db);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; k >= 0 && i < n; i++) {
+                const ResultItem *it = &items[i];
+                k = buf_printf(&s->pending, "%" PRId64 ",", it->line);
+                if (k >= 0 && it->email)
+                        k = csv_writer_cell(&s->pending, it->email, strlen(it->email), ',');
+                if (k >= 0)
+                        k = buf_printf(&s->pending, ",%s,", result_log_outcome_name(it->outcome)
+                                                                    ? result_log_outcome_name(it->outcome)
+                                                                    : "failed");
+                if (k >= 0 && it->user_id)
+                        k = buf_printf(&s->pending, "%" PRId64, it->user_id);
+                if (k >= 0)
+                        k = buf_append_str(&s->pending, "\r\n");
+                s->last_line = it->line;
+        }
+        if (n < CSV_PAGE)
+                s->done = true;
+        result_log_items_free(items, n);
+        return k;
+}
+
+static ssize_t stream(void *userdata, uint64_t offset, char *out, size_t max) {
+        ResultStream *s = userdata;
+        if (s->sent == s->pending.len) {
+                buf_clear(&s->pending);
+                s->sent = 0;
+                if (s->done)
+                        return U_STREAM_END;
+                if (fill(s) < 0) {
+                        log_import(LOG_LEVEL_ERROR, s->import_id, "results CSV cut short: the database failed");
+                        return U_STREAM_ERROR;
+                }
+                if (s->pending.len == 0)
+                        return U_STREAM_END;
+        }
+        size_t n = MIN(max, s->pending.len - s->sent);
+        memcpy(out, s->pending.data + s->sent, n);
+        s->sent += n;
+        return (ssize_t) n;
+}
+
+static void stream_free(void *userdata) {
+        ResultStream *s = userdata;
+        buf_done(&s->pending);
+        free(s);
+}
+
+unsigned results_csv(Request *r) {
+        ImportRecord rec;
+        unsigned st = imports_load(r, &rec);
+        if (st)
+                return st;
+        ResultStream *s = calloc(1, sizeof *s);
+        if (!s || buf_append_str(&s->pending, "line,email,outcome,user_id\r\n") < 0) {
+                if (s)
+                        stream_free(s);
+                import_store_record_done(&rec);
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+        s->app = r->app;
+        snprintf(s->import_id, sizeof s->import_id, "%s", rec.id);
+        char disposition[128];
+        snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-results.csv\"", rec.id);
+        import_store_record_done(&rec);
+        u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
+        u_map_put(r->resp->map_header, "Content-Disposition", disposition);
+        ulfius_set_stream_response(r->resp, 200, stream, stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
+        return 200;
+}

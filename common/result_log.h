@@ -1,0 +1,46 @@
+/* The per-row results of an import: what became of each line of its file
+ * (created, updated, unchanged, failed) and which user it is.
+ *
+ * Kept as cheaply as the batches allow: one row per batch, written in the
+ * batch's transaction (result_log_write()), holding the batch's lines,
+ * outcomes, user ids and emails as arrays. The API reads them a page at
+ * a time in line order (result_log_page()). A dry run's results say what a
+ * commit would do; a user it would create has no id yet.
+ *
+ * Functions return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "import_batch.h"
+
+typedef enum RowOutcome {
+        ROW_CREATED = 'c',
+        ROW_UPDATED = 'u',
+        ROW_UNCHANGED = 'n',
+        ROW_FAILED = 'f',
+} RowOutcome;
+
+/* "created", "updated", "unchanged", "failed"; NULL for another value. */
+const char *result_log_outcome_name(RowOutcome o);
+
+/* Writes the results of a batch (created[i], changed[i], user_ids[i] as
+ * user_store_write() gave them) inside the caller's transaction. */
+int result_log_write(Db *db, const char *import_id, const ImportBatch *batch, const bool *created,
+                     const bool *changed, const int64_t *user_ids) _must_check_;
+
+typedef struct ResultItem {
+        int64_t line;
+        RowOutcome outcome;
+        int64_t user_id; /* 0 when none */
+        char *email; /* as in the file; NULL when it was not a valid email */
+} ResultItem;
+
+/* The results of the lines after after_line, at most limit, in line
+ * order. The array belongs to the caller: result_log_items_free(). */
+int result_log_page(Db *db, const char *import_id, int64_t after_line, int limit, ResultItem **ret,
+                    size_t *ret_n) _must_check_;
+void result_log_items_free(ResultItem *items, size_t n);
