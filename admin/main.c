@@ -20,7 +20,7 @@ static const char usage_text[] =
         "\n"
         "  migrate                              create or upgrade the database schema\n"
         "  account create SLUG [--name NAME]    add an account with the default roles\n"
-        "  token create SLUG [--scopes imports:read,imports:write] [--actor LABEL]\n"
+        "  token create SLUG [--scopes imports:read,imports:write,users:read] [--actor LABEL]\n"
         "                                       print a new API token for the account\n"
         "  webhook secret SLUG [--rotate]       print the account's webhook signing secret,\n"
         "                                       making one when it has none (or --rotate)\n"
@@ -175,7 +175,7 @@ static int cmd_token_create(const Config *cfg, Args *a) {
         const char *bad = NULL;
         size_t bad_len = 0;
         if (scopes_s && token_scope_parse(scopes_s, &scopes, &bad, &bad_len) < 0) {
-                fprintf(stderr, "roster-admin: unknown scope \"%.*s\": use imports:read and/or imports:write\n",
+                fprintf(stderr, "roster-admin: unknown scope \"%.*s\": use imports:read, imports:write and users:read\n",
                         (int) bad_len, bad);
                 return 2;
         }

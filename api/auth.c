@@ -81,10 +81,7 @@ unsigned auth_check(App *app, AuthDbFn get_db, void *userdata, const char *autho
                         return st;
         }
         if ((info.scopes & scope) != scope) {
-                *fail = (AuthFailure){ 403, "insufficient_scope", "Forbidden",
-                                       scope & SCOPE_IMPORTS_WRITE
-                                               ? "the token lacks the imports:write scope needed to import users"
-                                               : "the token lacks the imports:read scope" };
+                *fail = (AuthFailure){ 403, "insufficient_scope", "Forbidden", token_scope_missing_message(scope) };
                 return 403;
         }
         *ret = info;

@@ -13,41 +13,11 @@
 #include "cursor.h"
 #include "error_log.h"
 #include "header_map.h"
+#include "import_header.h"
 #include "import_store.h"
 #include "imports.h"
 #include "log.h"
 #include "problem.h"
-
-/* What the import's columns mean, rebuilt from its stored header. */
-static HeaderMap *import_header_map(const ImportRecord *rec, json_t **ret_cells) {
-        json_t *cells = json_loads(rec->header ? rec->header : "[]", 0, NULL);
-        if (!json_is_array(cells)) {
-                json_decref(cells);
-                return NULL;
-        }
-        size_t n = json_array_size(cells);
-        char **texts = calloc(n + 1, sizeof *texts);
-        size_t *lens = calloc(n + 1, sizeof *lens);
-        ColumnMap *cm = NULL;
-        HeaderMap *hm = NULL;
-        HeaderProblem hp;
-        char err[300];
-        if (texts && lens) {
-                for (size_t i = 0; i < n; i++) {
-                        texts[i] = (char *) json_string_value(json_array_get(cells, i));
-                        if (!texts[i])
-                                texts[i] = "";
-                        lens[i] = strlen(texts[i]);
-                }
-                if (!rec->column_map || column_map_parse(rec->column_map, &cm, err, sizeof err) == 0)
-                        (void) !header_map_build(texts, lens, n, cm, &hm, &hp);
-        }
-        free(texts);
-        free(lens);
-        column_map_free(cm);
-        *ret_cells = cells;
-        return hm;
-}
 
 /* The row's values by field: {"email": "...", "upn": ["..."], ...}. */
 static json_t *row_values(const HeaderMap *hm, json_t *cells) {

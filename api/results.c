@@ -9,6 +9,7 @@
 
 #include "csv_writer.h"
 #include "cursor.h"
+#include "import_header.h"
 #include "imports.h"
 #include "log.h"
 #include "problem.h"
@@ -54,7 +55,8 @@ unsigned results_page(Request *r) {
 
         ResultItem *items = NULL;
         size_t n = 0;
-        int k = result_log_page(request_db(r), rec.id, after, limit + 1, &items, &n);
+        int k = result_log_page(request_db(r), rec.id, import_header_email_column(&rec), after, limit + 1, &items,
+                                &n);
         if (k < 0) {
                 import_store_record_done(&rec);
                 if (k == -ENOMEM) {
@@ -91,6 +93,7 @@ unsigned results_page(Request *r) {
 typedef struct ResultStream {
         App *app;
         char import_id[UUID_STRING_SIZE];
+        int email_column;
         int64_t last_line;
         Buf pending;
         size_t sent;
@@ -107,7 +110,7 @@ static int fill(ResultStream *s) {
                 return -EIO;
         ResultItem *items = NULL;
         size_t n = 0;
-        int k = result_log_page(db, s->import_id, s->last_line, CSV_PAGE, &items, &n);
+        int k = result_log_page(db, s->import_id, s->email_column, s->last_line, CSV_PAGE, &items, &n);
         db_pool_release(s->app->pool, db);
         if (k < 0)
                 return k;
@@ -173,6 +176,7 @@ unsigned results_csv(Request *r) {
         }
         s->app = r->app;
         snprintf(s->import_id, sizeof s->import_id, "%s", rec.id);
+        s->email_column = import_header_email_column(&rec);
         char disposition[128];
         snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-results.csv\"", rec.id);
         import_store_record_done(&rec);

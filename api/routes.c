@@ -21,6 +21,7 @@
 #include "problem.h"
 #include "results.h"
 #include "templates.h"
+#include "users.h"
 #include "webhooks.h"
 #include "uuid.h"
 
@@ -53,6 +54,9 @@ static const Route routes[] = {
         { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false },
         { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false },
         { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/users", users_list, SCOPE_USERS_READ, false },
+        { "GET", "/v1/users.csv", users_csv, SCOPE_USERS_READ, false },
+        { "GET", "/v1/users/:id", users_get, SCOPE_USERS_READ, false },
         { "GET", "/v1/roles", directory_roles, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/teams", directory_teams, SCOPE_IMPORTS_READ, false },
 };
@@ -104,9 +108,7 @@ static int dispatch(const struct _u_request *req, struct _u_response *resp, void
                 r.auth = *checked;
                 if ((r.auth.scopes & route->scope) != route->scope) {
                         AuthFailure fail = { 403, "insufficient_scope", "Forbidden",
-                                             route->scope & SCOPE_IMPORTS_WRITE
-                                                     ? "the token lacks the imports:write scope needed to import users"
-                                                     : "the token lacks the imports:read scope" };
+                                             token_scope_missing_message(route->scope) };
                         auth_fail(&r, &fail);
                         status = 403;
                 }

@@ -127,10 +127,10 @@ int account_store_token_create(Db *db, int64_t account_id, const char *actor, un
                 return r;
         token_hash(tok, strlen(tok), hash);
         snprintf(id, sizeof id, "%" PRId64, account_id);
-        snprintf(scope_array, sizeof scope_array, "{%s%s%s}",
-                 scopes & SCOPE_IMPORTS_READ ? "imports:read" : "",
-                 (scopes & SCOPE_IMPORTS_READ) && (scopes & SCOPE_IMPORTS_WRITE) ? "," : "",
-                 scopes & SCOPE_IMPORTS_WRITE ? "imports:write" : "");
+        scope_array[0] = '{';
+        if (token_scope_format(scopes, scope_array + 1, sizeof scope_array - 2) < 0)
+                return -EINVAL;
+        strcat(scope_array, "}");
         const char *p[] = { id, hash, actor, scope_array };
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db, "INSERT INTO api_tokens (account_id, token_hash, actor, scopes) VALUES ($1, $2, $3, $4)", 4, p);

@@ -39,8 +39,9 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
                 return -ENOMEM;
         m->n_columns = n;
 
-        /* roster's error CSV ends with "line" and "error": a file fixed and
-         * sent back keeps them, and they are not data. */
+        /* roster's error CSV ends with "line" and "error", its users
+         * export with "roster user id": a file fixed and sent back keeps
+         * them, and they are not data. */
         size_t roundtrip_from = n;
         if (n >= 2) {
                 char a[16], b[16];
@@ -48,6 +49,12 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
                 field_normalize_heading(cells[n - 1], lens[n - 1], b, sizeof b);
                 if (strcmp(a, "line") == 0 && strcmp(b, "error") == 0)
                         roundtrip_from = n - 2;
+        }
+        if (n >= 1 && roundtrip_from == n) {
+                char a[32];
+                field_normalize_heading(cells[n - 1], lens[n - 1], a, sizeof a);
+                if (strcmp(a, HEADER_MAP_EXPORT_ID_NORM) == 0)
+                        roundtrip_from = n - 1;
         }
         m->roundtrip = roundtrip_from < n;
         m->n_data_columns = roundtrip_from;

@@ -21,6 +21,11 @@
 #include "field.h"
 #include "macro.h"
 
+/* The last heading of roster's users export (api/users.c), and the same
+ * as field_normalize_heading() makes it. */
+#define HEADER_MAP_EXPORT_ID "Roster User ID"
+#define HEADER_MAP_EXPORT_ID_NORM "rosteruserid"
+
 typedef struct HeaderColumn {
         Field field;
         char *custom_key;
@@ -37,9 +42,10 @@ typedef struct HeaderMap {
         size_t n_custom_columns;
         char **ignored; /* headers of columns that are not imported, for the warning */
         size_t n_ignored;
-        /* The file is roster's own error CSV sent back: its last two
-         * columns (line, error) are not data, and cells carry the
-         * apostrophe that made formulas inert, which extraction removes. */
+        /* The file is roster's own error CSV or users export sent back:
+         * its last columns (line and error, or Roster User ID) are not
+         * data, and cells carry the apostrophe that made formulas inert,
+         * which extraction removes. */
         bool roundtrip;
         size_t n_data_columns;
 } HeaderMap;

@@ -28,42 +28,39 @@ int result_log_write(Db *db, const char *import_id, const ImportBatch *batch, co
                      const bool *changed, const int64_t *user_ids) {
         if (batch->n == 0)
                 return 0;
-        Buf lines = BUF_INIT, outcomes = BUF_INIT, ids = BUF_INIT, emails = BUF_INIT;
-        int r = buf_append_char(&lines, '{');
-        if (r >= 0)
-                r = buf_append_char(&ids, '{');
-        if (r >= 0)
-                r = buf_append_char(&emails, '{');
+        unsigned long first = batch->rows[0].user.line, last = batch->rows[batch->n - 1].user.line;
+        /* Lines are stored only when a record spans several: most batches
+         * are first_line..last_line, one line each. */
+        bool contiguous = last - first + 1 == batch->n;
+        Buf lines = BUF_INIT, outcomes = BUF_INIT, ids = BUF_INIT;
+        int r = buf_append_char(&ids, '{');
+        if (r >= 0 && !contiguous)
+                r = buf_append_char(&lines, '{');
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                r = buf_printf(&lines, "%s%lu", i ? "," : "", u->line);
-                if (r >= 0)
-                        r = buf_append_char(&outcomes, (char) outcome_of(batch, i, created, changed));
+                r = buf_append_char(&outcomes, (char) outcome_of(batch, i, created, changed));
                 if (r >= 0)
                         r = buf_printf(&ids, "%s%" PRId64, i ? "," : "", user_ids[i]);
-                if (r >= 0)
-                        r = db_array_text(&emails, u->email);
+                if (r >= 0 && !contiguous)
+                        r = buf_printf(&lines, "%s%lu", i ? "," : "", batch->rows[i].user.line);
         }
         if (r >= 0)
-                r = buf_append_char(&lines, '}');
-        if (r >= 0)
                 r = buf_append_char(&ids, '}');
-        if (r >= 0)
-                r = buf_append_char(&emails, '}');
+        if (r >= 0 && !contiguous)
+                r = buf_append_char(&lines, '}');
         if (r >= 0) {
-                char first[24], last[24];
-                snprintf(first, sizeof first, "%lu", batch->rows[0].user.line);
-                snprintf(last, sizeof last, "%lu", batch->rows[batch->n - 1].user.line);
-                const char *p[] = { import_id, first, last, lines.data, outcomes.data, ids.data, emails.data };
+                char first_s[24], last_s[24];
+                snprintf(first_s, sizeof first_s, "%lu", first);
+                snprintf(last_s, sizeof last_s, "%lu", last);
+                const char *p[] = { import_id, first_s, last_s, contiguous ? NULL : lines.data, outcomes.data,
+                                    ids.data };
                 r = db_run(db,
-                           "INSERT INTO import_results (import_id, first_line, last_line, lines, outcomes, user_ids, "
-                           "emails) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                           7, p);
+                           "INSERT INTO import_results (import_id, first_line, last_line, lines, outcomes, user_ids) "
+                           "VALUES ($1, $2, $3, $4, $5, $6)",
+                           6, p);
         }
         buf_done(&lines);
         buf_done(&outcomes);
         buf_done(&ids);
-        buf_done(&emails);
         return r;
 }
 
@@ -75,24 +72,28 @@ void result_log_items_free(ResultItem *items, size_t n) {
 
 /* Appends the results after *after of the first batch holding any, at
  * most want; moves *after to the last line read. */
-static int page_from_batch(Db *db, const char *import_id, int64_t *after, int want, ResultItem *items,
-                           size_t *n) {
-        char after_s[24], want_s[16];
+static int page_from_batch(Db *db, const char *import_id, int email_column, int64_t *after, int want,
+                           ResultItem *items, size_t *n) {
+        char after_s[24], want_s[16], column[16];
         snprintf(after_s, sizeof after_s, "%" PRId64, *after);
         snprintf(want_s, sizeof want_s, "%d", want);
-        const char *p[] = { import_id, after_s, want_s };
+        snprintf(column, sizeof column, "%d", email_column);
+        const char *p[] = { import_id, after_s, want_s, column };
         /* One batch at a time: the planner, not knowing how many lines a
          * batch holds, would otherwise unnest every later batch before it
          * sorts and cuts. */
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db,
-                "SELECT x.line, x.outcome, x.user_id, x.email "
+                "SELECT x.line, x.outcome, x.user_id, coalesce(u.email, f.cells ->> $4::int) "
                 "FROM (SELECT * FROM import_results WHERE import_id = $1 AND last_line > $2::int "
                 "      ORDER BY first_line LIMIT 1) r "
-                "CROSS JOIN LATERAL unnest(r.lines, string_to_array(r.outcomes, NULL), r.user_ids, r.emails) "
-                "     WITH ORDINALITY AS x(line, outcome, user_id, email, n) "
+                "CROSS JOIN LATERAL unnest(coalesce(r.lines, ARRAY(SELECT generate_series(r.first_line, "
+                "     r.last_line))), string_to_array(r.outcomes, NULL), r.user_ids) "
+                "     WITH ORDINALITY AS x(line, outcome, user_id, n) "
+                "LEFT JOIN users u ON x.user_id <> 0 AND u.id = x.user_id "
+                "LEFT JOIN import_rows f ON x.outcome = 'f' AND f.import_id = r.import_id AND f.line = x.line "
                 "WHERE x.line > $2::int ORDER BY x.n LIMIT $3",
-                3, p);
+                4, p);
         if (!res)
                 return db_error(db);
         int rows = PQntuples(res);
@@ -108,8 +109,8 @@ static int page_from_batch(Db *db, const char *import_id, int64_t *after, int wa
         return rows;
 }
 
-int result_log_page(Db *db, const char *import_id, int64_t after_line, int limit, ResultItem **ret,
-                    size_t *ret_n) {
+int result_log_page(Db *db, const char *import_id, int email_column, int64_t after_line, int limit,
+                    ResultItem **ret, size_t *ret_n) {
         ResultItem *items = calloc((size_t) limit + 1, sizeof *items);
         size_t n = 0;
         if (!items)
@@ -117,7 +118,7 @@ int result_log_page(Db *db, const char *import_id, int64_t after_line, int limit
         /* A batch that holds a line after `after` gives at least one. */
         int r = 0;
         while (n < (size_t) limit &&
-               (r = page_from_batch(db, import_id, &after_line, limit - (int) n, items, &n)) > 0)
+               (r = page_from_batch(db, import_id, email_column, &after_line, limit - (int) n, items, &n)) > 0)
                 ;
         if (r < 0) {
                 result_log_items_free(items, n);

@@ -2,10 +2,12 @@
  * (created, updated, unchanged, failed) and which user it is.
  *
  * Kept as cheaply as the batches allow: one row per batch, written in the
- * batch's transaction (result_log_write()), holding the batch's lines,
- * outcomes, user ids and emails as arrays. The API reads them a page at
- * a time in line order (result_log_page()). A dry run's results say what a
- * commit would do; a user it would create has no id yet.
+ * batch's transaction (result_log_write()), holding the batch's outcomes
+ * (a letter each) and user ids, and its lines only when a record spans
+ * several. Emails are not stored again: a line's is its user's, or, for a
+ * failed line, the Email cell the error log keeps. The API reads them a
+ * page at a time in line order (result_log_page()). A dry run's results
+ * say what a commit would do; a user it would create has no id yet.
  *
  * Functions return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
 #pragma once
@@ -36,11 +38,13 @@ typedef struct ResultItem {
         int64_t line;
         RowOutcome outcome;
         int64_t user_id; /* 0 when none */
-        char *email; /* as in the file; NULL when it was not a valid email */
+        char *email; /* the user's; for a failed line the Email cell; NULL when neither */
 } ResultItem;
 
 /* The results of the lines after after_line, at most limit, in line
- * order. The array belongs to the caller: result_log_items_free(). */
-int result_log_page(Db *db, const char *import_id, int64_t after_line, int limit, ResultItem **ret,
-                    size_t *ret_n) _must_check_;
+ * order. email_column is the file's Email column (from 0; -1 when none),
+ * for failed lines. The array belongs to the caller:
+ * result_log_items_free(). */
+int result_log_page(Db *db, const char *import_id, int email_column, int64_t after_line, int limit,
+                    ResultItem **ret, size_t *ret_n) _must_check_;
 void result_log_items_free(ResultItem *items, size_t n);

@@ -1,6 +1,7 @@
 #include "token.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -76,6 +77,7 @@ static const struct {
 } scope_names[] = {
         { SCOPE_IMPORTS_READ, "imports:read" },
         { SCOPE_IMPORTS_WRITE, "imports:write" },
+        { SCOPE_USERS_READ, "users:read" },
 };
 
 const char *token_scope_name(Scope s) {
@@ -83,6 +85,30 @@ const char *token_scope_name(Scope s) {
                 if (scope_names[i].scope == s)
                         return scope_names[i].name;
         return NULL;
+}
+
+int token_scope_format(unsigned scopes, char *out, size_t size) {
+        size_t used = 0;
+        if (size == 0)
+                return -ENOBUFS;
+        out[0] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(scope_names); i++) {
+                if (!(scopes & scope_names[i].scope))
+                        continue;
+                int n = snprintf(out + used, size - used, "%s%s", used ? "," : "", scope_names[i].name);
+                if (n < 0 || (size_t) n >= size - used)
+                        return -ENOBUFS;
+                used += (size_t) n;
+        }
+        return 0;
+}
+
+const char *token_scope_missing_message(unsigned needed) {
+        if (needed & SCOPE_IMPORTS_WRITE)
+                return "the token lacks the imports:write scope needed to import users";
+        if (needed & SCOPE_USERS_READ)
+                return "the token lacks the users:read scope needed to read users";
+        return "the token lacks the imports:read scope";
 }
 
 int token_scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len) {

@@ -18,9 +18,10 @@
 typedef enum Scope {
         SCOPE_IMPORTS_READ = 1u << 0,
         SCOPE_IMPORTS_WRITE = 1u << 1,
+        SCOPE_USERS_READ = 1u << 2,
 } Scope;
 
-#define SCOPE_ALL (SCOPE_IMPORTS_READ | SCOPE_IMPORTS_WRITE)
+#define SCOPE_ALL (SCOPE_IMPORTS_READ | SCOPE_IMPORTS_WRITE | SCOPE_USERS_READ)
 
 /* Writes a new NUL-terminated token into out. 0 or -errno. */
 int token_generate(char out[TOKEN_LENGTH + 1]) _must_check_;
@@ -41,3 +42,8 @@ int token_from_authorization(const char *header, const char **ret, size_t *ret_l
  * scope in *ret_bad (pointing into s, with its length) when given. */
 int token_scope_parse(const char *s, unsigned *ret, const char **ret_bad, size_t *ret_bad_len);
 const char *token_scope_name(Scope s);
+/* Writes the names of the scopes in the mask, comma-separated, to out.
+ * 0, or -ENOBUFS when size is too small. */
+int token_scope_format(unsigned scopes, char *out, size_t size) _must_check_;
+/* What a 403 says to a token without the scope a route needs. Static. */
+const char *token_scope_missing_message(unsigned needed);

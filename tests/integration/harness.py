@@ -262,7 +262,7 @@ class Roster:
         restart things and must not meet other tests' workers."""
         return Sandbox(self, own_redis)
 
-    def new_account(self, scopes="imports:read,imports:write"):
+    def new_account(self, scopes="imports:read,imports:write,users:read"):
         slug = "acct-" + uuid.uuid4().hex[:10]
         self.admin("account", "create", slug, "--name", "Test " + slug)
         token = self.admin("token", "create", slug, "--scopes", scopes, "--actor", "LA Super User").stdout.strip()

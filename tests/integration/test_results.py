@@ -66,13 +66,13 @@ def test_every_line_has_its_outcome_and_user_over_batches_and_ranges(sandbox):
             want[line] = ("updated", f"p{i}@example.org")
         elif i < 1200:
             rows.append(f"P{i}@Example.org,P{i},Before")
-            want[line] = ("unchanged", f"P{i}@Example.org")
+            want[line] = ("unchanged", f"p{i}@example.org")  # the user's email
         elif i == 2399:
             rows.append("p0@example.org,Again,Repeated")
             want[line] = ("failed", "p0@example.org")
         elif i % 50 == 0:
             rows.append(f"n{i}-at-example.org,N{i},Bad")
-            want[line] = ("failed", None)
+            want[line] = ("failed", f"n{i}-at-example.org")  # the cell
         else:
             rows.append(f"n{i}@example.org,N{i},New")
             want[line] = ("created", f"n{i}@example.org")

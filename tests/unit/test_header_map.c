@@ -466,6 +466,20 @@ static void test_roundtrip(void) {
         is_str(row.value[FIELD_PHONE], "'+44 1234", "... also on the phone");
         header_map_free(m);
 
+        /* roster's users export ends with its own id column. */
+        is_int(build("First Name,Last Name,Email,Roster User ID", NULL, &m, &problem), 0, "a users export builds");
+        ok(m->roundtrip && m->n_data_columns == 3, "the trailing Roster User ID marks a round trip");
+        is_int(m->n_ignored, 0, "the id column is ignored silently");
+        char *cells3[] = { "'=Dodd", "Doe", "ann@example.org", "17" };
+        rec = record(cells3, ELEMENTSOF(cells3), 2);
+        is_int(header_map_extract(m, &rec, 1, &a, &row), 0, "extract from an exported row");
+        is_str(row.value[FIELD_FIRST_NAME], "=Dodd", "the export's formula guard is removed");
+        header_map_free(m);
+        is_int(build("Roster User ID,Email,First Name,Last Name", NULL, &m, &problem), 0,
+               "the id column first builds");
+        ok(!m->roundtrip && m->n_ignored == 1, "not at the end: an ordinary unknown column");
+        header_map_free(m);
+
         /* line and error elsewhere are ordinary unknown columns. */
         is_int(build("Line,Error,Email,First Name,Last Name", NULL, &m, &problem), 0,
                "line,error at the start builds");
