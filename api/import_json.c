@@ -44,7 +44,7 @@ json_t *import_to_json(const ImportRecord *rec) {
 
         return json_pack(
                 "{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:{s:o, s:I, s:o, s:o, s:o}, "
-                "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, s:o, "
+                "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:i, "
                 "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
                 "id", rec->id, "state", import_state_to_string(rec->state), "role", opt_string(rec->role_key), "mode",
                 import_mode_to_string(rec->mode), "invite", invite_mode_to_string(rec->invite), "dry_run", rec->dry_run, "actor", opt_string(rec->actor),
@@ -54,11 +54,13 @@ json_t *import_to_json(const ImportRecord *rec) {
                 "counts", "rows_total", (json_int_t) rec->rows_total, "rows_processed",
                 (json_int_t) rec->rows_processed, "created", (json_int_t) rec->created, "updated",
                 (json_int_t) rec->updated, "unchanged", (json_int_t) rec->unchanged, "failed",
-                (json_int_t) rec->failed, "invites", (json_int_t) rec->invites, "warnings",
+                (json_int_t) rec->failed, "archived", (json_int_t) rec->archived, "invites",
+                (json_int_t) rec->invites, "warnings",
                 (json_int_t) rec->warning_rows,
                 "progress", progress, "warnings", parse_or(rec->warnings, json_array()), "error", error,
                 "created_at", opt_string(rec->created_at), "started_at", opt_string(rec->started_at),
                 "finished_at", opt_string(rec->finished_at), "callback_url", opt_string(rec->callback_url),
+                "missing", missing_mode_to_string(rec->missing), "change_threshold", rec->change_threshold,
                 "links", "self", self, "errors", errors, "errors_csv", errors_csv, "events", events,
                 "results", results, "results_csv", results_csv, "webhook_deliveries", deliveries);
 }

@@ -11,8 +11,8 @@
 #include "webhook.h"
 #include "webhook_store.h"
 
-static const char *const known[] = { "role",       "mode",        "invite", "dry_run",
-                                     "delimiter", "column_map", "callback_url", NULL };
+static const char *const known[] = { "role",         "mode",    "invite",           "dry_run", "delimiter",
+                                     "column_map",   "missing", "change_threshold", "callback_url", NULL };
 
 void import_options_done(ImportOptions *o) {
         column_map_free(o->column_map);
@@ -92,7 +92,8 @@ static unsigned parse_callback_url(Request *r, const char *v, ImportOptions *o) 
 }
 
 unsigned import_options_parse(Request *r, const struct _u_map *map, const char *const *ignore, ImportOptions *o) {
-        *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = INVITE_NEW_USERS };
+        *o = (ImportOptions){ .mode = IMPORT_MODE_UPSERT, .invite = INVITE_NEW_USERS, .missing = MISSING_KEEP,
+                              .change_threshold = 10 };
         unsigned st = parse(r, map, ignore, o);
         if (st)
                 import_options_done(o);
@@ -110,7 +111,7 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                 char detail[300];
                 snprintf(detail, sizeof detail,
                          "unknown option \"%.100s\"; the options are role, mode, invite, dry_run, delimiter, "
-                         "column_map and callback_url",
+                         "column_map, missing, change_threshold and callback_url",
                          keys[i]);
                 return bad(r, keys[i], detail);
         }
@@ -138,6 +139,18 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
                         o->dry_run = false;
                 else
                         return bad(r, "dry_run", "dry_run must be true or false");
+        }
+        if ((v = map ? u_map_get(map, "missing") : NULL) && missing_mode_from_string(v, &o->missing) < 0)
+                return bad(r, "missing", "missing must be keep (the default) or archive");
+        if ((v = map ? u_map_get(map, "change_threshold") : NULL)) {
+                char *end;
+                long t = strtol(v, &end, 10);
+                if (!*v || *end || t < 0 || t > 100 || !(*v >= '0' && *v <= '9'))
+                        return bad(r, "change_threshold", "change_threshold must be a whole percent from 0 to 100");
+                if (o->missing != MISSING_ARCHIVE)
+                        return bad(r, "change_threshold",
+                                   "change_threshold guards missing=archive, and this import does not archive");
+                o->change_threshold = (int) t;
         }
         if (import_options_delimiter(map ? u_map_get(map, "delimiter") : NULL, &o->delimiter) < 0)
                 return bad(r, "delimiter", "delimiter must be \",\", \";\", tab, or auto (the default)");

@@ -1,6 +1,6 @@
 /* The options of an upload (form fields of a multipart body, or query
  * parameters of a raw text/csv body): role, mode, invite, dry_run,
- * delimiter, column_map, callback_url. Unknown names and bad values are refused with a
+ * delimiter, column_map, callback_url, missing, change_threshold. Unknown names and bad values are refused with a
  * message naming them (400). */
 #pragma once
 
@@ -20,6 +20,8 @@ typedef struct ImportOptions {
         char *column_map_json; /* owned: normalised JSON text, or NULL */
         char *role_key; /* owned */
         char *callback_url; /* owned: checked (webhook.h), or NULL */
+        MissingMode missing;
+        int change_threshold; /* percent, for missing=archive */
 } ImportOptions;
 
 void import_options_done(ImportOptions *o);

@@ -92,7 +92,10 @@ static unsigned respond_draft(Request *r, const ImportDraft *d, const char *id) 
 
 /* The header of the file against the required fields: 422 listing what
  * is missing and what was found. */
-static unsigned check_header(Request *r, const UploadReport *rep, const ImportOptions *o, json_t **ret_warnings) {
+/* Checks the header; on success *ret_warnings says what it will not import
+ * and *ret_email_column where the emails are. */
+static unsigned check_header(Request *r, const UploadReport *rep, const ImportOptions *o, json_t **ret_warnings,
+                             int *ret_email_column) {
         HeaderMap *hm = NULL;
         HeaderProblem hp;
         int k = header_map_build(rep->header, rep->header_lens, rep->n_header, o->column_map, &hm, &hp);
@@ -153,6 +156,7 @@ static unsigned check_header(Request *r, const UploadReport *rep, const ImportOp
                                                           buf_str(&msg), "columns", cols));
                 buf_done(&msg);
         }
+        *ret_email_column = hm->single[FIELD_EMAIL];
         header_map_free(hm);
         *ret_warnings = warnings;
         return 0;
@@ -226,7 +230,8 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 st = 422;
                 goto out;
         }
-        if ((st = check_header(r, &rep, &o, &warnings)))
+        int email_column = -1;
+        if ((st = check_header(r, &rep, &o, &warnings, &email_column)))
                 goto out;
 
         json_t *hj = header_json(&rep);
@@ -253,6 +258,9 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 .warnings_json = warnings_text ? warnings_text : "[]",
                 .idempotency_key = idem,
                 .callback_url = o.callback_url,
+                .missing = o.missing,
+                .change_threshold = o.change_threshold,
+                .email_column = email_column,
                 .points = rep.points,
                 .n_points = rep.n_points,
         };
@@ -531,12 +539,13 @@ static unsigned change_state(Request *r, bool commit) {
         if (k == -EBUSY) {
                 if (commit)
                         problem(r, 409, "invalid_state", "Not a validated dry run",
-                                "only a dry run in state validated can be committed; this import is %s",
+                                "only a dry run in state validated or a held import can be committed; this "
+                                "import is %s",
                                 import_state_to_string(state));
                 else
                         problem(r, 409, "invalid_state", "Not running",
-                                "only a queued or running import, or a validated dry run, can be cancelled; "
-                                "this import is %s",
+                                "only a queued or running import, a validated dry run or a held import can be "
+                                "cancelled; this import is %s",
                                 import_state_to_string(state));
                 return 409;
         }
@@ -545,7 +554,11 @@ static unsigned change_state(Request *r, bool commit) {
         /* The notification follows; meanwhile this process's readers see
          * the change at once. */
         import_cache_invalidate(r->app->imports, id);
-        log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id, commit ? "committed: queued again" : "cancelled");
+        bool held = state == IMPORT_STATE_HELD;
+        log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id,
+                    !commit ? "cancelled" : held ? "committed: archived" : "committed: queued again");
+        if (commit && held)
+                return respond_import(r, 200, id); /* done at once */
         if (commit) {
                 unsigned st = respond_import(r, 202, id);
                 enqueue(r, id);

@@ -13,23 +13,77 @@
 #include "imports.h"
 #include "log.h"
 #include "problem.h"
+#include "archive_store.h"
 #include "result_log.h"
 
-/* The cursor of a results page is the last line it gave. */
-static int parse_cursor(const char *cursor, int64_t *ret) {
+/* Where a page starts: after a line of the file, or, once the lines are
+ * done, after an archived user ("a" and the user's id in the cursor). */
+typedef struct Position {
+        bool archived;
+        int64_t after;
+} Position;
+
+static int parse_cursor(const char *cursor, Position *ret) {
         char raw[32], *end;
-        if (cursor_decode(cursor, raw, sizeof raw) < 0 || !isdigit((unsigned char) raw[0]))
+        if (cursor_decode(cursor, raw, sizeof raw) < 0)
+                return -EINVAL;
+        bool archived = raw[0] == 'a';
+        const char *digits = raw + archived;
+        if (!isdigit((unsigned char) *digits))
                 return -EINVAL;
         errno = 0;
-        long long line = strtoll(raw, &end, 10);
-        if (errno || *end || line < 0 || line > INT32_MAX)
+        long long v = strtoll(digits, &end, 10);
+        if (errno || *end || v < 0 || (!archived && v > INT32_MAX))
                 return -EINVAL;
-        *ret = line;
+        *ret = (Position){ archived, v };
+        return 0;
+}
+
+/* Up to `want` results from pos on: the file's lines, then the users a
+ * full sync archived. Moves pos past them. */
+static int fetch(Db *db, const char *import_id, int email_column, Position *pos, int want, ResultItem **ret,
+                 size_t *ret_n) {
+        ResultItem *lines = NULL, *archived = NULL;
+        size_t n_lines = 0, n_archived = 0;
+        int k = 0;
+        if (!pos->archived) {
+                if ((k = result_log_page(db, import_id, email_column, pos->after, want, &lines, &n_lines)) < 0)
+                        return k;
+                if (n_lines)
+                        pos->after = lines[n_lines - 1].line;
+                if (n_lines < (size_t) want)
+                        *pos = (Position){ true, 0 };
+        }
+        if (pos->archived && n_lines < (size_t) want) {
+                k = archive_store_page(db, import_id, pos->after, want - (int) n_lines, &archived, &n_archived);
+                if (k < 0) {
+                        result_log_items_free(lines, n_lines);
+                        return k;
+                }
+                if (n_archived)
+                        pos->after = archived[n_archived - 1].user_id;
+        }
+        if (n_archived == 0) {
+                result_log_items_free(archived, 0);
+                *ret = lines;
+                *ret_n = n_lines;
+                return 0;
+        }
+        ResultItem *all = realloc(lines, (n_lines + n_archived + 1) * sizeof *all);
+        if (!all) {
+                result_log_items_free(lines, n_lines);
+                result_log_items_free(archived, n_archived);
+                return -ENOMEM;
+        }
+        memcpy(all + n_lines, archived, n_archived * sizeof *all);
+        free(archived);
+        *ret = all;
+        *ret_n = n_lines + n_archived;
         return 0;
 }
 
 static json_t *item_json(const ResultItem *it) {
-        return json_pack("{s:I, s:o, s:s, s:o}", "line", (json_int_t) it->line, "email",
+        return json_pack("{s:o, s:o, s:s, s:o}", "line", it->line ? json_integer(it->line) : json_null(), "email",
                          it->email ? json_string(it->email) : json_null(), "outcome",
                          result_log_outcome_name(it->outcome) ? result_log_outcome_name(it->outcome) : "failed",
                          "user_id", it->user_id ? json_integer(it->user_id) : json_null());
@@ -41,13 +95,13 @@ unsigned results_page(Request *r) {
         if (st)
                 return st;
         int limit;
-        int64_t after = 0;
+        Position pos = { false, 0 };
         const char *cursor = request_query(r, "cursor");
         if (request_limit(r, 100, 1000, &limit) < 0) {
                 import_store_record_done(&rec);
                 return 400;
         }
-        if (cursor && parse_cursor(cursor, &after) < 0) {
+        if (cursor && parse_cursor(cursor, &pos) < 0) {
                 import_store_record_done(&rec);
                 problem(r, 400, "invalid_cursor", "Invalid cursor", "the cursor is not one this API gave out");
                 return 400;
@@ -55,8 +109,7 @@ unsigned results_page(Request *r) {
 
         ResultItem *items = NULL;
         size_t n = 0;
-        int k = result_log_page(request_db(r), rec.id, import_header_email_column(&rec), after, limit + 1, &items,
-                                &n);
+        int k = fetch(request_db(r), rec.id, import_header_email_column(&rec), &pos, limit + 1, &items, &n);
         if (k < 0) {
                 import_store_record_done(&rec);
                 if (k == -ENOMEM) {
@@ -71,19 +124,24 @@ unsigned results_page(Request *r) {
                 json_array_append_new(list, item_json(&items[i]));
         json_t *next = json_null();
         if (n > take) {
-                char raw[24], enc[48];
-                snprintf(raw, sizeof raw, "%" PRId64, items[take - 1].line);
+                char raw[32], enc[64];
+                const ResultItem *last = &items[take - 1];
+                if (last->line)
+                        snprintf(raw, sizeof raw, "%" PRId64, last->line);
+                else
+                        snprintf(raw, sizeof raw, "a%" PRId64, last->user_id);
                 cursor_encode(raw, enc, sizeof enc);
                 next = json_string(enc);
         }
         result_log_items_free(items, n);
         request_respond_json(
                 r, 200,
-                json_pack("{s:o, s:o, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "items", list, "next_cursor", next,
-                          "state", import_state_to_string(rec.state), "counts", "rows_total",
+                json_pack("{s:o, s:o, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "items", list, "next_cursor",
+                          next, "state", import_state_to_string(rec.state), "counts", "rows_total",
                           (json_int_t) rec.rows_total, "rows_processed", (json_int_t) rec.rows_processed, "created",
                           (json_int_t) rec.created, "updated", (json_int_t) rec.updated, "unchanged",
-                          (json_int_t) rec.unchanged, "failed", (json_int_t) rec.failed));
+                          (json_int_t) rec.unchanged, "failed", (json_int_t) rec.failed, "archived",
+                          (json_int_t) rec.archived));
         import_store_record_done(&rec);
         return 200;
 }
@@ -94,7 +152,7 @@ typedef struct ResultStream {
         App *app;
         char import_id[UUID_STRING_SIZE];
         int email_column;
-        int64_t last_line;
+        Position pos;
         Buf pending;
         size_t sent;
         bool done;
@@ -110,13 +168,13 @@ static int fill(ResultStream *s) {
                 return -EIO;
         ResultItem *items = NULL;
         size_t n = 0;
-        int k = result_log_page(db, s->import_id, s->email_column, s->last_line, CSV_PAGE, &items, &n);
+        int k = fetch(db, s->import_id, s->email_column, &s->pos, CSV_PAGE, &items, &n);
         db_pool_release(s->app->pool, db);
         if (k < 0)
                 return k;
         for (size_t i = 0; k >= 0 && i < n; i++) {
                 const ResultItem *it = &items[i];
-                k = buf_printf(&s->pending, "%" PRId64 ",", it->line);
+                k = it->line ? buf_printf(&s->pending, "%" PRId64 ",", it->line) : buf_append_char(&s->pending, ',');
                 if (k >= 0 && it->email)
                         k = csv_writer_cell(&s->pending, it->email, strlen(it->email), ',');
                 if (k >= 0)
@@ -127,7 +185,6 @@ static int fill(ResultStream *s) {
                         k = buf_printf(&s->pending, "%" PRId64, it->user_id);
                 if (k >= 0)
                         k = buf_append_str(&s->pending, "\r\n");
-                s->last_line = it->line;
         }
         if (n < CSV_PAGE)
                 s->done = true;

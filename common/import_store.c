@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive_store.h"
+
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
 
 /* The columns import_record_from() reads, in order. */
@@ -16,7 +18,7 @@
         "created, updated, unchanged, failed, invites, warning_rows, warnings::text, error_code, "      \
         "error_message, callback_url, worker, attempts, "                                                             \
         "coalesce(extract(epoch FROM now() - heartbeat_at), -1), " TS("created_at") ", "               \
-        TS("started_at") ", " TS("finished_at")
+        TS("started_at") ", " TS("finished_at") ", missing, change_threshold, archived"
 
 void import_store_record_done(ImportRecord *r) {
         if (!r)
@@ -91,6 +93,9 @@ static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
         snprintf(r->created_at, sizeof r->created_at, "%s", PQgetvalue(res, row, c++));
         snprintf(r->started_at, sizeof r->started_at, "%s", PQgetvalue(res, row, c++));
         snprintf(r->finished_at, sizeof r->finished_at, "%s", PQgetvalue(res, row, c++));
+        bad |= missing_mode_from_string(PQgetvalue(res, row, c++), &r->missing) < 0;
+        r->change_threshold = (int) get_i64(res, row, c++);
+        r->archived = get_i64(res, row, c++);
         if (oom || bad) {
                 /* bad: the schema's CHECKs allow no other words. */
                 import_store_record_done(r);
@@ -130,6 +135,9 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
         snprintf(token, sizeof token, "%" PRId64, d->token_id);
         snprintf(bytes, sizeof bytes, "%" PRIu64, d->file_bytes);
         snprintf(rows, sizeof rows, "%" PRIu64, d->rows_total);
+        char threshold[16], email_column[16];
+        snprintf(threshold, sizeof threshold, "%d", d->change_threshold);
+        snprintf(email_column, sizeof email_column, "%d", d->email_column);
 
         if (d->idempotency_key) {
                 /* A key older than 24 hours is free again. */
@@ -147,19 +155,20 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
                             d->role_key,   mode,             invite,        d->dry_run ? "t" : "f",
                             d->column_map, d->file_name,     bytes,         d->file_sha256,
                             d->file_encoding, delim,         d->header_json, rows,
-                            d->warnings_json, d->idempotency_key, d->callback_url };
+                            d->warnings_json, d->idempotency_key, d->callback_url,
+                            missing_mode_to_string(d->missing), threshold, email_column };
         /* ON CONFLICT waits for a concurrent upload with the same key to
          * commit or roll back, so two racing requests make one import. */
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
                 "INSERT INTO imports (id, account_id, token_id, actor, state, role_key, mode, invite, dry_run, "
                 "column_map, file_name, file_bytes, file_sha256, file_encoding, file_delimiter, header, rows_total, "
-                "warnings, idempotency_key, callback_url, enqueued_at) "
+                "warnings, idempotency_key, callback_url, missing, change_threshold, email_column, enqueued_at) "
                 "VALUES ($1, $2, NULLIF($3, '0')::bigint, $4, 'queued', $5, $6, $7, $8, $9::jsonb, $10, $11, $12, "
-                "$13, $14, $15::jsonb, $16, $17::jsonb, $18, $19, now()) "
+                "$13, $14, $15::jsonb, $16, $17::jsonb, $18, $19, $20, $21::int, NULLIF($22, '-1')::int, now()) "
                 "ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
                 "RETURNING id",
-                19, p);
+                22, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 1)
@@ -170,14 +179,14 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
          * first import would hide. */
         const char *q[] = { account,   d->idempotency_key, d->file_sha256,          d->role_key,
                             mode,      invite,             d->dry_run ? "t" : "f", d->column_map,
-                            d->callback_url };
+                            d->callback_url, missing_mode_to_string(d->missing), threshold };
         _cleanup_(PQclearp) PGresult *e = db_exec(
                 db,
                 "SELECT id, file_sha256 = $3 AND role_key IS NOT DISTINCT FROM $4 AND mode = $5 AND invite = $6 "
                 "  AND dry_run = $7::boolean AND column_map IS NOT DISTINCT FROM $8::jsonb "
-                "  AND callback_url IS NOT DISTINCT FROM $9 "
+                "  AND callback_url IS NOT DISTINCT FROM $9 AND missing = $10 AND change_threshold = $11::int "
                 "FROM imports WHERE account_id = $1 AND idempotency_key = $2",
-                9, q);
+                11, q);
         if (!e)
                 return db_error(db);
         if (PQntuples(e) != 1)
@@ -235,7 +244,7 @@ typedef struct StateChange {
         const char *id;
         char account[24];
         unsigned from; /* the states it may leave, as 1 << state */
-        const char *sql; /* $1 = id */
+        int (*change)(Db *db, const char *id, ImportState from); /* runs the change */
         int result;
         ImportState state;
 } StateChange;
@@ -259,17 +268,17 @@ static int state_change_tx(Db *db, void *userdata) {
         }
         c->result = 0;
         const char *q[] = { c->id };
-        int k = db_run(db, c->sql, 1, q);
+        int k = c->change(db, c->id, c->state);
         if (k == 0)
                 k = db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, q);
         return k;
 }
 
-static int state_change(Db *db, int64_t account_id, const char *id, unsigned from, const char *sql,
-                        ImportState *ret_state) {
+static int state_change(Db *db, int64_t account_id, const char *id, unsigned from,
+                        int (*change)(Db *db, const char *id, ImportState from), ImportState *ret_state) {
         if (!uuid_is_valid(id))
                 return -ENOENT;
-        StateChange c = { .id = id, .from = from, .sql = sql };
+        StateChange c = { .id = id, .from = from, .change = change };
         snprintf(c.account, sizeof c.account, "%" PRId64, account_id);
         int r = db_transaction(db, 5, state_change_tx, &c);
         if (r < 0)
@@ -278,33 +287,64 @@ static int state_change(Db *db, int64_t account_id, const char *id, unsigned fro
         return c.result;
 }
 
-int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
+static int commit_change(Db *db, const char *id, ImportState from) {
+        const char *p[] = { id };
+        int r;
+        if (from == IMPORT_STATE_HELD) {
+                /* It ran in full and waits only to archive. */
+                int64_t archived;
+                char n[24];
+                if ((r = archive_store_apply(db, id, &archived)) < 0)
+                        return r;
+                snprintf(n, sizeof n, "%" PRId64, archived);
+                const char *q[] = { id, n };
+                return db_run(db,
+                              "UPDATE imports SET archived = $2::int, finished_at = now(), "
+                              "  state = CASE WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END "
+                              "WHERE id = $1",
+                              2, q);
+        }
         /* The dry run's report and results are replaced by the real run's. */
-        int r = state_change(db, account_id, id, 1u << IMPORT_STATE_VALIDATED,
-                             "WITH i AS (DELETE FROM import_issues WHERE import_id = $1), "
-                             "     w AS (DELETE FROM import_rows WHERE import_id = $1), "
-                             "     x AS (DELETE FROM import_results WHERE import_id = $1), "
-                             "     g AS (UPDATE import_ranges SET rows_done = 0, done = false, worker = NULL, "
-                             "             heartbeat_at = NULL, attempts = 0, progressed = false, "
-                             "             registered = (SELECT count(*) = 1 FROM import_ranges "
-                             "                           WHERE import_id = $1) "
-                             "           WHERE import_id = $1) "
-                             "UPDATE imports SET state = 'queued', dry_run = false, rows_processed = 0, created = 0, "
-                             "  updated = 0, unchanged = 0, failed = 0, invites = 0, warning_rows = 0, "
-                             "  error_code = NULL, error_message = NULL, attempts = 0, worker = NULL, "
-                             "  heartbeat_at = NULL, started_at = NULL, finished_at = NULL, enqueued_at = now() "
-                             "WHERE id = $1",
-                             ret_state);
-        return r;
+        if ((r = archive_store_forget(db, id)) < 0)
+                return r;
+        return db_run(db,
+                      "WITH i AS (DELETE FROM import_issues WHERE import_id = $1), "
+                      "     w AS (DELETE FROM import_rows WHERE import_id = $1), "
+                      "     x AS (DELETE FROM import_results WHERE import_id = $1), "
+                      "     g AS (UPDATE import_ranges SET rows_done = 0, done = false, worker = NULL, "
+                      "             heartbeat_at = NULL, attempts = 0, progressed = false, "
+                      "             registered = (SELECT count(*) = 1 FROM import_ranges "
+                      "                           WHERE import_id = $1) "
+                      "           WHERE import_id = $1) "
+                      "UPDATE imports SET state = 'queued', dry_run = false, rows_processed = 0, created = 0, "
+                      "  updated = 0, unchanged = 0, failed = 0, archived = 0, invites = 0, warning_rows = 0, "
+                      "  error_code = NULL, error_message = NULL, attempts = 0, worker = NULL, "
+                      "  heartbeat_at = NULL, started_at = NULL, finished_at = NULL, enqueued_at = now() "
+                      "WHERE id = $1",
+                      1, p);
+}
+
+int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
+        return state_change(db, account_id, id, 1u << IMPORT_STATE_VALIDATED | 1u << IMPORT_STATE_HELD,
+                            commit_change, ret_state);
+}
+
+static int cancel_change(Db *db, const char *id, ImportState from) {
+        const char *p[] = { id };
+        /* What a dry run or a held import would have archived is not. */
+        int r = archive_store_forget(db, id);
+        if (r < 0)
+                return r;
+        return db_run(db,
+                      "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "
+                      "  heartbeat_at = NULL, archived = 0 WHERE id = $1",
+                      1, p);
 }
 
 int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
-        /* A validated dry run waits for its commit: cancelling it says it
-         * never will be. */
+        /* A validated dry run or a held import waits for its commit:
+         * cancelling it says it never will be. */
         unsigned from = 1u << IMPORT_STATE_QUEUED | 1u << IMPORT_STATE_PROCESSING | 1u << IMPORT_STATE_VALIDATING |
-                        1u << IMPORT_STATE_VALIDATED;
-        return state_change(db, account_id, id, from,
-                            "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "
-                            "  heartbeat_at = NULL WHERE id = $1",
-                            ret_state);
+                        1u << IMPORT_STATE_VALIDATED | 1u << IMPORT_STATE_HELD;
+        return state_change(db, account_id, id, from, cancel_change, ret_state);
 }

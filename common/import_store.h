@@ -45,6 +45,9 @@ typedef struct ImportRecord {
         int attempts;
         double heartbeat_age; /* seconds since the worker's last heartbeat, -1 when none */
         char created_at[40], started_at[40], finished_at[40]; /* "" when not yet */
+        MissingMode missing;
+        int change_threshold; /* percent */
+        int64_t archived; /* or, in a dry run or held, would archive */
 } ImportRecord;
 
 void import_store_record_done(ImportRecord *r);
@@ -70,6 +73,9 @@ typedef struct ImportDraft {
         const char *warnings_json;
         const char *idempotency_key; /* NULL when none */
         const char *callback_url; /* NULL when none */
+        MissingMode missing;
+        int change_threshold;
+        int email_column; /* the file's Email column, -1 when none */
         const FilePoint *points; /* where the ranges after the first start */
         size_t n_points;
 } ImportDraft;
@@ -101,14 +107,15 @@ void import_store_records_free(ImportRecord *r, size_t n);
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;
 
 /* Turns a validated dry run into a real import, run again from its stored
- * upload: counts and error log cleared, state queued. Runs its own
- * transaction. -ENOENT (no such import in the account), -EBUSY when it is
- * not validated (its state in ret_state). */
+ * upload: counts, error log and results cleared, state queued; or
+ * finishes a held import, archiving what it would (archive_store.h). Runs
+ * its own transaction. -ENOENT (no such import in the account), -EBUSY
+ * when it is neither validated nor held (its state in ret_state). */
 int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
 
 /* Cancels a queued or running import (rows already committed stay; a
- * worker stops at its next checkpoint) or a validated dry run (it will not
- * be committed). -ENOENT, or -EBUSY when it is in another state (in
+ * worker stops at its next checkpoint), a validated dry run or a held
+ * import (it will not be committed, and archives nothing). -ENOENT, or -EBUSY when it is in another state (in
  * ret_state). */
 int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
 

@@ -10,6 +10,7 @@ static const char *const state_names[_IMPORT_STATE_MAX] = {
         [IMPORT_STATE_PROCESSING] = "processing",
         [IMPORT_STATE_VALIDATING] = "validating",
         [IMPORT_STATE_VALIDATED] = "validated",
+        [IMPORT_STATE_HELD] = "held",
         [IMPORT_STATE_COMPLETED] = "completed",
         [IMPORT_STATE_COMPLETED_WITH_ERRORS] = "completed_with_errors",
         [IMPORT_STATE_FAILED] = "failed",
@@ -25,6 +26,11 @@ static const char *const mode_names[_IMPORT_MODE_MAX] = {
 static const char *const invite_names[_INVITE_MODE_MAX] = {
         [INVITE_NEW_USERS] = "new_users",
         [INVITE_NONE] = "none",
+};
+
+static const char *const missing_names[_MISSING_MODE_MAX] = {
+        [MISSING_KEEP] = "keep",
+        [MISSING_ARCHIVE] = "archive",
 };
 
 static int lookup(const char *const *names, int n, const char *s) {
@@ -47,8 +53,8 @@ int import_state_from_string(const char *s, ImportState *ret) {
 }
 
 bool import_state_is_final(ImportState s) {
-        return s == IMPORT_STATE_VALIDATED || s == IMPORT_STATE_COMPLETED || s == IMPORT_STATE_COMPLETED_WITH_ERRORS ||
-               s == IMPORT_STATE_FAILED || s == IMPORT_STATE_CANCELLED;
+        return s == IMPORT_STATE_VALIDATED || s == IMPORT_STATE_HELD || s == IMPORT_STATE_COMPLETED ||
+               s == IMPORT_STATE_COMPLETED_WITH_ERRORS || s == IMPORT_STATE_FAILED || s == IMPORT_STATE_CANCELLED;
 }
 
 bool import_state_is_running(ImportState s) {
@@ -76,5 +82,17 @@ int invite_mode_from_string(const char *s, InviteMode *ret) {
         if (i < 0)
                 return i;
         *ret = (InviteMode) i;
+        return 0;
+}
+
+const char *missing_mode_to_string(MissingMode m) {
+        return (unsigned) m < _MISSING_MODE_MAX ? missing_names[m] : NULL;
+}
+
+int missing_mode_from_string(const char *s, MissingMode *ret) {
+        int i = lookup(missing_names, _MISSING_MODE_MAX, s);
+        if (i < 0)
+                return i;
+        *ret = (MissingMode) i;
         return 0;
 }

@@ -13,6 +13,7 @@ typedef enum ImportState {
         IMPORT_STATE_PROCESSING,
         IMPORT_STATE_VALIDATING,
         IMPORT_STATE_VALIDATED, /* a dry run's end; waits for a commit */
+        IMPORT_STATE_HELD, /* would archive more than its threshold; waits for a commit */
         IMPORT_STATE_COMPLETED,
         IMPORT_STATE_COMPLETED_WITH_ERRORS,
         IMPORT_STATE_FAILED,
@@ -33,11 +34,19 @@ typedef enum InviteMode {
         _INVITE_MODE_MAX,
 } InviteMode;
 
+/* What becomes of the users of the import's roles that its file does not
+ * list (a full sync archives them). */
+typedef enum MissingMode {
+        MISSING_KEEP,
+        MISSING_ARCHIVE,
+        _MISSING_MODE_MAX,
+} MissingMode;
+
 const char *import_state_to_string(ImportState s);
 /* 0, or -EINVAL for a word that names no state. */
 int import_state_from_string(const char *s, ImportState *ret);
-/* The states an import does not leave by itself (validated included: it
- * leaves it only when committed). */
+/* The states an import does not leave by itself (validated and held
+ * included: it leaves them only when committed or cancelled). */
 bool import_state_is_final(ImportState s);
 /* A worker is on it. */
 bool import_state_is_running(ImportState s);
@@ -47,3 +56,6 @@ int import_mode_from_string(const char *s, ImportMode *ret);
 
 const char *invite_mode_to_string(InviteMode m);
 int invite_mode_from_string(const char *s, InviteMode *ret);
+
+const char *missing_mode_to_string(MissingMode m);
+int missing_mode_from_string(const char *s, MissingMode *ret);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive_store.h"
 #include "buf.h"
 #include "import_types.h"
 
@@ -334,7 +335,8 @@ static int finish_tx(Db *db, void *userdata) {
         const char *p[] = { f->id };
         _cleanup_(PQclearp) PGresult *s = db_exec(
                 db,
-                "SELECT state, (SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done) "
+                "SELECT state, (SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done), "
+                "  missing = 'archive' AND NOT (rows_total > 0 AND failed = rows_total), dry_run, change_threshold "
                 "FROM imports WHERE id = $1 FOR UPDATE",
                 1, p);
         if (!s)
@@ -346,10 +348,31 @@ static int finish_tx(Db *db, void *userdata) {
                 return -ECANCELED;
         if (!import_state_is_running(state) || get_i64(s, 0, 1) != 0)
                 return -ESTALE;
+
+        /* A full sync archives the users its file does not list, unless
+         * they are more than its threshold: then it is held for a commit
+         * with what it would archive. A dry run only counts them. */
+        bool held = false;
+        int64_t archived = 0;
+        if (PQgetvalue(s, 0, 2)[0] == 't') {
+                int64_t pool, missing, threshold = get_i64(s, 0, 4);
+                int k = archive_store_plan(db, f->id, &pool, &missing);
+                if (k < 0)
+                        return k;
+                bool dry_run = PQgetvalue(s, 0, 3)[0] == 't';
+                archived = missing;
+                if (!dry_run && missing * 100 > threshold * pool)
+                        held = true;
+                else if (!dry_run && (k = archive_store_apply(db, f->id, &archived)) < 0)
+                        return k;
+        }
+        char held_s[2] = { held ? 't' : 'f', 0 }, archived_s[24];
+        snprintf(archived_s, sizeof archived_s, "%" PRId64, archived);
+        const char *q[] = { f->id, held_s, archived_s };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "UPDATE imports SET "
-                "  state = CASE WHEN dry_run THEN 'validated' "
+                "UPDATE imports SET archived = $3::int, "
+                "  state = CASE WHEN $2::boolean THEN 'held' WHEN dry_run THEN 'validated' "
                 "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
                 "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
                 "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
@@ -358,7 +381,7 @@ static int finish_tx(Db *db, void *userdata) {
                 "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
                 "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
                 "WHERE id = $1 RETURNING state",
-                1, p);
+                3, q);
         if (!r)
                 return db_error(db);
         f->state = get_state(r, 0, 0);

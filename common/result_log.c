@@ -14,6 +14,7 @@ const char *result_log_outcome_name(RowOutcome o) {
         case ROW_UPDATED: return "updated";
         case ROW_UNCHANGED: return "unchanged";
         case ROW_FAILED: return "failed";
+        case ROW_ARCHIVED: return "archived";
         }
         return NULL;
 }

@@ -24,9 +24,11 @@ typedef enum RowOutcome {
         ROW_UPDATED = 'u',
         ROW_UNCHANGED = 'n',
         ROW_FAILED = 'f',
+        ROW_ARCHIVED = 'a', /* a user no line lists (archive_store.h) */
 } RowOutcome;
 
-/* "created", "updated", "unchanged", "failed"; NULL for another value. */
+/* "created", "updated", "unchanged", "failed", "archived"; NULL for
+ * another value. */
 const char *result_log_outcome_name(RowOutcome o);
 
 /* Writes the results of a batch (created[i], changed[i], user_ids[i] as
@@ -35,7 +37,7 @@ int result_log_write(Db *db, const char *import_id, const ImportBatch *batch, co
                      const bool *changed, const int64_t *user_ids) _must_check_;
 
 typedef struct ResultItem {
-        int64_t line;
+        int64_t line; /* 0 for an archived user */
         RowOutcome outcome;
         int64_t user_id; /* 0 when none */
         char *email; /* the user's; for a failed line the Email cell; NULL when neither */

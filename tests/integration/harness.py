@@ -35,7 +35,7 @@ BIN = {
     "admin": os.path.join(BUILD, "admin", "roster-admin"),
 }
 
-FINAL_STATES = {"completed", "completed_with_errors", "failed", "cancelled", "validated"}
+FINAL_STATES = {"completed", "completed_with_errors", "failed", "cancelled", "validated", "held"}
 
 
 def free_port():

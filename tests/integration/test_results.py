@@ -84,7 +84,7 @@ def test_every_line_has_its_outcome_and_user_over_batches_and_ranges(sandbox):
     items, last = all_results(api, account, iid, limit=333)
     assert [x["line"] for x in items] == list(range(2, 2402)), "every line once, in order"
     assert last["counts"] == {k: counts[k] for k in ("rows_total", "rows_processed", "created", "updated",
-                                                      "unchanged", "failed")}
+                                                      "unchanged", "failed", "archived")}
     ids = user_ids(sandbox, account)
     tally = {}
     for x in items:

@@ -223,10 +223,11 @@ static void test_scope(void) {
 
         is_int(token_scope_parse("imports:read", &mask, &bad, &bad_len), 0, "scope imports:read");
         is_int(mask, SCOPE_IMPORTS_READ, "... read");
-        is_int(token_scope_parse("imports:read,imports:write", &mask, NULL, NULL), 0, "both scopes");
-        is_int(mask, SCOPE_ALL, "... both");
-        is_int(token_scope_parse(" imports:write , imports:read ", &mask, NULL, NULL), 0, "spaces around scopes");
-        is_int(mask, SCOPE_ALL, "... both");
+        is_int(token_scope_parse("imports:read,imports:write", &mask, NULL, NULL), 0, "both import scopes");
+        is_int(mask, SCOPE_IMPORTS_READ | SCOPE_IMPORTS_WRITE, "... both");
+        is_int(token_scope_parse(" imports:write , users:read,imports:read ", &mask, NULL, NULL), 0,
+               "spaces around scopes");
+        is_int(mask, SCOPE_ALL, "... all three");
         is_int(token_scope_parse("imports:write,imports:write", &mask, NULL, NULL), 0, "a scope twice");
         is_int(mask, SCOPE_IMPORTS_WRITE, "... write");
 
@@ -243,7 +244,17 @@ static void test_scope(void) {
 
         is_str(token_scope_name(SCOPE_IMPORTS_READ), "imports:read", "token_scope_name(read)");
         is_str(token_scope_name(SCOPE_IMPORTS_WRITE), "imports:write", "token_scope_name(write)");
+        is_str(token_scope_name(SCOPE_USERS_READ), "users:read", "token_scope_name(users)");
         ok(token_scope_name(SCOPE_ALL) == NULL, "token_scope_name of a mask: NULL");
+
+        char text[64];
+        is_int(token_scope_format(SCOPE_ALL, text, sizeof text), 0, "format every scope");
+        is_str(text, "imports:read,imports:write,users:read", "... in the table's order");
+        is_int(token_scope_format(SCOPE_USERS_READ, text, sizeof text), 0, "format one");
+        is_str(text, "users:read", "... alone");
+        is_int(token_scope_format(SCOPE_ALL, text, 12), -ENOBUFS, "too small a buffer: -ENOBUFS");
+        ok(strstr(token_scope_missing_message(SCOPE_USERS_READ), "users:read") != NULL,
+           "the 403 names the missing scope");
 }
 
 static void test_uuid(void) {

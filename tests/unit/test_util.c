@@ -472,7 +472,7 @@ static void test_config(void) {
 /* Each value has one word, read back as itself; the words are those of
  * the contract (and of the schema's CHECKs). */
 static void test_import_types(void) {
-        static const char *const states[] = { "queued", "processing", "validating", "validated", "completed",
+        static const char *const states[] = { "queued", "processing", "validating", "validated", "held", "completed",
                                               "completed_with_errors", "failed", "cancelled" };
         is_int(_IMPORT_STATE_MAX, (long long) ELEMENTSOF(states), "every state has a word");
         for (int i = 0; i < _IMPORT_STATE_MAX; i++) {
@@ -485,11 +485,22 @@ static void test_import_types(void) {
         is_int(import_state_from_string("", &s), -EINVAL, "no empty state");
         is_int(s, IMPORT_STATE_QUEUED, "a failed read leaves the value alone");
         ok(import_state_is_final(IMPORT_STATE_VALIDATED) && import_state_is_final(IMPORT_STATE_CANCELLED) &&
+                   import_state_is_final(IMPORT_STATE_HELD) &&
                    !import_state_is_final(IMPORT_STATE_QUEUED) && !import_state_is_final(IMPORT_STATE_PROCESSING),
            "final states");
         ok(import_state_is_running(IMPORT_STATE_VALIDATING) && !import_state_is_running(IMPORT_STATE_QUEUED),
            "running states");
         ok(import_state_to_string(_IMPORT_STATE_MAX) == NULL, "no word past the last state");
+
+        static const char *const missing[] = { "keep", "archive" };
+        for (int i = 0; i < _MISSING_MODE_MAX; i++) {
+                MissingMode m = _MISSING_MODE_MAX;
+                ok(missing_mode_from_string(missing[i], &m) == 0 && m == (MissingMode) i &&
+                           strcmp(missing_mode_to_string(m), missing[i]) == 0,
+                   "missing %s", missing[i]);
+        }
+        MissingMode mm = MISSING_KEEP;
+        ok(missing_mode_from_string("delete", &mm) == -EINVAL && mm == MISSING_KEEP, "no other missing mode");
 
         static const char *const modes[] = { "upsert", "create_only", "update_only" };
         for (int i = 0; i < _IMPORT_MODE_MAX; i++) {

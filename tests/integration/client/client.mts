@@ -11,7 +11,7 @@ import type { components, paths } from './roster.js';
 type State = components['schemas']['State'];
 type Issue = components['schemas']['ErrorPage']['items'][number];
 
-const FINAL: State[] = ['completed', 'completed_with_errors', 'failed', 'cancelled', 'validated'];
+const FINAL: State[] = ['completed', 'completed_with_errors', 'failed', 'cancelled', 'validated', 'held'];
 
 async function main(): Promise<void> {
   const client = createClient<paths>({
