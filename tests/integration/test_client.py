@@ -48,4 +48,5 @@ def test_a_generated_typescript_client_compiles_strict_and_runs(roster, api, wor
     assert seen["issues"] == [[3, "invalid_phone"]]
     assert seen["csvHeader"] == "Email,First Name,Last Name,Phone,line,error"
     assert seen["problem"] == "not_found"
+    assert seen["results"] == [[2, "created", "number"], [3, "failed", None]]
     assert wait_final(api, account, seen["id"])["counts"]["failed"] == 1

@@ -1,6 +1,7 @@
 // A small roster client on types generated from openapi/openapi.yaml and
 // openapi-fetch: uploads a CSV, polls the import to its end, reads its
-// error log as JSON and as CSV, and branches on a problem's code. Compiled
+// error log as JSON and as CSV and its per-line results, and branches on a
+// problem's code. Compiled
 // with tsc --strict; it has no casts, so every type it uses is what the
 // document says. Prints one JSON line of what it saw.
 //   ROSTER_URL=... ROSTER_TOKEN=... node client.mjs FILE
@@ -10,6 +11,7 @@ import type { components, paths } from './roster.js';
 
 type State = components['schemas']['State'];
 type Issue = components['schemas']['ErrorPage']['items'][number];
+type Result = components['schemas']['ResultItem'];
 
 const FINAL: State[] = ['completed', 'completed_with_errors', 'failed', 'cancelled', 'validated', 'held'];
 
@@ -51,6 +53,20 @@ async function main(): Promise<void> {
   const errorCsv = await client.GET('/v1/imports/{id}/errors.csv', { params: { path: { id } }, parseAs: 'text' });
   if (errorCsv.data === undefined) throw new Error(`errors.csv failed: ${errorCsv.response.status}`);
 
+  // Every line's result, page by page.
+  const resultPage = (cursor: string | null) =>
+    client.GET('/v1/imports/{id}/results', {
+      params: { path: { id }, query: cursor === null ? { limit: 1 } : { limit: 1, cursor } },
+    });
+  const results: Result[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await resultPage(cursor);
+    if (!page.data) throw new Error(`results failed: ${page.error?.code ?? page.response.status}`);
+    results.push(...page.data.items);
+    cursor = page.data.next_cursor;
+  } while (cursor !== null);
+
   const missing = await client.GET('/v1/imports/{id}', {
     params: { path: { id: '00000000-0000-4000-8000-000000000000' } },
   });
@@ -71,6 +87,7 @@ async function main(): Promise<void> {
     created,
     issues: issues.map((item) => [item.line, item.code]),
     csvHeader: errorCsv.data.split('\r\n')[0] ?? '',
+    results: results.map((r) => [r.line, r.outcome, r.user_id === null ? null : typeof r.user_id]),
     problem,
   }));
 }
