@@ -253,3 +253,25 @@ def test_a_rotated_secret_signs_from_then_on(hooks, receiver):
     wait_until(lambda: len(receiver.events()) == 1, timeout=20, what="the event")
     (e,) = receiver.events()
     assert verify(new, e["headers"], e["body"]) and not verify(old, e["headers"], e["body"])
+
+
+def test_a_held_full_sync_calls_back_when_held_and_when_committed(hooks, receiver):
+    account = hooks.new_account()
+    secret = secret_of(hooks, account)
+    staff = b"Email,First Name,Last Name\n" + b"".join(b"h%d@example.org,H%d,Held\n" % (i, i) for i in range(4))
+    iid = upload(hooks.api, account, data=staff, role="la_user").json()["id"]
+    wait_final(hooks.api, account, iid)
+    # A file with one of the four: three would go, over the threshold.
+    iid = upload(hooks.api, account, data=b"Email,First Name,Last Name\nh0@example.org,H0,Held\n", role="la_user",
+                 missing="archive", callback_url=receiver.url).json()["id"]
+    assert wait_final(hooks.api, account, iid)["state"] == "held"
+    wait_until(lambda: len(receiver.events()) == 1, timeout=20, what="the held event")
+    r = requests.post(f"{hooks.api.base}/v1/imports/{iid}/commit", headers=account.headers, timeout=10)
+    assert r.status_code == 200, r.text
+    wait_until(lambda: len(receiver.events()) == 2, timeout=20, what="the completed event")
+    events = [json.loads(e["body"]) for e in receiver.events()]
+    assert all(verify(secret, e["headers"], e["body"]) for e in receiver.events())
+    assert [(e["type"], e["import"]["counts"]["archived"]) for e in events] == [("import.held", 3),
+                                                                                 ("import.completed", 3)]
+    for e in events:
+        openapi_check.validate_schema("WebhookEvent", e)
