@@ -17,6 +17,7 @@
 #include "import_store.h"
 #include "imports.h"
 #include "log.h"
+#include "paged_stream.h"
 #include "problem.h"
 
 /* The row's values by field: {"email": "...", "upn": ["..."], ...}. */
@@ -226,36 +227,25 @@ unsigned imports_errors_csv(Request *r) {
         return st;
 }
 
-/* The error CSV is streamed a page of rows at a time, each page read with
- * a connection taken from the pool for just that read. */
-typedef struct CsvStream {
-        App *app;
+/* The error CSV, a page of rows at a time (paged_stream.h). */
+typedef struct ErrorCsv {
         char import_id[UUID_STRING_SIZE];
         char delimiter;
         size_t n_data_columns;
         long last_line;
-        Buf pending;
-        size_t sent;
-        bool done;
-} CsvStream;
+} ErrorCsv;
 
 #define CSV_PAGE 500
 
 /* Rows' cells read for one page of the error CSV, at most. */
 #define CSV_CELLS_BUDGET (4u << 20)
 
-static int csv_fill(CsvStream *s) {
-        char err[256];
-        int e;
-        Db *db = db_pool_acquire(s->app->pool, 5000, &e, err, sizeof err);
-        if (!db)
-                return -EIO;
+static int csv_page(void *state, Db *db, Buf *out, bool *done) {
+        ErrorCsv *s = state;
         PGresult *res = NULL;
         int k = error_log_failed_rows(db, s->import_id, s->last_line, CSV_PAGE, &res);
-        if (k < 0) {
-                db_pool_release(s->app->pool, db);
+        if (k < 0)
                 return k;
-        }
         int n = PQntuples(res);
         int take = within_budget(res, 1, n, CSV_CELLS_BUDGET);
         long *lines = calloc((size_t) take + 1, sizeof *lines);
@@ -265,29 +255,27 @@ static int csv_fill(CsvStream *s) {
                 lines[i] = atol(PQgetvalue(res, i, 0));
         if (k == 0)
                 k = fetch_cells(db, s->import_id, lines, (size_t) take, cells);
-        db_pool_release(s->app->pool, db);
 
         for (int i = 0; k >= 0 && i < take; i++) {
                 json_t *row = cells[i];
                 for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
                         json_t *cell = json_array_get(row, c);
                         if (c)
-                                k = buf_append_char(&s->pending, s->delimiter);
+                                k = buf_append_char(out, s->delimiter);
                         if (k >= 0 && cell)
-                                k = csv_writer_cell(&s->pending, json_string_value(cell), json_string_length(cell),
+                                k = csv_writer_cell(out, json_string_value(cell), json_string_length(cell),
                                                    s->delimiter);
                 }
                 const char *msg = PQgetvalue(res, i, 2);
                 if (k >= 0)
-                        k = buf_printf(&s->pending, "%c%ld%c", s->delimiter, lines[i], s->delimiter);
+                        k = buf_printf(out, "%c%ld%c", s->delimiter, lines[i], s->delimiter);
                 if (k >= 0)
-                        k = csv_writer_cell(&s->pending, msg, strlen(msg), s->delimiter);
+                        k = csv_writer_cell(out, msg, strlen(msg), s->delimiter);
                 if (k >= 0)
-                        k = buf_append_str(&s->pending, "\r\n");
+                        k = buf_append_str(out, "\r\n");
                 s->last_line = lines[i];
         }
-        if (take == n && n < CSV_PAGE)
-                s->done = true;
+        *done = take == n && n < CSV_PAGE;
         for (int i = 0; cells && i < take; i++)
                 json_decref(cells[i]);
         free(cells);
@@ -296,36 +284,10 @@ static int csv_fill(CsvStream *s) {
         return k;
 }
 
-static ssize_t csv_stream(void *userdata, uint64_t offset, char *out, size_t max) {
-        CsvStream *s = userdata;
-        if (s->sent == s->pending.len) {
-                buf_clear(&s->pending);
-                s->sent = 0;
-                if (s->done)
-                        return U_STREAM_END;
-                if (csv_fill(s) < 0) {
-                        log_import(LOG_LEVEL_ERROR, s->import_id, "error CSV cut short: the database failed");
-                        return U_STREAM_ERROR;
-                }
-                if (s->pending.len == 0)
-                        return U_STREAM_END;
-        }
-        size_t n = MIN(max, s->pending.len - s->sent);
-        memcpy(out, s->pending.data + s->sent, n);
-        s->sent += n;
-        return (ssize_t) n;
-}
-
-static void csv_stream_free(void *userdata) {
-        CsvStream *s = userdata;
-        buf_done(&s->pending);
-        free(s);
-}
-
 static unsigned errors_csv(Request *r, const ImportRecord *rec) {
         json_t *header_cells = NULL;
         HeaderMap *hm = import_header_map(rec, &header_cells);
-        CsvStream *s = calloc(1, sizeof *s);
+        ErrorCsv *s = calloc(1, sizeof *s);
         if (!s || !json_is_array(header_cells)) {
                 free(s);
                 header_map_free(hm);
@@ -333,7 +295,6 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec) {
                 problem(r, 500, "internal_error", "Internal error", "the import's header cannot be read");
                 return 500;
         }
-        s->app = r->app;
         snprintf(s->import_id, sizeof s->import_id, "%s", rec->id);
         s->delimiter = rec->file_delimiter[0] ? rec->file_delimiter[0] : ',';
         /* A file that was itself an error CSV already ends in line and
@@ -343,27 +304,29 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec) {
 
         /* UTF-8 with a byte-order mark, so that spreadsheets read accents
          * right; the original header, then line and error. */
-        int k = buf_append_str(&s->pending, "\xEF\xBB\xBF");
+        Buf head = BUF_INIT;
+        int k = buf_append_str(&head, "\xEF\xBB\xBF");
         for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
                 json_t *cell = json_array_get(header_cells, c);
                 if (c)
-                        k = buf_append_char(&s->pending, s->delimiter);
+                        k = buf_append_char(&head, s->delimiter);
                 if (k >= 0)
-                        k = csv_writer_cell(&s->pending, json_string_value(cell), json_string_length(cell), s->delimiter);
+                        k = csv_writer_cell(&head, json_string_value(cell), json_string_length(cell), s->delimiter);
         }
         if (k >= 0)
-                k = buf_printf(&s->pending, "%cline%cerror\r\n", s->delimiter, s->delimiter);
+                k = buf_printf(&head, "%cline%cerror\r\n", s->delimiter, s->delimiter);
         json_decref(header_cells);
         if (k < 0) {
-                csv_stream_free(s);
+                buf_done(&head);
+                free(s);
                 problem(r, 500, "internal_error", "Internal error", "out of memory");
                 return 500;
         }
 
         char disposition[128];
         snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-errors.csv\"", rec->id);
-        u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
-        u_map_put(r->resp->map_header, "Content-Disposition", disposition);
-        ulfius_set_stream_response(r->resp, 200, csv_stream, csv_stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
-        return 200;
+        unsigned st = paged_stream_respond(r, "text/csv; charset=utf-8", disposition, head.data, head.len, csv_page, s,
+                                           free, "error CSV");
+        buf_done(&head);
+        return st;
 }

@@ -11,7 +11,7 @@
 #include "cursor.h"
 #include "import_header.h"
 #include "imports.h"
-#include "log.h"
+#include "paged_stream.h"
 #include "problem.h"
 #include "archive_store.h"
 #include "result_log.h"
@@ -146,76 +146,38 @@ unsigned results_page(Request *r) {
         return 200;
 }
 
-/* The CSV is streamed a page at a time, each page read with a connection
- * taken from the pool for just that read. */
-typedef struct ResultStream {
-        App *app;
+/* The CSV, a page at a time (paged_stream.h). */
+typedef struct ResultCsv {
         char import_id[UUID_STRING_SIZE];
         int email_column;
         Position pos;
-        Buf pending;
-        size_t sent;
-        bool done;
-} ResultStream;
+} ResultCsv;
 
 #define CSV_PAGE 5000
 
-static int fill(ResultStream *s) {
-        char err[256];
-        int e;
-        Db *db = db_pool_acquire(s->app->pool, 5000, &e, err, sizeof err);
-        if (!db)
-                return -EIO;
+static int csv_page(void *state, Db *db, Buf *out, bool *done) {
+        ResultCsv *s = state;
         ResultItem *items = NULL;
         size_t n = 0;
         int k = fetch(db, s->import_id, s->email_column, &s->pos, CSV_PAGE, &items, &n);
-        db_pool_release(s->app->pool, db);
         if (k < 0)
                 return k;
         for (size_t i = 0; k >= 0 && i < n; i++) {
                 const ResultItem *it = &items[i];
-                k = it->line ? buf_printf(&s->pending, "%" PRId64 ",", it->line) : buf_append_char(&s->pending, ',');
+                const char *outcome = result_log_outcome_name(it->outcome);
+                k = it->line ? buf_printf(out, "%" PRId64 ",", it->line) : buf_append_char(out, ',');
                 if (k >= 0 && it->email)
-                        k = csv_writer_cell(&s->pending, it->email, strlen(it->email), ',');
+                        k = csv_writer_cell(out, it->email, strlen(it->email), ',');
                 if (k >= 0)
-                        k = buf_printf(&s->pending, ",%s,", result_log_outcome_name(it->outcome)
-                                                                    ? result_log_outcome_name(it->outcome)
-                                                                    : "failed");
+                        k = buf_printf(out, ",%s,", outcome ? outcome : "failed");
                 if (k >= 0 && it->user_id)
-                        k = buf_printf(&s->pending, "%" PRId64, it->user_id);
+                        k = buf_printf(out, "%" PRId64, it->user_id);
                 if (k >= 0)
-                        k = buf_append_str(&s->pending, "\r\n");
+                        k = buf_append_str(out, "\r\n");
         }
-        if (n < CSV_PAGE)
-                s->done = true;
+        *done = n < CSV_PAGE;
         result_log_items_free(items, n);
         return k;
-}
-
-static ssize_t stream(void *userdata, uint64_t offset, char *out, size_t max) {
-        ResultStream *s = userdata;
-        if (s->sent == s->pending.len) {
-                buf_clear(&s->pending);
-                s->sent = 0;
-                if (s->done)
-                        return U_STREAM_END;
-                if (fill(s) < 0) {
-                        log_import(LOG_LEVEL_ERROR, s->import_id, "results CSV cut short: the database failed");
-                        return U_STREAM_ERROR;
-                }
-                if (s->pending.len == 0)
-                        return U_STREAM_END;
-        }
-        size_t n = MIN(max, s->pending.len - s->sent);
-        memcpy(out, s->pending.data + s->sent, n);
-        s->sent += n;
-        return (ssize_t) n;
-}
-
-static void stream_free(void *userdata) {
-        ResultStream *s = userdata;
-        buf_done(&s->pending);
-        free(s);
 }
 
 unsigned results_csv(Request *r) {
@@ -223,22 +185,19 @@ unsigned results_csv(Request *r) {
         unsigned st = imports_load(r, &rec);
         if (st)
                 return st;
-        ResultStream *s = calloc(1, sizeof *s);
-        if (!s || buf_append_str(&s->pending, "line,email,outcome,user_id\r\n") < 0) {
-                if (s)
-                        stream_free(s);
-                import_store_record_done(&rec);
+        ResultCsv *s = calloc(1, sizeof *s);
+        char disposition[128];
+        snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-results.csv\"", rec.id);
+        if (s) {
+                snprintf(s->import_id, sizeof s->import_id, "%s", rec.id);
+                s->email_column = import_header_email_column(&rec);
+        }
+        import_store_record_done(&rec);
+        if (!s) {
                 problem(r, 500, "internal_error", "Internal error", "out of memory");
                 return 500;
         }
-        s->app = r->app;
-        snprintf(s->import_id, sizeof s->import_id, "%s", rec.id);
-        s->email_column = import_header_email_column(&rec);
-        char disposition[128];
-        snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-results.csv\"", rec.id);
-        import_store_record_done(&rec);
-        u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
-        u_map_put(r->resp->map_header, "Content-Disposition", disposition);
-        ulfius_set_stream_response(r->resp, 200, stream, stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
-        return 200;
+        static const char head[] = "line,email,outcome,user_id\r\n";
+        return paged_stream_respond(r, "text/csv; charset=utf-8", disposition, head, sizeof head - 1, csv_page, s,
+                                    free, "results CSV");
 }

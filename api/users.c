@@ -11,7 +11,7 @@
 #include "csv_writer.h"
 #include "cursor.h"
 #include "header_map.h"
-#include "log.h"
+#include "paged_stream.h"
 #include "problem.h"
 #include "user_query.h"
 
@@ -200,20 +200,15 @@ unsigned users_get(Request *r) {
         return 200;
 }
 
-/* The export is streamed a page at a time, each page read with a
- * connection taken from the pool for just that read. */
-typedef struct UserStream {
-        App *app;
+/* The export, a page at a time (paged_stream.h). */
+typedef struct UserExport {
         int64_t account_id;
         UserFilter filter;
-        char *strings[5]; /* the filter's own copies */
+        char *strings[4]; /* the filter's own copies */
         char role_key[72];
-        char after[400];
+        char *after; /* the last user's sort key, NULL before the first page */
         int upn_columns;
-        Buf pending;
-        size_t sent;
-        bool done;
-} UserStream;
+} UserExport;
 
 #define CSV_PAGE 1000
 
@@ -243,58 +238,37 @@ static int user_row(Buf *b, const UserView *u, int upn_columns) {
         return k;
 }
 
-static int fill(UserStream *s) {
-        char err[256];
-        int e;
-        Db *db = db_pool_acquire(s->app->pool, 5000, &e, err, sizeof err);
-        if (!db)
-                return -EIO;
+static int export_page(void *state, Db *db, Buf *out, bool *done) {
+        UserExport *s = state;
         UserView *v = NULL;
         size_t n = 0;
-        int k = user_query_list(db, s->account_id, &s->filter, *s->after ? s->after : NULL, CSV_PAGE, &v, &n);
-        db_pool_release(s->app->pool, db);
+        int k = user_query_list(db, s->account_id, &s->filter, s->after, CSV_PAGE, &v, &n);
         if (k < 0)
                 return k;
         for (size_t i = 0; k >= 0 && i < n; i++)
-                k = user_row(&s->pending, &v[i], s->upn_columns);
-        if (n > 0)
-                snprintf(s->after, sizeof s->after, "%s", v[n - 1].sort_key);
-        if (n < CSV_PAGE)
-                s->done = true;
+                k = user_row(out, &v[i], s->upn_columns);
+        if (n > 0) {
+                free(s->after);
+                if (!(s->after = strdup(v[n - 1].sort_key)))
+                        k = -ENOMEM;
+        }
+        *done = n < CSV_PAGE;
         user_query_views_free(v, n);
         return k;
 }
 
-static ssize_t stream(void *userdata, uint64_t offset, char *out, size_t max) {
-        UserStream *s = userdata;
-        if (s->sent == s->pending.len) {
-                buf_clear(&s->pending);
-                s->sent = 0;
-                if (s->done)
-                        return U_STREAM_END;
-                if (fill(s) < 0) {
-                        log_warning("users export cut short: the database failed");
-                        return U_STREAM_ERROR;
-                }
-                if (s->pending.len == 0)
-                        return U_STREAM_END;
-        }
-        size_t n = MIN(max, s->pending.len - s->sent);
-        memcpy(out, s->pending.data + s->sent, n);
-        s->sent += n;
-        return (ssize_t) n;
-}
-
-static void stream_free(void *userdata) {
-        UserStream *s = userdata;
+static void export_free(void *state) {
+        UserExport *s = state;
+        if (!s)
+                return;
         for (size_t i = 0; i < ELEMENTSOF(s->strings); i++)
                 free(s->strings[i]);
-        buf_done(&s->pending);
+        free(s->after);
         free(s);
 }
 
 /* The filter's strings outlive the request: the stream owns copies. */
-static int keep(UserStream *s, size_t i, const char **field) {
+static int keep(UserExport *s, size_t i, const char **field) {
         if (!*field)
                 return 0;
         if (!(s->strings[i] = strdup(*field)))
@@ -304,22 +278,21 @@ static int keep(UserStream *s, size_t i, const char **field) {
 }
 
 unsigned users_csv(Request *r) {
-        UserStream *s = calloc(1, sizeof *s);
+        UserExport *s = calloc(1, sizeof *s);
         if (!s) {
                 problem(r, 500, "internal_error", "Internal error", "out of memory");
                 return 500;
         }
         unsigned st = parse_filter(r, false, &s->filter, s->role_key);
         if (st) {
-                stream_free(s);
+                export_free(s);
                 return st;
         }
         Db *db = request_db(r);
         if (!db || user_query_max_pupils(db, r->auth.account_id, &s->upn_columns) < 0) {
-                stream_free(s);
+                export_free(s);
                 return db ? problem_database_unavailable(r) : 503;
         }
-        s->app = r->app;
         s->account_id = r->auth.account_id;
         if (s->filter.role)
                 s->filter.role = s->role_key;
@@ -334,20 +307,22 @@ unsigned users_csv(Request *r) {
          * the user's id last, which also marks the file as roster's own
          * (header_map.h: its formula guards are taken off again). UTF-8
          * with a byte-order mark for spreadsheets. */
+        Buf head = BUF_INIT;
         if (k >= 0)
-                k = buf_append_str(&s->pending, "\xEF\xBB\xBF" "First Name,Last Name,Email,Job Title,Phone,Role,"
-                                                "School Reference Number (URN)");
+                k = buf_append_str(&head, "\xEF\xBB\xBF" "First Name,Last Name,Email,Job Title,Phone,Role,"
+                                          "School Reference Number (URN)");
         for (int i = 0; k >= 0 && i < s->upn_columns; i++)
-                k = buf_append_str(&s->pending, ",Pupil Reference Number (UPN)");
+                k = buf_append_str(&head, ",Pupil Reference Number (UPN)");
         if (k >= 0)
-                k = buf_append_str(&s->pending, ",Active,Teams," HEADER_MAP_EXPORT_ID "\r\n");
+                k = buf_append_str(&head, ",Active,Teams," HEADER_MAP_EXPORT_ID "\r\n");
         if (k < 0) {
-                stream_free(s);
+                buf_done(&head);
+                export_free(s);
                 problem(r, 500, "internal_error", "Internal error", "out of memory");
                 return 500;
         }
-        u_map_put(r->resp->map_header, "Content-Type", "text/csv; charset=utf-8");
-        u_map_put(r->resp->map_header, "Content-Disposition", "attachment; filename=\"users.csv\"");
-        ulfius_set_stream_response(r->resp, 200, stream, stream_free, U_STREAM_SIZE_UNKNOWN, 64 * 1024, s);
-        return 200;
+        st = paged_stream_respond(r, "text/csv; charset=utf-8", "attachment; filename=\"users.csv\"", head.data,
+                                  head.len, export_page, s, export_free, "users export");
+        buf_done(&head);
+        return st;
 }

@@ -5,23 +5,16 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
+
+#include "random.h"
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int token_generate(char out[TOKEN_LENGTH + 1]) {
         uint8_t raw[33]; /* 264 bits read, 258 used: 43 characters of 6 bits */
-        size_t got = 0;
-
-        while (got < sizeof raw) {
-                ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                got += (size_t) n;
-        }
+        int r = random_bytes(raw, sizeof raw);
+        if (r < 0)
+                return r;
         memcpy(out, TOKEN_PREFIX, 4);
         for (int i = 0; i < 43; i++) {
                 /* Take 6 bits at bit offset 6*i. */

@@ -4,22 +4,15 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "random.h"
 
 int uuid_v4(char out[UUID_STRING_SIZE]) {
         static const char hex[] = "0123456789abcdef";
         uint8_t b[16];
-        size_t got = 0;
-
-        while (got < sizeof b) {
-                ssize_t n = getrandom(b + got, sizeof b - got, 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                got += (size_t) n;
-        }
+        int r = random_bytes(b, sizeof b);
+        if (r < 0)
+                return r;
         b[6] = (b[6] & 0x0F) | 0x40; /* version 4 */
         b[8] = (b[8] & 0x3F) | 0x80; /* RFC 4122 variant */
         char *p = out;

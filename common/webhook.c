@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
+#include "random.h"
 #include "sha256.h"
 
 static bool v4_is_public(uint32_t a) {
@@ -182,16 +182,8 @@ void webhook_sign(const char *secret, int64_t t, const char *body, size_t body_l
 
 int webhook_secret_new(char out[WEBHOOK_SECRET_SIZE]) {
         uint8_t raw[32];
-        size_t got = 0;
-        while (got < sizeof raw) {
-                ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -EIO;
-                }
-                got += (size_t) n;
-        }
+        if (random_bytes(raw, sizeof raw) < 0)
+                return -EIO;
         memcpy(out, WEBHOOK_SECRET_PREFIX, strlen(WEBHOOK_SECRET_PREFIX));
         sha256_to_hex(raw, sizeof raw, out + strlen(WEBHOOK_SECRET_PREFIX));
         return 0;
