@@ -25,6 +25,10 @@ static RowOutcome outcome_of(const ImportBatch *batch, size_t i, const bool *cre
         return created[i] ? ROW_CREATED : changed[i] ? ROW_UPDATED : ROW_UNCHANGED;
 }
 
+static void put_be32(uint8_t *p, uint32_t v) {
+        p[0] = (uint8_t) (v >> 24), p[1] = (uint8_t) (v >> 16), p[2] = (uint8_t) (v >> 8), p[3] = (uint8_t) v;
+}
+
 int result_log_write(Db *db, const char *import_id, const ImportBatch *batch, const bool *created,
                      const bool *changed, const int64_t *user_ids) {
         if (batch->n == 0)
@@ -33,19 +37,32 @@ int result_log_write(Db *db, const char *import_id, const ImportBatch *batch, co
         /* Lines are stored only when a record spans several: most batches
          * are first_line..last_line, one line each. */
         bool contiguous = last - first + 1 == batch->n;
-        Buf lines = BUF_INIT, outcomes = BUF_INIT, ids = BUF_INIT;
-        int r = buf_append_char(&ids, '{');
+        Buf lines = BUF_INIT, outcomes = BUF_INIT;
+        /* The user ids go as a binary bigint[] (header, one dimension,
+         * then length and value of each element, big-endian): the server
+         * copies it rather than parsing thousands of numbers. */
+        size_t ids_len = 20 + batch->n * 12;
+        uint8_t *ids = malloc(ids_len);
+        int r = ids ? 0 : -ENOMEM;
+        if (r >= 0) {
+                put_be32(ids, 1);          /* dimensions */
+                put_be32(ids + 4, 0);      /* no NULLs */
+                put_be32(ids + 8, 20);     /* int8 */
+                put_be32(ids + 12, (uint32_t) batch->n);
+                put_be32(ids + 16, 1);     /* lower bound */
+        }
         if (r >= 0 && !contiguous)
                 r = buf_append_char(&lines, '{');
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                uint8_t *e = ids + 20 + i * 12;
+                uint64_t v = (uint64_t) user_ids[i];
+                put_be32(e, 8);
+                put_be32(e + 4, (uint32_t) (v >> 32));
+                put_be32(e + 8, (uint32_t) v);
                 r = buf_append_char(&outcomes, (char) outcome_of(batch, i, created, changed));
-                if (r >= 0)
-                        r = buf_printf(&ids, "%s%" PRId64, i ? "," : "", user_ids[i]);
                 if (r >= 0 && !contiguous)
                         r = buf_printf(&lines, "%s%lu", i ? "," : "", batch->rows[i].user.line);
         }
-        if (r >= 0)
-                r = buf_append_char(&ids, '}');
         if (r >= 0 && !contiguous)
                 r = buf_append_char(&lines, '}');
         if (r >= 0) {
@@ -53,15 +70,20 @@ int result_log_write(Db *db, const char *import_id, const ImportBatch *batch, co
                 snprintf(first_s, sizeof first_s, "%lu", first);
                 snprintf(last_s, sizeof last_s, "%lu", last);
                 const char *p[] = { import_id, first_s, last_s, contiguous ? NULL : lines.data, outcomes.data,
-                                    ids.data };
-                r = db_run(db,
-                           "INSERT INTO import_results (import_id, first_line, last_line, lines, outcomes, user_ids) "
-                           "VALUES ($1, $2, $3, $4, $5, $6)",
-                           6, p);
+                                    (const char *) ids };
+                const int lengths[] = { 0, 0, 0, 0, 0, (int) ids_len };
+                const int formats[] = { 0, 0, 0, 0, 0, 1 };
+                PGresult *res = db_exec_binary(
+                        db,
+                        "INSERT INTO import_results (import_id, first_line, last_line, lines, outcomes, user_ids) "
+                        "VALUES ($1, $2, $3, $4, $5, $6::bigint[])",
+                        6, p, lengths, formats);
+                r = res ? 0 : db_error(db);
+                PQclear(res);
         }
+        free(ids);
         buf_done(&lines);
         buf_done(&outcomes);
-        buf_done(&ids);
         return r;
 }
 
