@@ -3,18 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static json_t *opt_string(const char *s) {
-        return s && *s ? json_string(s) : json_null();
-}
-
-static json_t *parse_or(const char *text, json_t *fallback) {
-        json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-        if (v) {
-                json_decref(fallback);
-                return v;
-        }
-        return fallback;
-}
+#include "json_text.h"
 
 json_t *import_to_json(const ImportRecord *rec) {
         char self[96], errors[112], errors_csv[112], events[112], deliveries[128], results[112],
@@ -46,20 +35,22 @@ json_t *import_to_json(const ImportRecord *rec) {
                 "{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:{s:o, s:I, s:o, s:o, s:o}, "
                 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:i, "
                 "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
-                "id", rec->id, "state", import_state_to_string(rec->state), "role", opt_string(rec->role_key), "mode",
-                import_mode_to_string(rec->mode), "invite", invite_mode_to_string(rec->invite), "dry_run", rec->dry_run, "actor", opt_string(rec->actor),
-                "file", "name", opt_string(rec->file_name), "bytes", (json_int_t) rec->file_bytes, "sha256",
-                opt_string(rec->file_sha256), "encoding", opt_string(rec->file_encoding), "delimiter",
-                opt_string(rec->file_delimiter),
+                "id", rec->id, "state", import_state_to_string(rec->state), "role",
+                json_text_opt_string(rec->role_key), "mode", import_mode_to_string(rec->mode), "invite",
+                invite_mode_to_string(rec->invite), "dry_run", rec->dry_run, "actor",
+                json_text_opt_string(rec->actor),
+                "file", "name", json_text_opt_string(rec->file_name), "bytes", (json_int_t) rec->file_bytes,
+                "sha256", json_text_opt_string(rec->file_sha256), "encoding",
+                json_text_opt_string(rec->file_encoding), "delimiter", json_text_opt_string(rec->file_delimiter),
                 "counts", "rows_total", (json_int_t) rec->rows_total, "rows_processed",
                 (json_int_t) rec->rows_processed, "created", (json_int_t) rec->created, "updated",
                 (json_int_t) rec->updated, "unchanged", (json_int_t) rec->unchanged, "failed",
                 (json_int_t) rec->failed, "archived", (json_int_t) rec->archived, "invites",
-                (json_int_t) rec->invites, "warnings",
-                (json_int_t) rec->warning_rows,
-                "progress", progress, "warnings", parse_or(rec->warnings, json_array()), "error", error,
-                "created_at", opt_string(rec->created_at), "started_at", opt_string(rec->started_at),
-                "finished_at", opt_string(rec->finished_at), "callback_url", opt_string(rec->callback_url),
+                (json_int_t) rec->invites, "warnings", (json_int_t) rec->warning_rows,
+                "progress", progress, "warnings", json_text_parse_or(rec->warnings, json_array()), "error", error,
+                "created_at", json_text_opt_string(rec->created_at), "started_at",
+                json_text_opt_string(rec->started_at), "finished_at", json_text_opt_string(rec->finished_at),
+                "callback_url", json_text_opt_string(rec->callback_url),
                 "missing", missing_mode_to_string(rec->missing), "change_threshold", rec->change_threshold,
                 "links", "self", self, "errors", errors, "errors_csv", errors_csv, "events", events,
                 "results", results, "results_csv", results_csv, "webhook_deliveries", deliveries);

@@ -11,6 +11,7 @@
 #include "csv_writer.h"
 #include "cursor.h"
 #include "header_map.h"
+#include "json_text.h"
 #include "paged_stream.h"
 #include "problem.h"
 #include "user_query.h"
@@ -106,33 +107,22 @@ static unsigned parse_filter(Request *r, bool paged, UserFilter *f, char role_ke
         return 0;
 }
 
-static json_t *parse_or(const char *text, json_t *fallback) {
-        json_t *v = text ? json_loads(text, 0, NULL) : NULL;
-        if (v) {
-                json_decref(fallback);
-                return v;
-        }
-        return fallback;
-}
-
-static json_t *opt(const char *s) {
-        return s && *s ? json_string(s) : json_null();
-}
-
 static json_t *user_json(const UserView *u) {
         char self[48];
         snprintf(self, sizeof self, "/v1/users/%" PRId64, u->id);
-        json_t *est = u->urn ? json_pack("{s:i, s:o}", "urn", u->urn, "name", opt(u->establishment_name))
+        json_t *est = u->urn ? json_pack("{s:i, s:o}", "urn", u->urn, "name",
+                                         json_text_opt_string(u->establishment_name))
                              : json_null();
         return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:o, s:b, s:o, s:s, s:s, s:o, "
                          "s:o, s:{s:s}}",
                          "id", (json_int_t) u->id, "email", u->email, "first_name", u->first_name, "last_name",
-                         u->last_name, "job_title", opt(u->job_title), "phone", opt(u->phone), "role", "key",
-                         u->role_key, "name", u->role_name, "establishment", est, "pupils",
-                         parse_or(u->pupils, json_array()), "teams", parse_or(u->teams, json_array()), "active",
-                         u->active, "custom", parse_or(u->custom, json_object()), "created_at", u->created_at,
-                         "updated_at", u->updated_at, "created_by_import", opt(u->created_by_import),
-                         "updated_by_import", opt(u->updated_by_import), "links", "self", self);
+                         u->last_name, "job_title", json_text_opt_string(u->job_title), "phone",
+                         json_text_opt_string(u->phone), "role", "key", u->role_key, "name", u->role_name,
+                         "establishment", est, "pupils", json_text_parse_or(u->pupils, json_array()), "teams",
+                         json_text_parse_or(u->teams, json_array()), "active", u->active, "custom",
+                         json_text_parse_or(u->custom, json_object()), "created_at", u->created_at, "updated_at",
+                         u->updated_at, "created_by_import", json_text_opt_string(u->created_by_import),
+                         "updated_by_import", json_text_opt_string(u->updated_by_import), "links", "self", self);
 }
 
 unsigned users_list(Request *r) {

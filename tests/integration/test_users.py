@@ -131,3 +131,14 @@ def test_the_export_uploads_again_as_all_unchanged(roster, api, worker, account)
                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert [row[2] for row in list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1:]] == [
         "bob@example.org", "dan@example.org"]
+
+
+def test_the_new_routes_want_a_valid_token(api, worker, account):
+    iid = upload(api, account, data=b"Email,First Name,Last Name\nt1@example.org,T,One\n", role="la_user").json()["id"]
+    wait_final(api, account, iid)
+    paths = ["/v1/users", "/v1/users.csv", "/v1/users/1", f"/v1/imports/{iid}/results",
+             f"/v1/imports/{iid}/results.csv", f"/v1/imports/{iid}/webhook-deliveries"]
+    for path in paths:
+        is_problem(requests.get(api.base + path, timeout=10), 401, "unauthenticated")
+        r = requests.get(api.base + path, headers={"Authorization": "Bearer rst_" + "x" * 43}, timeout=10)
+        is_problem(r, 401, "invalid_token")
