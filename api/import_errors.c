@@ -38,9 +38,9 @@ static json_t *row_values(const HeaderMap *hm, json_t *cells) {
                         }
                         if (json_string_length(cell) > 0)
                                 json_array_append(a, cell);
-                } else if (col->field == FIELD_CUSTOM) {
+                } else if (col->field == FIELD_CUSTOM || col->field == FIELD_LINK) {
                         char key[80];
-                        snprintf(key, sizeof key, "custom.%s", col->custom_key);
+                        snprintf(key, sizeof key, "%s.%s", field_name(col->field), col->custom_key);
                         json_object_set(v, key, cell);
                 } else
                         json_object_set(v, field_name(col->field), cell);

@@ -113,13 +113,14 @@ static json_t *user_json(const UserView *u) {
         json_t *est = u->urn ? json_pack("{s:i, s:o}", "urn", u->urn, "name",
                                          json_text_opt_string(u->establishment_name))
                              : json_null();
-        return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:o, s:b, s:o, s:s, s:s, s:o, "
-                         "s:o, s:{s:s}}",
+        return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:o, s:o, s:b, s:o, s:s, s:s, "
+                         "s:o, s:o, s:{s:s}}",
                          "id", (json_int_t) u->id, "email", u->email, "first_name", u->first_name, "last_name",
                          u->last_name, "job_title", json_text_opt_string(u->job_title), "phone",
                          json_text_opt_string(u->phone), "role", "key", u->role_key, "name", u->role_name,
                          "establishment", est, "pupils", json_text_parse_or(u->pupils, json_array()), "teams",
-                         json_text_parse_or(u->teams, json_array()), "active", u->active, "custom",
+                         json_text_parse_or(u->teams, json_array()), "linked_users",
+                         json_text_parse_or(u->linked, json_object()), "active", u->active, "custom",
                          json_text_parse_or(u->custom, json_object()), "created_at", u->created_at, "updated_at",
                          u->updated_at, "created_by_import", json_text_opt_string(u->created_by_import),
                          "updated_by_import", json_text_opt_string(u->updated_by_import), "links", "self", self);
@@ -198,6 +199,8 @@ typedef struct UserExport {
         char role_key[72];
         char *after; /* the last user's sort key, NULL before the first page */
         int upn_columns;
+        char **link_kinds; /* a column each, after Teams */
+        size_t n_link_kinds;
 } UserExport;
 
 #define CSV_PAGE 1000
@@ -207,7 +210,26 @@ static int cell(Buf *b, const char *s, bool first) {
         return k < 0 || !s ? k : csv_writer_cell(b, s, strlen(s), ',');
 }
 
-static int user_row(Buf *b, const UserView *u, int upn_columns) {
+/* A link cell: the emails of the user's links of that kind, joined with
+ * "; " as an upload reads them. */
+static int link_cell(Buf *b, json_t *linked, const char *kind) {
+        json_t *users = json_object_get(linked, kind);
+        Buf emails = BUF_INIT;
+        int k = 0;
+        size_t i;
+        json_t *t;
+        json_array_foreach(users, i, t) {
+                const char *email = json_string_value(json_object_get(t, "email"));
+                if (email && k >= 0)
+                        k = buf_printf(&emails, "%s%s", emails.len ? "; " : "", email);
+        }
+        if (k >= 0)
+                k = cell(b, buf_str(&emails), false);
+        buf_done(&emails);
+        return k;
+}
+
+static int user_row(Buf *b, const UserView *u, int upn_columns, char *const *kinds, size_t n_kinds) {
         char urn[16] = "";
         if (u->urn)
                 snprintf(urn, sizeof urn, "%06d", u->urn);
@@ -223,6 +245,10 @@ static int user_row(Buf *b, const UserView *u, int upn_columns) {
                 k = cell(b, u->active ? "yes" : "no", false);
         if (k >= 0)
                 k = cell(b, u->team_names, false);
+        json_t *linked = n_kinds ? json_loads(u->linked ? u->linked : "{}", 0, NULL) : NULL;
+        for (size_t i = 0; k >= 0 && i < n_kinds; i++)
+                k = link_cell(b, linked, kinds[i]);
+        json_decref(linked);
         if (k >= 0)
                 k = buf_printf(b, ",%" PRId64 "\r\n", u->id);
         return k;
@@ -236,7 +262,7 @@ static int export_page(void *state, Db *db, Buf *out, bool *done) {
         if (k < 0)
                 return k;
         for (size_t i = 0; k >= 0 && i < n; i++)
-                k = user_row(out, &v[i], s->upn_columns);
+                k = user_row(out, &v[i], s->upn_columns, s->link_kinds, s->n_link_kinds);
         if (n > 0) {
                 free(s->after);
                 if (!(s->after = strdup(v[n - 1].sort_key)))
@@ -254,6 +280,7 @@ static void export_free(void *state) {
         for (size_t i = 0; i < ELEMENTSOF(s->strings); i++)
                 free(s->strings[i]);
         free(s->after);
+        user_query_link_kinds_free(s->link_kinds, s->n_link_kinds);
         free(s);
 }
 
@@ -279,7 +306,8 @@ unsigned users_csv(Request *r) {
                 return st;
         }
         Db *db = request_db(r);
-        if (!db || user_query_max_pupils(db, r->auth.account_id, &s->upn_columns) < 0) {
+        if (!db || user_query_max_pupils(db, r->auth.account_id, &s->upn_columns) < 0 ||
+            user_query_link_kinds(db, r->auth.account_id, &s->link_kinds, &s->n_link_kinds) < 0) {
                 export_free(s);
                 return db ? problem_database_unavailable(r) : 503;
         }
@@ -304,7 +332,14 @@ unsigned users_csv(Request *r) {
         for (int i = 0; k >= 0 && i < s->upn_columns; i++)
                 k = buf_append_str(&head, ",Pupil Reference Number (UPN)");
         if (k >= 0)
-                k = buf_append_str(&head, ",Active,Teams," HEADER_MAP_EXPORT_ID "\r\n");
+                k = buf_append_str(&head, ",Active,Teams");
+        for (size_t i = 0; k >= 0 && i < s->n_link_kinds; i++) {
+                char heading[80];
+                field_link_heading(s->link_kinds[i], heading, sizeof heading);
+                k = buf_printf(&head, ",%s", heading);
+        }
+        if (k >= 0)
+                k = buf_append_str(&head, "," HEADER_MAP_EXPORT_ID "\r\n");
         if (k < 0) {
                 buf_done(&head);
                 export_free(s);

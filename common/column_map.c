@@ -46,8 +46,8 @@ int column_map_parse(const char *json, ColumnMap **ret, char *err, size_t err_si
                 if (!json_is_string(value) || field_from_target(json_string_value(value), &f, &custom) < 0) {
                         snprintf(err, err_size,
                                  "column_map: the target for \"%.*s\" must be one of first_name, last_name, "
-                                 "email, job_title, phone, urn, upn, role, active, teams, ignore or "
-                                 "custom.<key> (key: a-z, 0-9, _; at most 64)",
+                                 "email, job_title, phone, urn, upn, role, active, teams, ignore, "
+                                 "custom.<key> or link.<kind> (key, kind: a-z, 0-9, _; at most 64)",
                                  (int) utf8_truncate(key, strlen(key), 100), key);
                         r = -EINVAL;
                         goto out;

@@ -1,5 +1,5 @@
 /* ColumnMap: the column_map option of an import - headings (normalised)
- * to fields, custom.<key> or "ignore". Pure.
+ * to fields, custom.<key>, link.<kind> or "ignore". Pure.
  *
  * Ownership: column_map_parse() returns a ColumnMap the caller frees with
  * column_map_free() (NULL is a no-op). */
@@ -13,7 +13,7 @@
 typedef struct ColumnMapEntry {
         char *header_norm; /* normalised heading */
         Field field;
-        char *custom_key; /* FIELD_CUSTOM only */
+        char *custom_key; /* the key of FIELD_CUSTOM, the kind of FIELD_LINK */
 } ColumnMapEntry;
 
 typedef struct ColumnMap {

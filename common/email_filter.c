@@ -1,5 +1,6 @@
 #include "email_filter.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -97,4 +98,56 @@ void email_filter_add(EmailFilter *f, const char *email, size_t len) {
 
 bool email_filter_may_repeat(const EmailFilter *f, const char *email, size_t len) {
         return bloom_has(&f->again, email_hash(email, len));
+}
+
+struct EmailSet {
+        uint64_t *hashes;
+        size_t n, cap;
+};
+
+EmailSet *email_set_new(void) {
+        return calloc(1, sizeof(EmailSet));
+}
+
+void email_set_free(EmailSet *s) {
+        if (!s)
+                return;
+        free(s->hashes);
+        free(s);
+}
+
+int email_set_add(EmailSet *s, const char *email, size_t len) {
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 1024;
+                uint64_t *h = realloc(s->hashes, cap * sizeof *h);
+                if (!h)
+                        return -ENOMEM;
+                s->hashes = h;
+                s->cap = cap;
+        }
+        s->hashes[s->n++] = email_hash(email, len);
+        return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+void email_set_seal(EmailSet *s) {
+        if (s->n)
+                qsort(s->hashes, s->n, sizeof *s->hashes, cmp_u64);
+}
+
+bool email_set_has(const EmailSet *s, const char *email, size_t len) {
+        uint64_t h = email_hash(email, len);
+        size_t lo = 0, hi = s->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (s->hashes[mid] < h)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < s->n && s->hashes[lo] == h;
 }

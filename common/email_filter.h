@@ -37,3 +37,19 @@ void email_filter_add(EmailFilter *f, const char *email, size_t len);
 
 /* False when the email is surely on one row of the file at most. */
 bool email_filter_may_repeat(const EmailFilter *f, const char *email, size_t len);
+
+/* EmailSet: every email of a file, filled in the same pass, for files
+ * with link columns: whether a link names a user the same file creates.
+ * Kept as the 64-bit hashes the filters use, sorted once filled (8 bytes
+ * a row): two emails of a million-row file share a hash with a chance of
+ * about 1 in 10^13. Emails compare as in the filter. */
+typedef struct EmailSet EmailSet;
+
+EmailSet *email_set_new(void);
+void email_set_free(EmailSet *s);
+DEFINE_CLEANUP_FUNC(EmailSet *, email_set_free);
+/* 0 or -ENOMEM. */
+int email_set_add(EmailSet *s, const char *email, size_t len) _must_check_;
+/* Ends the filling: afterwards only email_set_has() may be called. */
+void email_set_seal(EmailSet *s);
+bool email_set_has(const EmailSet *s, const char *email, size_t len);

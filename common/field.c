@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +25,7 @@ static const struct {
         [FIELD_ACTIVE] = { "active", "Active" },
         [FIELD_TEAMS] = { "teams", "Teams" },
         [FIELD_CUSTOM] = { "custom", "Custom field" },
+        [FIELD_LINK] = { "link", "Link" },
         [FIELD_IGNORE] = { "ignore", "Ignored" },
 };
 
@@ -65,6 +67,11 @@ static const struct {
         { FIELD_TEAMS, "Team" },
 };
 
+/* The headings of the manager link (link.manager). */
+static const char *const manager_aliases[] = {
+        "Manager Email", "Manager E-mail", "Manager Email Address", "Line Manager Email", "manager_email",
+};
+
 const char *field_name(Field f) {
         return f < _FIELD_MAX ? fields[f].name : "none";
 }
@@ -73,9 +80,9 @@ const char *field_label(Field f) {
         return f < _FIELD_MAX ? fields[f].label : "none";
 }
 
-static bool valid_custom_key(const char *k) {
+static bool valid_key(const char *k) {
         size_t n = strlen(k);
-        if (n == 0 || n > 64)
+        if (n == 0 || n > FIELD_KEY_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!islower((unsigned char) k[i]) && !isdigit((unsigned char) k[i]) && k[i] != '_')
@@ -85,15 +92,23 @@ static bool valid_custom_key(const char *k) {
 
 int field_from_target(const char *target, Field *ret, const char **ret_key) {
         if (strncmp(target, "custom.", 7) == 0) {
-                if (!valid_custom_key(target + 7))
+                if (!valid_key(target + 7))
                         return -EINVAL;
                 *ret = FIELD_CUSTOM;
                 if (ret_key)
                         *ret_key = target + 7;
                 return 0;
         }
+        if (strncmp(target, "link.", 5) == 0) {
+                if (!valid_key(target + 5))
+                        return -EINVAL;
+                *ret = FIELD_LINK;
+                if (ret_key)
+                        *ret_key = target + 5;
+                return 0;
+        }
         for (int f = FIELD_FIRST_NAME; f < _FIELD_MAX; f++)
-                if (f != FIELD_CUSTOM && strcasecmp(target, fields[f].name) == 0) {
+                if (f != FIELD_CUSTOM && f != FIELD_LINK && strcasecmp(target, fields[f].name) == 0) {
                         *ret = (Field) f;
                         if (ret_key)
                                 *ret_key = NULL;
@@ -117,8 +132,20 @@ void field_normalize_heading(const char *s, size_t len, char *out, size_t size) 
         out[o] = '\0';
 }
 
-Field field_match_heading(const char *norm) {
+Field field_match_heading(const char *norm, const char **ret_key) {
         char a[128];
+        *ret_key = NULL;
+        if (strncmp(norm, "link.", 5) == 0 && valid_key(norm + 5)) {
+                *ret_key = norm + 5;
+                return FIELD_LINK;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(manager_aliases); i++) {
+                field_normalize_heading(manager_aliases[i], strlen(manager_aliases[i]), a, sizeof a);
+                if (strcmp(norm, a) == 0) {
+                        *ret_key = "manager";
+                        return FIELD_LINK;
+                }
+        }
         for (int f = FIELD_FIRST_NAME; f < FIELD_CUSTOM; f++)
                 if (strcmp(norm, fields[f].name) == 0)
                         return (Field) f;
@@ -128,4 +155,11 @@ Field field_match_heading(const char *norm) {
                         return aliases[i].field;
         }
         return FIELD_NONE;
+}
+
+void field_link_heading(const char *kind, char *out, size_t size) {
+        if (strcmp(kind, "manager") == 0)
+                snprintf(out, size, "%s", manager_aliases[0]);
+        else
+                snprintf(out, size, "link.%s", kind);
 }

@@ -18,6 +18,7 @@ void header_map_free(HeaderMap *m) {
         free(m->columns);
         free(m->upn_columns);
         free(m->custom_columns);
+        free(m->link_columns);
         for (size_t i = 0; i < m->n_ignored; i++)
                 free(m->ignored[i]);
         free(m->ignored);
@@ -34,8 +35,9 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
         m->columns = calloc(n + 1, sizeof *m->columns);
         m->upn_columns = calloc(n + 1, sizeof *m->upn_columns);
         m->custom_columns = calloc(n + 1, sizeof *m->custom_columns);
+        m->link_columns = calloc(n + 1, sizeof *m->link_columns);
         m->ignored = calloc(n + 1, sizeof *m->ignored);
-        if (!m->columns || !m->upn_columns || !m->custom_columns || !m->ignored)
+        if (!m->columns || !m->upn_columns || !m->custom_columns || !m->link_columns || !m->ignored)
                 return -ENOMEM;
         m->n_columns = n;
 
@@ -78,8 +80,12 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
                                 return -ENOMEM;
                 } else if (i >= roundtrip_from)
                         col->field = FIELD_IGNORE;
-                else
-                        col->field = field_match_heading(norm);
+                else {
+                        const char *kind = NULL;
+                        col->field = field_match_heading(norm, &kind);
+                        if (kind && !(col->custom_key = strdup(kind)))
+                                return -ENOMEM;
+                }
 
                 switch (col->field) {
                 case FIELD_NONE: {
@@ -103,6 +109,17 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
                                         return -EINVAL;
                                 }
                         m->custom_columns[m->n_custom_columns++] = i;
+                        break;
+                case FIELD_LINK:
+                        for (size_t k = 0; k < m->n_link_columns; k++)
+                                if (strcmp(m->columns[m->link_columns[k]].custom_key, col->custom_key) == 0) {
+                                        snprintf(problem->message, sizeof problem->message,
+                                                 "two columns hold link.%s (columns %zu and %zu); remove one or "
+                                                 "name it in column_map",
+                                                 col->custom_key, m->link_columns[k] + 1, i + 1);
+                                        return -EINVAL;
+                                }
+                        m->link_columns[m->n_link_columns++] = i;
                         break;
                 case FIELD_IGNORE:
                         break;
@@ -179,6 +196,30 @@ static const char *take(const HeaderMap *m, Arena *a, const char *s, size_t len)
         return q;
 }
 
+/* The non-blank cells of columns that carry a key (custom fields, links),
+ * with their keys. */
+static int keyed_cells(const HeaderMap *m, const CsvRecord *rec, const size_t *cols, size_t n_cols, Arena *a,
+                       CustomValue **ret, size_t *ret_n) {
+        if (!n_cols)
+                return 0;
+        CustomValue *v = arena_alloc(a, n_cols * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < n_cols; i++) {
+                size_t len;
+                const char *s = cell(rec, cols[i], &len);
+                if (!len)
+                        continue;
+                v[n].key = m->columns[cols[i]].custom_key;
+                if (!(v[n++].value = take(m, a, s, len)))
+                        return -ENOMEM;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long row_number, Arena *a,
                        ImportRow *row) {
         *row = (ImportRow){ .line = rec->line, .row = row_number };
@@ -204,21 +245,12 @@ int header_map_extract(const HeaderMap *m, const CsvRecord *rec, unsigned long r
                 if (len && !(row->upns[row->n_upns++] = take(m, a, s, len)))
                         return -ENOMEM;
         }
-        if (m->n_custom_columns) {
-                row->custom = arena_alloc(a, m->n_custom_columns * sizeof *row->custom);
-                if (!row->custom)
-                        return -ENOMEM;
-        }
-        for (size_t i = 0; i < m->n_custom_columns; i++) {
-                size_t col = m->custom_columns[i], len;
-                const char *s = cell(rec, col, &len);
-                if (!len)
-                        continue;
-                CustomValue *cv = &row->custom[row->n_custom++];
-                cv->key = m->columns[col].custom_key;
-                if (!(cv->value = take(m, a, s, len)))
-                        return -ENOMEM;
-        }
+        int r = keyed_cells(m, rec, m->custom_columns, m->n_custom_columns, a, &row->custom, &row->n_custom);
+        if (r < 0)
+                return r;
+        r = keyed_cells(m, rec, m->link_columns, m->n_link_columns, a, &row->links, &row->n_links);
+        if (r < 0)
+                return r;
         for (size_t col = m->n_columns; col < rec->n_cells; col++) {
                 /* Cells past the last heading. */
                 size_t len;

@@ -2,8 +2,9 @@
  *
  * Headers are matched case- and space-insensitively against each field's
  * aliases (the headings of the systems roster replaces). A column_map
- * option (header -> field, "custom.<key>" or "ignore") takes precedence.
- * UPN columns may repeat; any other field appearing twice is an error.
+ * option (header -> field, "custom.<key>", "link.<kind>" or "ignore")
+ * takes precedence. UPN columns may repeat; any other field appearing
+ * twice (or a custom key, or a link kind) is an error.
  * Columns that match nothing are listed for the import's warnings; the
  * "line" and "error" columns that end roster's own error CSV are ignored
  * silently, so that a corrected error file can be uploaded as it is.
@@ -28,7 +29,7 @@
 
 typedef struct HeaderColumn {
         Field field;
-        char *custom_key;
+        char *custom_key; /* the key of FIELD_CUSTOM, the kind of FIELD_LINK */
         char *header; /* as in the file */
 } HeaderColumn;
 
@@ -40,6 +41,8 @@ typedef struct HeaderMap {
         size_t n_upn_columns;
         size_t *custom_columns;
         size_t n_custom_columns;
+        size_t *link_columns;
+        size_t n_link_columns;
         char **ignored; /* headers of columns that are not imported, for the warning */
         size_t n_ignored;
         /* The file is roster's own error CSV or users export sent back:
@@ -71,6 +74,10 @@ typedef struct CustomValue {
         const char *value;
 } CustomValue;
 
+/* A link cell: key is the kind, value the cell, one or more emails
+ * separated by ';' or '|'. */
+typedef CustomValue LinkValue;
+
 /* One data row, cells picked out by field and trimmed of surrounding
  * white space. value[f] is NULL when the file has no column for f, ""
  * when the cell is blank. Strings live in the arena given to
@@ -83,6 +90,8 @@ typedef struct ImportRow {
         size_t n_upns;
         CustomValue *custom; /* non-blank custom cells */
         size_t n_custom;
+        LinkValue *links; /* non-blank link cells */
+        size_t n_links;
         size_t n_extra; /* non-blank cells beyond the last heading */
 } ImportRow;
 

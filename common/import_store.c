@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "archive_store.h"
+#include "range_store.h"
 
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
 
@@ -267,10 +268,9 @@ static int state_change_tx(Db *db, void *userdata) {
                 return 0;
         }
         c->result = 0;
-        const char *q[] = { c->id };
         int k = c->change(db, c->id, c->state);
         if (k == 0)
-                k = db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, q);
+                k = range_store_forget_scratch(db, c->id);
         return k;
 }
 

@@ -9,6 +9,7 @@
 #include "archive_store.h"
 #include "buf.h"
 #include "import_types.h"
+#include "link_store.h"
 
 static int64_t get_i64(const PGresult *res, int row, int col) {
         return strtoll(PQgetvalue(res, row, col), NULL, 10);
@@ -151,7 +152,7 @@ static int claim_tx(Db *db, void *userdata) {
                                "WHERE id = $1",
                                2, f);
                 if (k == 0)
-                        k = db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+                        k = range_store_forget_scratch(db, p[0]);
                 out->outcome = CLAIM_EXHAUSTED;
                 out->attempts = attempts;
                 return k;
@@ -349,6 +350,12 @@ static int finish_tx(Db *db, void *userdata) {
         if (!import_state_is_running(state) || get_i64(s, 0, 1) != 0)
                 return -ESTALE;
 
+        /* Links to users the file created after the linking line. */
+        int64_t unmade;
+        int k = link_store_resolve(db, f->id, &unmade);
+        if (k < 0)
+                return k;
+
         /* A full sync archives the users its file does not list, unless
          * they are more than its threshold: then it is held for a commit
          * with what it would archive. A dry run only counts them. */
@@ -356,7 +363,7 @@ static int finish_tx(Db *db, void *userdata) {
         int64_t archived = 0;
         if (PQgetvalue(s, 0, 2)[0] == 't') {
                 int64_t pool, missing, threshold = get_i64(s, 0, 4);
-                int k = archive_store_plan(db, f->id, &pool, &missing);
+                k = archive_store_plan(db, f->id, &pool, &missing);
                 if (k < 0)
                         return k;
                 bool dry_run = PQgetvalue(s, 0, 3)[0] == 't';
@@ -385,7 +392,7 @@ static int finish_tx(Db *db, void *userdata) {
         if (!r)
                 return db_error(db);
         f->state = get_state(r, 0, 0);
-        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+        return range_store_forget_scratch(db, p[0]);
 }
 
 int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
@@ -407,7 +414,7 @@ static int fail_tx(Db *db, void *userdata) {
                        3, p);
         if (k < 0)
                 return k;
-        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
+        return range_store_forget_scratch(db, p[0]);
 }
 
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) {
@@ -443,4 +450,12 @@ int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max,
                 snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
         *ret_n = n;
         return 0;
+}
+
+int range_store_forget_scratch(Db *db, const char *import_id) {
+        const char *p[] = { import_id };
+        return db_run(db,
+                      "WITH l AS (DELETE FROM import_links WHERE import_id = $1) "
+                      "DELETE FROM import_emails WHERE import_id = $1",
+                      1, p);
 }

@@ -119,6 +119,11 @@ int range_store_release(Db *db, const char *import_id, int seq, const char *work
  * longer runs (another worker finished it); -ECANCELED. */
 int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _must_check_;
 
+/* Deletes what an import keeps only while it runs: the emails it
+ * registered (import_emails) and the links that wait for users it
+ * creates (import_links). Inside the caller's transaction, or alone. */
+int range_store_forget_scratch(Db *db, const char *import_id) _must_check_;
+
 /* Marks an import failed as a whole with a stable code and a message. */
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;
 

@@ -384,6 +384,38 @@ static int check_upns(const ImportRow *in, Arena *a, UserRow *out) {
         return r;
 }
 
+/* Cells that list several items (teams, linked users' emails) separate
+ * them with ';' or '|'. list_cap() is how many a cell may hold at most;
+ * list_next() gives the next non-blank one, trimmed of spaces and tabs,
+ * and false after the last. */
+static size_t list_cap(const char *v) {
+        size_t cap = 1;
+        for (const char *p = v; *p; p++)
+                if (*p == ';' || *p == '|')
+                        cap++;
+        return cap;
+}
+
+static bool list_next(const char **cursor, const char **ret, size_t *ret_len) {
+        for (const char *p = *cursor; p;) {
+                size_t l = strcspn(p, ";|");
+                const char *s = p;
+                p = p[l] ? p + l + 1 : NULL;
+                while (l && (*s == ' ' || *s == '\t'))
+                        s++, l--;
+                while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+                        l--;
+                if (l) {
+                        *cursor = p;
+                        *ret = s;
+                        *ret_len = l;
+                        return true;
+                }
+        }
+        *cursor = NULL;
+        return false;
+}
+
 static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, UserRow *out) {
         const char *v = in->value[FIELD_TEAMS];
         int err = 0;
@@ -393,41 +425,25 @@ static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, Us
         if (!check_text(out, a, FIELD_TEAMS, v, RULE_MAX_TEAMS, &err))
                 return err;
 
-        size_t cap = 1;
-        for (const char *p = v; *p; p++)
-                if (*p == ';' || *p == '|')
-                        cap++;
-        int64_t *ids = arena_alloc(a, cap * sizeof *ids);
+        int64_t *ids = arena_alloc(a, list_cap(v) * sizeof *ids);
         if (!ids)
                 return -ENOMEM;
         size_t n = 0;
         Buf unknown = BUF_INIT;
-        size_t n_unknown = 0, position = 0;
+        size_t n_unknown = 0, position = 0, l;
         int r = 0;
 
-        for (const char *p = v; r >= 0;) {
-                size_t len = strcspn(p, ";|");
-                const char *s = p;
-                size_t l = len;
-                while (l && (*s == ' ' || *s == '\t'))
-                        s++, l--;
-                while (l && (s[l - 1] == ' ' || s[l - 1] == '\t'))
-                        l--;
-                if (l) {
-                        position++;
-                        const TeamInfo *t = find_team(ctx, s, l);
-                        if (t) {
-                                bool dup = false;
-                                for (size_t j = 0; j < n && !dup; j++)
-                                        dup = ids[j] == t->id;
-                                if (!dup)
-                                        ids[n++] = t->id;
-                        } else
-                                r = buf_printf(&unknown, "%s%zu", n_unknown++ ? ", " : "", position);
-                }
-                if (!p[len])
-                        break;
-                p += len + 1;
+        for (const char *p = v, *s; r >= 0 && list_next(&p, &s, &l);) {
+                position++;
+                const TeamInfo *t = find_team(ctx, s, l);
+                if (t) {
+                        bool dup = false;
+                        for (size_t j = 0; j < n && !dup; j++)
+                                dup = ids[j] == t->id;
+                        if (!dup)
+                                ids[n++] = t->id;
+                } else
+                        r = buf_printf(&unknown, "%s%zu", n_unknown++ ? ", " : "", position);
         }
         if (r >= 0 && n_unknown) {
                 char *msg = arena_printf(a,
@@ -466,6 +482,72 @@ static int check_custom(const ImportRow *in, Arena *a, UserRow *out) {
         }
         out->custom = in->custom;
         out->n_custom = in->n_custom;
+        return 0;
+}
+
+/* Link cells: one or more emails separated by ';' or '|'. Whether the
+ * users exist is for the job runner to find (unknown_user). */
+static int check_links(const ImportRow *in, Arena *a, UserRow *out) {
+        if (!in->n_links)
+                return 0;
+        out->links = arena_alloc(a, in->n_links * sizeof *out->links);
+        if (!out->links)
+                return -ENOMEM;
+        for (size_t i = 0; i < in->n_links; i++) {
+                const LinkValue *lv = &in->links[i];
+                char *field = arena_printf(a, "link.%s", lv->key);
+                char msg[200];
+                size_t len = strlen(lv->value);
+                if (!field)
+                        return -ENOMEM;
+                if (row_rules_has_control(lv->value, len)) {
+                        snprintf(msg, sizeof msg, "%s contains a control character or a line break", field);
+                        ADD(SEVERITY_ERROR, field, "invalid_text", msg);
+                        continue;
+                }
+                if (utf8_length(lv->value, len) > RULE_MAX_LINKS) {
+                        snprintf(msg, sizeof msg, "%s is longer than %d characters", field, RULE_MAX_LINKS);
+                        ADD(SEVERITY_ERROR, field, "too_long", msg);
+                        continue;
+                }
+                const char **emails = arena_alloc(a, list_cap(lv->value) * sizeof *emails);
+                if (!emails)
+                        return -ENOMEM;
+                size_t n = 0, position = 0, el;
+                Buf bad = BUF_INIT;
+                size_t n_bad = 0;
+                int r = 0;
+                for (const char *p = lv->value, *e; r >= 0 && list_next(&p, &e, &el);) {
+                        position++;
+                        if (!row_rules_email_is_valid(e, el)) {
+                                r = buf_printf(&bad, "%s%zu", n_bad++ ? ", " : "", position);
+                                continue;
+                        }
+                        char *lower = arena_strndup(a, e, el);
+                        if (!lower) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        for (char *c = lower; *c; c++)
+                                *c = (char) tolower((unsigned char) *c);
+                        bool dup = false;
+                        for (size_t j = 0; j < n && !dup; j++)
+                                dup = strcmp(emails[j], lower) == 0;
+                        if (!dup)
+                                emails[n++] = lower;
+                }
+                if (r >= 0 && n_bad) {
+                        char *m = arena_printf(a, "%s: the %s at %s %s of this cell %s not a valid address",
+                                               field, n_bad > 1 ? "emails" : "email",
+                                               n_bad > 1 ? "positions" : "position", buf_str(&bad),
+                                               n_bad > 1 ? "are" : "is");
+                        r = m ? row_rules_add_issue(out, a, SEVERITY_ERROR, field, "invalid_email", m) : -ENOMEM;
+                } else if (r >= 0 && n > 0)
+                        out->links[out->n_links++] = (UserLinks){ lv->key, field, emails, n };
+                buf_done(&bad);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -512,6 +594,8 @@ int row_rules_check(const RuleContext *ctx, const ImportRow *in, Arena *a, UserR
         if ((r = check_teams(ctx, in, a, out)) < 0)
                 return r;
         if ((r = check_custom(in, a, out)) < 0)
+                return r;
+        if ((r = check_links(in, a, out)) < 0)
                 return r;
 
         if (in->n_extra) {

@@ -28,6 +28,7 @@
 #define RULE_MAX_CUSTOM 500
 #define RULE_MAX_ROLE 100
 #define RULE_MAX_TEAMS 1000
+#define RULE_MAX_LINKS 1000 /* a link cell, all its emails */
 
 #define URN_KEEP (-1)
 
@@ -66,6 +67,15 @@ typedef struct RowIssue {
         const char *message;
 } RowIssue;
 
+/* The users a row links its user to, for one kind: the emails of a
+ * non-blank link cell, which replace the user's links of that kind. */
+typedef struct UserLinks {
+        const char *kind;
+        const char *field; /* "link.<kind>", for issues */
+        const char **emails; /* lower case, distinct */
+        size_t n;
+} UserLinks;
+
 typedef struct UserRow {
         unsigned long line, row;
         const char *email; /* as given, trimmed; NULL when invalid */
@@ -84,6 +94,8 @@ typedef struct UserRow {
         bool set_teams; /* replace the user's teams with team_ids */
         const CustomValue *custom;
         size_t n_custom;
+        UserLinks *links;
+        size_t n_links;
 
         RowIssue *issues;
         size_t n_issues, cap_issues;

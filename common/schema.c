@@ -463,6 +463,28 @@ static const struct {
           "          AND NEW.state IN ('validated', 'held', 'completed', 'completed_with_errors', 'failed',\n"
           "                            'cancelled'))\n"
           "    EXECUTE FUNCTION roster_import_webhook();\n" },
+        { 11, "links between users of an account, by email",
+          "-- link.<kind> columns (\"Manager Email\" is link.manager): the user,\n"
+          "-- the kind of link, the user linked to. A row's cell replaces the\n"
+          "-- user's links of that kind.\n"
+          "CREATE TABLE user_links (\n"
+          "    user_id    bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+          "    kind       text NOT NULL CHECK (kind ~ '^[a-z0-9_]{1,64}$'),\n"
+          "    target_id  bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,\n"
+          "    PRIMARY KEY (user_id, kind, target_id)\n"
+          ");\n"
+          "CREATE INDEX user_links_target ON user_links (target_id);\n"
+          "-- Scratch: links to users the file creates on a later line, made when\n"
+          "-- the import ends (link_store.c); emptied then, or when it stops.\n"
+          "CREATE TABLE import_links (\n"
+          "    import_id    uuid NOT NULL,\n"
+          "    line         integer NOT NULL,\n"
+          "    row_number   integer NOT NULL,\n"
+          "    user_id      bigint NOT NULL,\n"
+          "    kind         text NOT NULL,\n"
+          "    email_lower  text NOT NULL,\n"
+          "    PRIMARY KEY (import_id, line, kind, email_lower)\n"
+          ");\n" },
 };
 
 int schema_latest_version(void) {

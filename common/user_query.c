@@ -18,7 +18,11 @@
         "coalesce((SELECT string_agg(t.name, '; ' ORDER BY lower(t.name), t.id) "                                 \
         "          FROM user_teams ut JOIN teams t ON t.id = ut.team_id WHERE ut.user_id = u.id), ''), "            \
         TS("u.created_at") ", " TS("u.updated_at") ", coalesce(u.created_by_import::text, ''), "               \
-        "coalesce(u.updated_by_import::text, ''), lower(u.email) "
+        "coalesce(u.updated_by_import::text, ''), lower(u.email), "                                             \
+        "coalesce((SELECT json_object_agg(k.kind, k.users ORDER BY k.kind) FROM ("                             \
+        "  SELECT l.kind, json_agg(json_build_object('id', t.id, 'email', t.email) ORDER BY lower(t.email)) AS users " \
+        "  FROM user_links l JOIN users t ON t.id = l.target_id WHERE l.user_id = u.id GROUP BY l.kind) k), "    \
+        "  '{}')::text "
 #define VIEW_FROM                                                                                               \
         "FROM users u JOIN roles r ON r.id = u.role_id LEFT JOIN establishments e ON e.urn = u.establishment_urn "
 
@@ -38,6 +42,7 @@ void user_query_view_done(UserView *v) {
         free(v->teams);
         free(v->team_names);
         free(v->sort_key);
+        free(v->linked);
         memset(v, 0, sizeof *v);
 }
 
@@ -80,6 +85,7 @@ static int view_from(const PGresult *res, int row, UserView *v) {
         snprintf(v->created_by_import, sizeof v->created_by_import, "%s", PQgetvalue(res, row, c++));
         snprintf(v->updated_by_import, sizeof v->updated_by_import, "%s", PQgetvalue(res, row, c++));
         v->sort_key = dup_opt(res, row, c++, &oom);
+        v->linked = dup_opt(res, row, c++, &oom);
         if (oom) {
                 user_query_view_done(v);
                 return -ENOMEM;
@@ -156,4 +162,35 @@ int user_query_max_pupils(Db *db, int64_t account_id, int *ret) {
                 return db_error(db);
         *ret = atoi(PQgetvalue(res, 0, 0));
         return 0;
+}
+
+int user_query_link_kinds(Db *db, int64_t account_id, char ***ret, size_t *ret_n) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *res = db_exec(db,
+                                                    "SELECT DISTINCT l.kind FROM user_links l "
+                                                    "JOIN users u ON u.id = l.user_id WHERE u.account_id = $1::bigint "
+                                                    "ORDER BY 1",
+                                                    1, p);
+        if (!res)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(res);
+        char **kinds = calloc(n + 1, sizeof *kinds);
+        if (!kinds)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (!(kinds[i] = strdup(PQgetvalue(res, (int) i, 0)))) {
+                        user_query_link_kinds_free(kinds, i);
+                        return -ENOMEM;
+                }
+        *ret = kinds;
+        *ret_n = n;
+        return 0;
+}
+
+void user_query_link_kinds_free(char **kinds, size_t n) {
+        for (size_t i = 0; kinds && i < n; i++)
+                free(kinds[i]);
+        free(kinds);
 }

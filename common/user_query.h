@@ -1,5 +1,5 @@
 /* Reading an account's users for the API: pages of them with their links
- * (role, establishment, pupils, teams), one by id, and what an export in
+ * (role, establishment, pupils, teams, other users), one by id, and what an export in
  * the template's columns needs. user_store.h writes the same tables.
  *
  * Functions return 0, -ENOENT as said, -EAGAIN/-EIO for database failures
@@ -39,6 +39,7 @@ typedef struct UserView {
         char created_at[40], updated_at[40];
         char created_by_import[UUID_STRING_SIZE], updated_by_import[UUID_STRING_SIZE]; /* "" when none */
         char *sort_key; /* the email as the list orders it: the cursor after this user */
+        char *linked; /* JSON object: link kind -> array of {id, email}, by email */
 } UserView;
 
 void user_query_views_free(UserView *v, size_t n);
@@ -53,6 +54,12 @@ int user_query_list(Db *db, int64_t account_id, const UserFilter *f, const char 
  * with user_query_views_free(ret, 1) semantics: user_query_view_done(). */
 int user_query_get(Db *db, int64_t account_id, int64_t id, UserView *ret) _must_check_;
 void user_query_view_done(UserView *v);
+
+/* The link kinds the account's users have (the link columns an export
+ * needs), in order. The array and its strings belong to the caller:
+ * user_query_link_kinds_free(). */
+int user_query_link_kinds(Db *db, int64_t account_id, char ***ret, size_t *ret_n) _must_check_;
+void user_query_link_kinds_free(char **kinds, size_t n);
 
 /* The most pupils any user of the account is linked to (the UPN columns
  * an export needs). */

@@ -59,6 +59,9 @@ typedef struct Run {
          * it (scan_emails()): only those go through the duplicate check,
          * in both phases. NULL: every email does. */
         EmailFilter *emails;
+        /* Every email of the file, from the same pass, when it has link
+         * columns (a link may name a user the file creates); else NULL. */
+        EmailSet *file_emails;
         UrnSet *known_urns; /* establishments found by earlier batches (the reader's) */
         atomic_bool known_urns_stale; /* one of them has gone: empty the set */
         bool scanning;
@@ -312,8 +315,12 @@ static int on_record(const CsvRecord *rec, void *userdata) {
                 arena_reset(&run->scan_arena);
                 if ((r = header_map_extract(run->header, rec, 0, &run->scan_arena, &in)) < 0)
                         return r;
-                if (in.value[FIELD_EMAIL] && in.value[FIELD_EMAIL][0])
-                        email_filter_add(run->emails, in.value[FIELD_EMAIL], strlen(in.value[FIELD_EMAIL]));
+                const char *email = in.value[FIELD_EMAIL];
+                if (email && email[0]) {
+                        email_filter_add(run->emails, email, strlen(email));
+                        if (run->file_emails && (r = email_set_add(run->file_emails, email, strlen(email))) < 0)
+                                return r;
+                }
                 return 0;
         }
         if (run->range_seen <= run->skip_rows)
@@ -477,6 +484,8 @@ static int scan_emails(Run *run) {
         run->emails = email_filter_new((size_t) MAX(run->rec.rows_total, 0));
         if (!run->emails)
                 return -ENOMEM;
+        if (run->header->n_link_columns && !(run->file_emails = email_set_new()))
+                return -ENOMEM;
         run->range = (ImportRange){ .start = FILE_POINT_START, .end_offset = UINT64_MAX, .first_row = 1,
                                     .rows = run->rec.rows_total, .task = RANGE_REGISTER };
         run->scanning = true;
@@ -490,10 +499,16 @@ static int scan_emails(Run *run) {
         if (r < 0) {
                 email_filter_free(run->emails);
                 run->emails = NULL;
+                /* Links are then checked against the account's users only. */
+                email_set_free(run->file_emails);
+                run->file_emails = NULL;
                 run->stop = 0;
                 run->fail_code[0] = run->fail_message[0] = '\0';
         }
+        if (run->file_emails)
+                email_set_seal(run->file_emails);
         run->store.emails = run->emails;
+        run->store.file_emails = run->file_emails;
         return 0;
 }
 
@@ -540,6 +555,7 @@ static int prepare(Run *run) {
 static void run_done(Run *run) {
         import_store_record_done(&run->rec);
         email_filter_free(run->emails);
+        email_set_free(run->file_emails);
         urn_set_free(run->known_urns);
         arena_done(&run->scan_arena);
         account_store_roles_free(run->roles, run->n_roles);
@@ -619,8 +635,7 @@ static JobResult stopped(Run *run, int r) {
         case -ECANCELED: {
                 log_import(LOG_LEVEL_INFO, id, "cancelled after %" PRId64 " rows committed by this worker",
                            run->rows_committed);
-                const char *p[] = { id };
-                if (db_run(run->db, "DELETE FROM import_emails WHERE import_id = $1", 1, p) < 0)
+                if (range_store_forget_scratch(run->db, id) < 0)
                         log_import(LOG_LEVEL_WARNING, id, "could not clear the duplicate index: %s", run->db->errmsg);
                 ack(env, run->job);
                 return JOB_DONE;

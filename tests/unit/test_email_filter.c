@@ -63,5 +63,31 @@ int main(void) {
 
         email_filter_free(NULL);
         ok(true, "email_filter_free(NULL) is a no-op");
+
+        /* The exact set: every added email is in it, in any case, and no
+         * other. */
+        EmailSet *set = email_set_new();
+        ok(set != NULL, "an email set");
+        int added = 0;
+        for (size_t i = 0; i < 50000; i += 2) {
+                email(e, sizeof e, i, "set.org");
+                added += email_set_add(set, e, strlen(e)) == 0;
+        }
+        is_int(added, 25000, "25000 emails added");
+        email_set_seal(set);
+        size_t found = 0, strangers = 0;
+        for (size_t i = 0; i < 50000; i++) {
+                email(e, sizeof e, i, i % 3 ? "set.org" : "SET.Org");
+                if (email_set_has(set, e, strlen(e)))
+                        *(i % 2 ? &strangers : &found) += 1;
+        }
+        is_int((long long) found, 25000, "every email added is found, whatever its case");
+        is_int((long long) strangers, 0, "no email that was not added is found");
+        email_set_free(set);
+        set = email_set_new();
+        email_set_seal(set);
+        ok(!email_set_has(set, "a@b.org", 7), "an empty set holds nothing");
+        email_set_free(set);
+        email_set_free(NULL);
         return tap_done();
 }

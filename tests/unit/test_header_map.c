@@ -161,8 +161,9 @@ static void test_aliases(void) {
         }
         is_str(field_name(field_of("  EMAIL address ")), "email", "\"  EMAIL address \" -> email");
 
-        is_int(field_of("Manager Email"), FIELD_NONE, "\"Manager Email\" is not a field (yet)");
-        is_int(field_of("manager_email"), FIELD_NONE, "\"manager_email\" is not a field (yet)");
+        is_int(field_of("Manager Email"), FIELD_LINK, "\"Manager Email\" is a link (link.manager)");
+        is_int(field_of("manager_email"), FIELD_LINK, "\"manager_email\" is a link (link.manager)");
+        is_int(field_of("Manager"), FIELD_NONE, "\"Manager\" (a name, maybe) is not");
         is_int(field_of("Emails"), FIELD_NONE, "\"Emails\" is not an alias");
         is_int(field_of("custom"), FIELD_NONE, "\"custom\" is not a heading");
         is_int(field_of("ignore"), FIELD_NONE, "\"ignore\" is not a heading");
@@ -407,13 +408,13 @@ static void test_ignored_and_missing(void) {
         HeaderProblem problem = { { 0 } };
         Field missing[3] = { FIELD_NONE, FIELD_NONE, FIELD_NONE };
 
-        is_int(build("Email,First Name,Last Name,Shoe Size,,Manager Email,   ", NULL, &m, &problem), 0,
+        is_int(build("Email,First Name,Last Name,Shoe Size,,Line Manager,   ", NULL, &m, &problem), 0,
                "header with unknown and empty headings builds");
         is_int(m->n_ignored, 4, "four columns ignored");
         if (m->n_ignored == 4) {
                 is_str(m->ignored[0], "Shoe Size", "ignored[0]");
                 is_str(m->ignored[1], "(column 5, no heading)", "an empty heading is described by position");
-                is_str(m->ignored[2], "Manager Email", "manager email columns are reported as ignored");
+                is_str(m->ignored[2], "Line Manager", "an unknown heading is reported as ignored");
                 is_str(m->ignored[3], "(column 7, no heading)", "a heading of spaces is no heading");
         }
         is_int(header_map_missing(m, missing), 0, "nothing missing");
@@ -559,6 +560,55 @@ static void test_names(void) {
         is_str(field_name(_FIELD_MAX), "none", "field_name out of range");
 }
 
+/* Link columns: by their own name, by the manager's headings, or by
+ * column_map; one column a kind; cells extracted with their kind. */
+static void test_links(void) {
+        ColumnMap *cm = NULL;
+        HeaderMap *m = NULL;
+        HeaderProblem problem = { { 0 } };
+        char err[512] = "";
+
+        is_int(column_map_parse("{\"Buddy\": \"link.buddy\"}", &cm, err, sizeof err), 0, "link.buddy is a target");
+        is_int(build("Email,First Name,Last Name,Manager Email,LINK.Parent,Buddy,link.Bad-Kind", cm, &m, &problem), 0,
+               "a header with link columns builds");
+        is_int(m->n_link_columns, 3, "three link columns");
+        ok(m->columns[3].field == FIELD_LINK && strcmp(m->columns[3].custom_key, "manager") == 0,
+           "\"Manager Email\" -> link.manager");
+        ok(m->columns[4].field == FIELD_LINK && strcmp(m->columns[4].custom_key, "parent") == 0,
+           "\"LINK.Parent\" -> link.parent (headings are matched in lower case)");
+        ok(m->columns[5].field == FIELD_LINK && strcmp(m->columns[5].custom_key, "buddy") == 0,
+           "\"Buddy\" -> link.buddy by column_map");
+        ok(m->n_ignored == 1 && strcmp(m->ignored[0], "link.Bad-Kind") == 0, "a kind with a hyphen is not a link");
+
+        char *cells[] = { "ann@example.org", "Ann", "Able", " bob@example.org ", "", "cat@example.org; dan@x.org" };
+        CsvRecord rec = record(cells, ELEMENTSOF(cells), 2);
+        Arena a = ARENA_INIT;
+        ImportRow row;
+        is_int(header_map_extract(m, &rec, 1, &a, &row), 0, "extract a row with links");
+        is_int(row.n_links, 2, "two non-blank link cells");
+        ok(row.n_links == 2 && strcmp(row.links[0].key, "manager") == 0 &&
+                   strcmp(row.links[0].value, "bob@example.org") == 0,
+           "the manager cell, trimmed");
+        ok(row.n_links == 2 && strcmp(row.links[1].key, "buddy") == 0 &&
+                   strcmp(row.links[1].value, "cat@example.org; dan@x.org") == 0,
+           "the buddy cell as it is");
+        arena_done(&a);
+        header_map_free(m);
+        column_map_free(cm);
+
+        is_int(build("Email,Manager Email,Line Manager Email", NULL, &m, &problem), -EINVAL,
+               "two manager columns: -EINVAL");
+        ok(strstr(problem.message, "link.manager") != NULL, "... the message names the kind: %s", problem.message);
+
+        char heading[80];
+        field_link_heading("manager", heading, sizeof heading);
+        is_str(heading, "Manager Email", "the manager's heading in roster's files");
+        field_link_heading("parent", heading, sizeof heading);
+        is_str(heading, "link.parent", "other kinds' heading");
+        ok(field_of("Manager Email") == FIELD_LINK && field_of("link.parent") == FIELD_LINK,
+           "and both are read back as links");
+}
+
 int main(void) {
         test_aliases();
         test_fixture_headers();
@@ -568,5 +618,6 @@ int main(void) {
         test_roundtrip();
         test_extract();
         test_names();
+        test_links();
         return tap_done();
 }

@@ -652,6 +652,39 @@ static void test_custom(void) {
         ok(u.n_custom == 2 && u.custom == custom, "custom values are passed on");
 }
 
+static void test_links(void) {
+        ImportRow in = base_row();
+        LinkValue links[] = { { "manager", "Bob@Example.org ; cat@example.org|bob@example.org;" },
+                              { "parent", "pat@example.org" } };
+        in.links = links;
+        in.n_links = 2;
+        UserRow u = check(&in);
+        is_str(issues(&u), "", "link cells with valid emails pass");
+        is_int(u.n_links, 2, "two kinds");
+        ok(u.n_links == 2 && u.links[0].n == 2 && strcmp(u.links[0].emails[0], "bob@example.org") == 0 &&
+                   strcmp(u.links[0].emails[1], "cat@example.org") == 0,
+           "emails split at ; and |, trimmed, in lower case, each once");
+        ok(u.n_links == 2 && strcmp(u.links[1].field, "link.parent") == 0, "the field names the kind");
+
+        LinkValue bad[] = { { "manager", "bob@example.org; not an email; x@y" } };
+        in.links = bad;
+        in.n_links = 1;
+        u = check(&in);
+        is_str(issues(&u), "link.manager:invalid_email", "an invalid email in a link cell: invalid_email");
+        ok(strstr(message_of(&u, "invalid_email"), "positions 2, 3") != NULL, "... naming the positions: %s",
+           message_of(&u, "invalid_email"));
+        ok(!strstr(message_of(&u, "invalid_email"), "not an email"), "... not the cell");
+        is_int(u.n_links, 0, "... and no link is kept");
+
+        char *many = arena_alloc(&arena, RULE_MAX_LINKS + 20);
+        memset(many, 'a', RULE_MAX_LINKS + 10);
+        memcpy(many + RULE_MAX_LINKS, "@b.org", 7);
+        LinkValue long_cell[] = { { "manager", many } };
+        in.links = long_cell;
+        u = check(&in);
+        is_str(issues(&u), "link.manager:too_long", "a link cell over the limit: too_long");
+}
+
 static void test_add_issue(void) {
         ImportRow in = base_row();
         UserRow u = check(&in);
@@ -687,6 +720,7 @@ int main(void) {
         test_warnings();
         test_several();
         test_custom();
+        test_links();
         test_add_issue();
         buf_done(&issues_buf);
         arena_done(&arena);
