@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "archive_store.h"
+#include "link_store.h"
 #include "range_store.h"
 
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
@@ -334,6 +335,11 @@ static int cancel_change(Db *db, const char *id, ImportState from) {
         /* What a dry run or a held import would have archived is not. */
         int r = archive_store_forget(db, id);
         if (r < 0)
+                return r;
+        /* The rows already written stay, with the links that waited for
+         * users the file created on later lines. */
+        int64_t unmade;
+        if ((r = link_store_resolve(db, id, &unmade)) < 0)
                 return r;
         return db_run(db,
                       "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "

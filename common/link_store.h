@@ -2,7 +2,8 @@
  * import: a line may link to a user the file creates on a later line,
  * or in a range another worker writes. user_store_write() keeps such a
  * link in import_links; link_store_resolve() makes it when the import
- * ends, once every line is written.
+ * ends, once every line is written (or is cancelled: the lines written
+ * stay, with their links).
  *
  * A waiting link whose user still does not exist names a line of the
  * file that failed: the linking line gets a warning (link_target_failed)

@@ -160,3 +160,37 @@ def test_the_users_export_carries_link_columns_and_uploads_again_unchanged(api, 
     iid = upload(api, account, data=r.content, filename="users.csv").json()["id"]
     done = wait_final(api, account, iid)
     assert done["counts"]["unchanged"] == 3 and done["counts"]["failed"] == 0, done
+
+
+def test_links_across_ranges_that_two_workers_share(roster):
+    # Three ranges of 1,000 rows and two workers: each line links to the
+    # line 1,500 rows on (wrapping round), in another range, which may be
+    # written before or after it; one line links to nobody known.
+    s = roster.sandbox()
+    try:
+        api = s.start_api(ROSTER_RANGE_ROWS="1000")
+        account = s.new_account()
+        n = 3000
+        rows = [f"u{i:04d}@example.org,U{i},Ranged,u{(i + 1500) % n:04d}@example.org" for i in range(n)]
+        rows[7] = "u0007@example.org,U7,Ranged,stranger@example.org"
+        for k in (1, 2):
+            s.start_worker(ROSTER_WORKER_ID=f"w{k}", ROSTER_WORKER_CONCURRENCY="2", ROSTER_BATCH_ROWS="250")
+        iid = upload(api, account, data=csv_of(rows), role="la_user").json()["id"]
+        done = wait_final(api, account, iid, timeout=300)
+        c = done["counts"]
+        assert (c["created"], c["failed"], c["warnings"]) == (n - 1, 1, 1), done
+        by_line = issues_by_line(api, account, iid)
+        assert [(e["field"], e["code"]) for e in by_line[9]] == [("link.manager", "unknown_user")]
+        # u1507 links to u0007, whose line failed.
+        assert [e["code"] for e in by_line[1509]] == ["link_target_failed"]
+        with s.db() as conn, conn.cursor() as cur:
+            cur.execute("SELECT u.email, t.email FROM user_links l JOIN users u ON u.id = l.user_id "
+                        "JOIN users t ON t.id = l.target_id WHERE l.kind = 'manager'")
+            links = dict(cur.fetchall())
+            cur.execute("SELECT count(*) FROM import_links")
+            assert cur.fetchone()[0] == 0
+        expected = {f"u{i:04d}@example.org": f"u{(i + 1500) % n:04d}@example.org" for i in range(n)
+                    if i not in (7, 1507)}
+        assert links == expected
+    finally:
+        s.drop()
