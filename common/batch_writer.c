@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "error_log.h"
+#include "link_store.h"
 #include "result_log.h"
 
 static int plan(Db *db) {
@@ -33,15 +34,16 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
                 goto out;
         }
 
-        if ((r = plan(db)) < 0 ||
-            (r = user_store_check(db, job, batch)) < 0)
+        if ((r = plan(db)) < 0 || (r = user_store_check(db, job, batch)) < 0 ||
+            (r = link_store_check(db, job, batch)) < 0)
                 goto out;
 
         /* A dry run writes as a real run would, for exact counts, and
          * takes it back. */
         if (job->dry_run && (r = db_run(db, "SAVEPOINT dry_run", 0, NULL)) < 0)
                 goto out;
-        if ((r = user_store_write(db, job, batch, created, changed, user_ids, &c.invites)) < 0)
+        if ((r = user_store_write(db, job, batch, created, changed, user_ids, &c.invites)) < 0 ||
+            (r = link_store_write(db, job, batch, user_ids, changed)) < 0)
                 goto out;
         if (job->dry_run && (r = db_run(db, "ROLLBACK TO SAVEPOINT dry_run", 0, NULL)) < 0)
                 goto out;

@@ -111,6 +111,12 @@ int header_map_build(char *const *cells, const size_t *lens, size_t n, const Col
                         m->custom_columns[m->n_custom_columns++] = i;
                         break;
                 case FIELD_LINK:
+                        if (m->n_link_columns == HEADER_MAP_MAX_LINK_COLUMNS) {
+                                snprintf(problem->message, sizeof problem->message,
+                                         "more than %d link columns (column %zu is one more)",
+                                         HEADER_MAP_MAX_LINK_COLUMNS, i + 1);
+                                return -EINVAL;
+                        }
                         for (size_t k = 0; k < m->n_link_columns; k++)
                                 if (strcmp(m->columns[m->link_columns[k]].custom_key, col->custom_key) == 0) {
                                         snprintf(problem->message, sizeof problem->message,

@@ -22,6 +22,9 @@
 #include "field.h"
 #include "macro.h"
 
+/* Link columns a file may have at most (each kind one column). */
+#define HEADER_MAP_MAX_LINK_COLUMNS 20
+
 /* The last heading of roster's users export (api/users.c), and the same
  * as field_normalize_heading() makes it. */
 #define HEADER_MAP_EXPORT_ID "Roster User ID"
@@ -75,7 +78,7 @@ typedef struct CustomValue {
 } CustomValue;
 
 /* A link cell: key is the kind, value the cell, one or more emails
- * separated by ';' or '|'. */
+ * separated by ';' or ','. */
 typedef CustomValue LinkValue;
 
 /* One data row, cells picked out by field and trimmed of surrounding

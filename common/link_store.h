@@ -1,22 +1,40 @@
-/* Links between users (link.<kind> columns) that wait for the end of an
- * import: a line may link to a user the file creates on a later line,
- * or in a range another worker writes. user_store_write() keeps such a
- * link in import_links; link_store_resolve() makes it when the import
- * ends, once every line is written (or is cancelled: the lines written
- * stay, with their links).
+/* Links between users of an account (link.<kind> columns, user_links):
+ * a row's non-blank link cell replaces its user's links of that kind
+ * with the users its emails name.
  *
- * A waiting link whose user still does not exist names a line of the
- * file that failed: the linking line gets a warning (link_target_failed)
- * and counts among the rows with warnings; the rest of its links stand.
+ * Each email must name a user of the account or a line of the same file
+ * (the job's file_emails), else the row fails with unknown_user
+ * (link_store_check()). A line may name a user the file creates on a
+ * later line, or in a range another worker writes: link_store_write()
+ * keeps such a link in import_links, and link_store_resolve() makes it
+ * when the import ends (or stops: the lines written stay, with their
+ * links). A waiting link whose user still does not exist names a line
+ * that failed: the linking line gets the warning link_target_failed and
+ * counts among the rows with warnings; its other links stand.
  *
- * Runs inside the caller's transaction, with the import's row locked.
- * Returns 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
+ * link_store_check() and link_store_write() run inside the batch's
+ * transaction, after user_store_check() and user_store_write();
+ * link_store_resolve() inside the transaction that ends the import, with
+ * its row locked. Every statement is driven by the batch's own rows and
+ * probes the big tables by index. Returns 0, -EAGAIN/-EIO (db->errmsg)
+ * or -ENOMEM. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "db.h"
+#include "import_batch.h"
+#include "user_store.h"
 
-/* Makes the import's waiting links and forgets them. *ret_unmade is how
- * many could not be made. */
+/* Fails the rows whose links name nobody (unknown_user). */
+int link_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
+
+/* Writes the links of the rows that did not fail; user_ids[i] is row i's
+ * user. Marks changed[i] for each row whose links changed or wait. */
+int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, const int64_t *user_ids,
+                     bool *changed) _must_check_;
+
+/* Makes the import's waiting links and forgets them. *ret_unmade (may be
+ * NULL) is how many could not be made. */
 int link_store_resolve(Db *db, const char *import_id, int64_t *ret_unmade) _must_check_;

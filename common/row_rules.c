@@ -384,21 +384,25 @@ static int check_upns(const ImportRow *in, Arena *a, UserRow *out) {
         return r;
 }
 
-/* Cells that list several items (teams, linked users' emails) separate
- * them with ';' or '|'. list_cap() is how many a cell may hold at most;
- * list_next() gives the next non-blank one, trimmed of spaces and tabs,
- * and false after the last. */
-static size_t list_cap(const char *v) {
+/* Cells that list several items separate them: teams with ';' or '|',
+ * linked users' emails with ';' or ',' (which, unlike '|', no email
+ * holds). list_cap() is how many a cell may hold at most; list_next()
+ * gives the next non-blank one, trimmed of spaces and tabs, and false
+ * after the last. */
+#define TEAM_SEPARATORS ";|"
+#define EMAIL_SEPARATORS ";,"
+
+static size_t list_cap(const char *v, const char *separators) {
         size_t cap = 1;
         for (const char *p = v; *p; p++)
-                if (*p == ';' || *p == '|')
+                if (strchr(separators, *p))
                         cap++;
         return cap;
 }
 
-static bool list_next(const char **cursor, const char **ret, size_t *ret_len) {
+static bool list_next(const char **cursor, const char *separators, const char **ret, size_t *ret_len) {
         for (const char *p = *cursor; p;) {
-                size_t l = strcspn(p, ";|");
+                size_t l = strcspn(p, separators);
                 const char *s = p;
                 p = p[l] ? p + l + 1 : NULL;
                 while (l && (*s == ' ' || *s == '\t'))
@@ -425,7 +429,7 @@ static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, Us
         if (!check_text(out, a, FIELD_TEAMS, v, RULE_MAX_TEAMS, &err))
                 return err;
 
-        int64_t *ids = arena_alloc(a, list_cap(v) * sizeof *ids);
+        int64_t *ids = arena_alloc(a, list_cap(v, TEAM_SEPARATORS) * sizeof *ids);
         if (!ids)
                 return -ENOMEM;
         size_t n = 0;
@@ -433,7 +437,7 @@ static int check_teams(const RuleContext *ctx, const ImportRow *in, Arena *a, Us
         size_t n_unknown = 0, position = 0, l;
         int r = 0;
 
-        for (const char *p = v, *s; r >= 0 && list_next(&p, &s, &l);) {
+        for (const char *p = v, *s; r >= 0 && list_next(&p, TEAM_SEPARATORS, &s, &l);) {
                 position++;
                 const TeamInfo *t = find_team(ctx, s, l);
                 if (t) {
@@ -485,7 +489,7 @@ static int check_custom(const ImportRow *in, Arena *a, UserRow *out) {
         return 0;
 }
 
-/* Link cells: one or more emails separated by ';' or '|'. Whether the
+/* Link cells: one or more emails separated by ';' or ','. Whether the
  * users exist is for the job runner to find (unknown_user). */
 static int check_links(const ImportRow *in, Arena *a, UserRow *out) {
         if (!in->n_links)
@@ -510,14 +514,14 @@ static int check_links(const ImportRow *in, Arena *a, UserRow *out) {
                         ADD(SEVERITY_ERROR, field, "too_long", msg);
                         continue;
                 }
-                const char **emails = arena_alloc(a, list_cap(lv->value) * sizeof *emails);
+                const char **emails = arena_alloc(a, list_cap(lv->value, EMAIL_SEPARATORS) * sizeof *emails);
                 if (!emails)
                         return -ENOMEM;
                 size_t n = 0, position = 0, el;
                 Buf bad = BUF_INIT;
                 size_t n_bad = 0;
                 int r = 0;
-                for (const char *p = lv->value, *e; r >= 0 && list_next(&p, &e, &el);) {
+                for (const char *p = lv->value, *e; r >= 0 && list_next(&p, EMAIL_SEPARATORS, &e, &el);) {
                         position++;
                         if (!row_rules_email_is_valid(e, el)) {
                                 r = buf_printf(&bad, "%s%zu", n_bad++ ? ", " : "", position);

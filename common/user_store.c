@@ -22,8 +22,7 @@ static const char stage_ddl[] =
         "  urn integer, role_id bigint, active boolean, custom jsonb,"
         "  upns text[], set_pupils boolean NOT NULL,"
         "  team_ids bigint[], set_teams boolean NOT NULL,"
-        "  user_id bigint,"
-        "  link_kinds text[], link_emails text[], row_number integer"
+        "  user_id bigint"
         ") ON COMMIT DELETE ROWS";
 
 static int put_text(Buf *b, const char *s) {
@@ -63,32 +62,6 @@ static int put_custom(Buf *b, const UserRow *u) {
  * change nothing are left out. */
 static bool staged(const BatchRow *row) {
         return !row->user.failed && !row->unchanged;
-}
-
-/* A row's links as two arrays of the same length (kind, email), and its
- * data row number (for an issue the links may get when the import ends):
- * the last fields of its staging row, NULL when it sets no link. */
-static int stage_links(Buf *b, const UserRow *u) {
-        if (u->failed || u->n_links == 0)
-                return buf_append_str(b, "\\N\t\\N\t\\N");
-        Buf kinds = BUF_INIT, emails = BUF_INIT;
-        int r = buf_append_char(&kinds, '{');
-        if (r >= 0)
-                r = buf_append_char(&emails, '{');
-        for (size_t i = 0; r >= 0 && i < u->n_links; i++)
-                for (size_t k = 0; r >= 0 && k < u->links[i].n; k++)
-                        if ((r = db_array_text(&kinds, u->links[i].kind)) >= 0)
-                                r = db_array_text(&emails, u->links[i].emails[k]);
-        if (r >= 0)
-                r = buf_append_char(&kinds, '}');
-        if (r >= 0)
-                r = buf_append_char(&emails, '}');
-        if (r >= 0 && (r = db_copy_text(b, buf_str(&kinds))) >= 0 && (r = buf_append_char(b, '\t')) >= 0 &&
-            (r = db_copy_text(b, buf_str(&emails))) >= 0)
-                r = buf_printf(b, "\t%lu", u->row);
-        buf_done(&kinds);
-        buf_done(&emails);
-        return r;
 }
 
 /* One staging row in COPY text format. */
@@ -136,10 +109,6 @@ static int stage_row(Buf *b, const BatchRow *row) {
                 r = buf_append_char(b, '\t');
         if (r >= 0)
                 r = row->user_id ? buf_append_i64(b, row->user_id) : buf_append_str(b, "\\N");
-        if (r >= 0)
-                r = buf_append_char(b, '\t');
-        if (r >= 0)
-                r = stage_links(b, u);
         return r < 0 ? r : buf_append_char(b, '\n');
 }
 
@@ -148,7 +117,7 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         int r = db_copy_start(&c, db,
                               "COPY roster_stage (line, ok, email, email_lower, first_name, last_name, "
                               "job_title, phone, urn, role_id, active, custom, upns, set_pupils, team_ids, "
-                              "set_teams, user_id, link_kinds, link_emails, row_number) FROM STDIN");
+                              "set_teams, user_id) FROM STDIN");
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
@@ -199,7 +168,7 @@ static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_li
  * name, last name, job title, phone, role id, establishment URN, active)
  * already has every value the row sets, so that writing the row would
  * change nothing (as USER_DIFFERS below decides it). Rows that set custom
- * fields or links are left to the write. */
+ * fields or links (link_store.h too) are left to the write. */
 static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, int col) {
         const UserRow *u = &row->user;
         if (u->n_custom > 0 || u->set_teams || u->n_links > 0 || (u->set_pupils && !row->pupils_ignored) ||
@@ -427,8 +396,7 @@ static void mark_lines(ImportBatch *batch, const PGresult *res, bool *changed) {
 static bool any_links(const ImportBatch *batch) {
         for (size_t i = 0; i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
-                if (!u->failed &&
-                    (u->set_teams || u->n_links > 0 || (u->set_pupils && !batch->rows[i].pupils_ignored)))
+                if (!u->failed && (u->set_teams || (u->set_pupils && !batch->rows[i].pupils_ignored)))
                         return true;
         }
         return false;
@@ -630,35 +598,6 @@ out:
         return r;
 }
 
-/* Links to other users, by kind: the row's kinds are replaced with the
- * users its emails name. An email whose user does not exist yet is one
- * the file creates later (user_store_check() made sure): the link waits
- * in import_links, and link_store_resolve() makes it when the import
- * ends. A row with a waiting link counts as changed: its user has no
- * link to a user who does not exist. $1 account, $2 import. */
-static const char user_links_sql[] =
-        "WITH want AS MATERIALIZED ("
-        "  SELECT s.line, s.row_number, s.user_id, k.kind, k.email, "
-        "         (SELECT t.id FROM users t WHERE t.account_id = $1::bigint AND lower(t.email) = k.email) AS target "
-        "  FROM roster_stage s CROSS JOIN LATERAL unnest(s.link_kinds, s.link_emails) AS k(kind, email) "
-        "  WHERE s.ok AND s.user_id IS NOT NULL), "
-        "del AS ("
-        "  DELETE FROM user_links l USING roster_stage s "
-        "  WHERE s.ok AND s.link_kinds IS NOT NULL AND l.user_id = s.user_id AND l.kind = ANY (s.link_kinds) "
-        "    AND NOT EXISTS (SELECT 1 FROM want w WHERE w.user_id = l.user_id AND w.kind = l.kind "
-        "                    AND w.target = l.target_id) "
-        "  RETURNING l.user_id), "
-        "ins AS ("
-        "  INSERT INTO user_links (user_id, kind, target_id) "
-        "  SELECT user_id, kind, target FROM want WHERE target IS NOT NULL "
-        "  ON CONFLICT DO NOTHING RETURNING user_id), "
-        "wait AS ("
-        "  INSERT INTO import_links (import_id, line, row_number, user_id, kind, email_lower) "
-        "  SELECT $2::uuid, line, row_number, user_id, kind, email FROM want WHERE target IS NULL "
-        "  ON CONFLICT DO NOTHING RETURNING user_id) "
-        "SELECT s.line FROM roster_stage s "
-        "WHERE s.user_id IN (SELECT user_id FROM del UNION SELECT user_id FROM ins UNION SELECT user_id FROM wait)";
-
 /* Writes the users and their links. created[i] / changed[i] / user_ids[i]
  * tell what happened to row i. */
 static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
@@ -721,7 +660,7 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         /* Rows with links need the ids of their users. */
         r = db_run(db,
                    "UPDATE roster_stage s SET user_id = u.id FROM users u "
-                   "WHERE s.ok AND (s.set_pupils OR s.set_teams OR s.link_kinds IS NOT NULL) "
+                   "WHERE s.ok AND (s.set_pupils OR s.set_teams) "
                    "  AND u.account_id = $1::bigint AND lower(u.email) = s.email_lower",
                    1, p);
         if (r < 0)
@@ -757,15 +696,6 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
                         return db_error(db);
                 mark_lines(batch, links, changed);
         }
-        bool user_links = false;
-        for (size_t i = 0; i < batch->n && !user_links; i++)
-                user_links = staged(&batch->rows[i]) && batch->rows[i].user.n_links > 0;
-        if (!user_links)
-                return 0;
-        _cleanup_(PQclearp) PGresult *links = db_exec(db, user_links_sql, 2, p);
-        if (!links)
-                return db_error(db);
-        mark_lines(batch, links, changed);
         return 0;
 }
 
@@ -786,78 +716,6 @@ int user_store_look_up_receive(Db *db, const UserStoreJob *job, ImportBatch *bat
         return 0;
 }
 
-/* Whether the row's link to email may be made: its user is in the file
- * (made when the import ends, if not before), or among `found` (users of
- * the account, as asked for). */
-static bool link_target_known(const UserStoreJob *job, const EmailSet *found, const char *email) {
-        return (job->file_emails && email_set_has(job->file_emails, email, strlen(email))) ||
-               (found && email_set_has(found, email, strlen(email)));
-}
-
-/* unknown_user: a link names an email that no user of the account has and
- * no line of the file gives. Users are asked for the emails the file does
- * not give, in one statement. */
-static int check_link_targets(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        Buf emails = BUF_INIT;
-        int r = buf_append_char(&emails, '{');
-        size_t asked = 0;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                for (size_t l = 0; !u->failed && r >= 0 && l < u->n_links; l++)
-                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++)
-                                if (!link_target_known(job, NULL, u->links[l].emails[k])) {
-                                        r = db_array_text(&emails, u->links[l].emails[k]);
-                                        asked++;
-                                }
-        }
-        if (r >= 0)
-                r = buf_append_char(&emails, '}');
-        if (r < 0 || asked == 0) {
-                buf_done(&emails);
-                return r;
-        }
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, emails.data };
-        _cleanup_(PQclearp) PGresult *res = db_exec(db,
-                                                    "SELECT DISTINCT x FROM unnest($2::text[]) AS x "
-                                                    "WHERE EXISTS (SELECT 1 FROM users u WHERE u.account_id = "
-                                                    "$1::bigint AND lower(u.email) = x)",
-                                                    2, p);
-        buf_done(&emails);
-        if (!res)
-                return db_error(db);
-        _cleanup_(email_set_freep) EmailSet *found = email_set_new();
-        if (!found)
-                return -ENOMEM;
-        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
-                r = email_set_add(found, PQgetvalue(res, i, 0), (size_t) PQgetlength(res, i, 0));
-        email_set_seal(found);
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                BatchRow *row = &batch->rows[i];
-                UserRow *u = &row->user;
-                for (size_t l = 0; !u->failed && r >= 0 && l < u->n_links; l++) {
-                        Buf unknown = BUF_INIT;
-                        size_t n_unknown = 0;
-                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++)
-                                if (!link_target_known(job, found, u->links[l].emails[k]))
-                                        r = buf_printf(&unknown, "%s%zu", n_unknown++ ? ", " : "", k + 1);
-                        if (r >= 0 && n_unknown) {
-                                char msg[300];
-                                snprintf(msg, sizeof msg,
-                                         "%s: the %s at %s %s of this cell %s no user of this account, nor any "
-                                         "line of this file",
-                                         u->links[l].field, n_unknown > 1 ? "emails" : "email",
-                                         n_unknown > 1 ? "positions" : "position", buf_str(&unknown),
-                                         n_unknown > 1 ? "name" : "names");
-                                r = add(batch, row, u->links[l].field, "unknown_user", msg);
-                        }
-                        buf_done(&unknown);
-                }
-        }
-        return r;
-}
-
 int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         int r;
         /* Looked up in the transaction: every URN is asked for. */
@@ -865,9 +723,7 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
                 return r;
         if ((r = find_duplicates(db, job, batch)) < 0)
                 return r;
-        if ((r = check_issues(job, batch)) < 0)
-                return r;
-        return check_link_targets(db, job, batch);
+        return check_issues(job, batch);
 }
 
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,

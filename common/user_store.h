@@ -44,7 +44,7 @@ typedef struct UserStoreJob {
          * check nor looked up there. */
         const EmailFilter *emails;
         /* Every email of the file (NULL: the file has no link columns):
-         * a link may name a user the file creates. */
+         * a link may name a user the file creates (link_store.h). */
         const EmailSet *file_emails;
         /* The URNs of establishments the import's earlier look-ups found
          * (NULL: every URN is asked for). Those are not asked again. Only
@@ -67,8 +67,7 @@ typedef struct UserStoreJob {
 int user_store_look_up_send(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
 int user_store_look_up_receive(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
 
-/* The checks of a batch (before user_store_write()), among them that
- * each link names a user of the account or of the file (unknown_user). */
+/* The checks of a batch (before user_store_write()). */
 int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_check_;
 
 /* Writes the batch's rows that did not fail: created[i] / changed[i]

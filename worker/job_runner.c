@@ -496,10 +496,15 @@ static int scan_emails(Run *run) {
         arena_done(&run->scan_arena);
         if (r == -ENOMEM)
                 return r;
+        /* Without every email of the file, links to its later lines would
+         * fail as unknown: the database went away, so try again later. */
+        if (r < 0 && r != -EBADMSG && run->file_emails)
+                return r;
         if (r < 0) {
                 email_filter_free(run->emails);
                 run->emails = NULL;
-                /* Links are then checked against the account's users only. */
+                /* A file the import fails on: links are checked against the
+                 * account's users only. */
                 email_set_free(run->file_emails);
                 run->file_emails = NULL;
                 run->stop = 0;

@@ -50,7 +50,7 @@ def test_a_link_column_links_users_of_the_same_file_and_fails_only_unknown_ones(
             "bob@example.org,Bob,Baker,",  # no manager
             "cat@example.org,Cat,Cole,ANN@example.org",  # an earlier line, in any case
             "dan@example.org,Dan,Dodd,nobody@example.org",  # line 5: nobody has this email
-            "eve@example.org,Eve,Eady,ann@example.org; bob@example.org| zoe@example.org",
+            "eve@example.org,Eve,Eady,\"ann@example.org; bob@example.org, zoe@example.org\"",
             "fay@example.org,Fay,Fox,not-an-email",  # line 7
             "zoe@example.org,Zoe,Zeal,"]
     r = upload(api, account, data=csv_of(rows), role="la_user")

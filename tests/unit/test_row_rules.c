@@ -654,7 +654,7 @@ static void test_custom(void) {
 
 static void test_links(void) {
         ImportRow in = base_row();
-        LinkValue links[] = { { "manager", "Bob@Example.org ; cat@example.org|bob@example.org;" },
+        LinkValue links[] = { { "manager", "Bob@Example.org ; cat@example.org,bob@example.org;" },
                               { "parent", "pat@example.org" } };
         in.links = links;
         in.n_links = 2;
@@ -663,8 +663,14 @@ static void test_links(void) {
         is_int(u.n_links, 2, "two kinds");
         ok(u.n_links == 2 && u.links[0].n == 2 && strcmp(u.links[0].emails[0], "bob@example.org") == 0 &&
                    strcmp(u.links[0].emails[1], "cat@example.org") == 0,
-           "emails split at ; and |, trimmed, in lower case, each once");
+           "emails split at ; and ',', trimmed, in lower case, each once");
         ok(u.n_links == 2 && strcmp(u.links[1].field, "link.parent") == 0, "the field names the kind");
+        LinkValue piped[] = { { "manager", "o|brien@example.org" } };
+        in.links = piped;
+        in.n_links = 1;
+        u = check(&in);
+        ok(u.n_links == 1 && u.links[0].n == 1 && strcmp(u.links[0].emails[0], "o|brien@example.org") == 0,
+           "'|' is part of an email, not a separator");
 
         LinkValue bad[] = { { "manager", "bob@example.org; not an email; x@y" } };
         in.links = bad;
