@@ -10,18 +10,27 @@
 #include "account_store.h"
 #include "config.h"
 #include "db.h"
+#include "cli.h"
+#include "commands.h"
 #include "establishments.h"
 #include "schema.h"
 #include "token.h"
 #include "webhook_store.h"
 
-static const char usage_text[] =
+const char admin_usage[] =
         "Usage: roster-admin COMMAND ...\n"
         "\n"
         "  migrate                              create or upgrade the database schema\n"
         "  account create SLUG [--name NAME]    add an account with the default roles\n"
-        "  token create SLUG [--scopes imports:read,imports:write,users:read] [--actor LABEL]\n"
-        "                                       print a new API token for the account\n"
+        "  token create SLUG [--scopes imports:read,imports:write,users:read,audit:read]\n"
+        "               [--actor LABEL] [--expires-in 90d]\n"
+        "                                       print a new API token for the account (scopes:\n"
+        "                                       all but audit:read unless named; expiry in\n"
+        "                                       d, h or m; none unless given)\n"
+        "  token list SLUG                      the account's tokens (never the tokens themselves)\n"
+        "  token revoke ID | token revoke -     revoke a token by id, or the token read from stdin\n"
+        "  audit SLUG [--action ACTION] [--limit N]\n"
+        "                                       the account's audit trail, oldest first\n"
         "  webhook secret SLUG [--rotate]       print the account's webhook signing secret,\n"
         "                                       making one when it has none (or --rotate)\n"
         "  establishments load FILE             upsert establishments from a GIAS CSV\n"
@@ -31,90 +40,6 @@ static const char usage_text[] =
         "  config                               list the ROSTER_* settings\n"
         "\n"
         "Connects to ROSTER_DATABASE_URL.\n";
-
-typedef struct Args {
-        int n;
-        char **v;
-} Args;
-
-/* Removes "--name VALUE" (or "--name=VALUE") from args; NULL when absent.
- * -EINVAL in *err when the value is missing. */
-static const char *take_option(Args *a, const char *name, int *err) {
-        size_t len = strlen(name);
-        for (int i = 0; i < a->n; i++) {
-                const char *s = a->v[i];
-                const char *value = NULL;
-                int used = 0;
-                if (strcmp(s, name) == 0) {
-                        if (i + 1 >= a->n) {
-                                fprintf(stderr, "roster-admin: %s needs a value\n", name);
-                                *err = -EINVAL;
-                                return NULL;
-                        }
-                        value = a->v[i + 1];
-                        used = 2;
-                } else if (strncmp(s, name, len) == 0 && s[len] == '=') {
-                        value = s + len + 1;
-                        used = 1;
-                } else
-                        continue;
-                memmove(&a->v[i], &a->v[i + used], (size_t) (a->n - i - used) * sizeof *a->v);
-                a->n -= used;
-                return value;
-        }
-        return NULL;
-}
-
-static bool take_flag(Args *a, const char *name) {
-        for (int i = 0; i < a->n; i++)
-                if (strcmp(a->v[i], name) == 0) {
-                        memmove(&a->v[i], &a->v[i + 1], (size_t) (a->n - i - 1) * sizeof *a->v);
-                        a->n--;
-                        return true;
-                }
-        return false;
-}
-
-/* After options are taken, what is left must be exactly `want`
- * positional arguments. */
-static int expect_positional(const Args *a, int want, const char *what) {
-        for (int i = 0; i < a->n; i++)
-                if (strncmp(a->v[i], "--", 2) == 0) {
-                        fprintf(stderr, "roster-admin %s: unknown option %s\n", what, a->v[i]);
-                        return -EINVAL;
-                }
-        if (a->n != want) {
-                fprintf(stderr, "roster-admin %s: expected %d argument%s, got %d\n%s", what, want, want == 1 ? "" : "s",
-                        a->n, usage_text);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static Db *connect_db(const Config *cfg) {
-        char err[512];
-        Db *db = db_connect(cfg->database_url, "roster-admin", err, sizeof err);
-        if (!db)
-                fprintf(stderr, "roster-admin: cannot connect to the database: %s\n", err);
-        return db;
-}
-
-/* Connects and finds the account; NULL (with a message printed) when
- * either fails. */
-static Db *open_account(const Config *cfg, const char *slug, int64_t *id) {
-        Db *db = connect_db(cfg);
-        if (!db)
-                return NULL;
-        int r = account_store_find(db, slug, id);
-        if (r == 0)
-                return db;
-        if (r == -ENOENT)
-                fprintf(stderr, "roster-admin: no account \"%s\"\n", slug);
-        else
-                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
-        db_free(db);
-        return NULL;
-}
 
 static int cmd_migrate(const Config *cfg, Args *a) {
         if (expect_positional(a, 0, "migrate") < 0)
@@ -162,38 +87,6 @@ static int cmd_account_create(const Config *cfg, Args *a) {
                 return 1;
         }
         printf("account %s created with roles designated_teacher, social_worker, la_user, la_super_user\n", slug);
-        return 0;
-}
-
-static int cmd_token_create(const Config *cfg, Args *a) {
-        int err = 0;
-        const char *scopes_s = take_option(a, "--scopes", &err);
-        const char *actor = err == 0 ? take_option(a, "--actor", &err) : NULL;
-        if (err < 0 || expect_positional(a, 1, "token create") < 0)
-                return 2;
-        unsigned scopes = SCOPE_ALL;
-        const char *bad = NULL;
-        size_t bad_len = 0;
-        if (scopes_s && token_scope_parse(scopes_s, &scopes, &bad, &bad_len) < 0) {
-                fprintf(stderr, "roster-admin: unknown scope \"%.*s\": use imports:read, imports:write and users:read\n",
-                        (int) bad_len, bad);
-                return 2;
-        }
-        if (actor && (!*actor || strlen(actor) > 120)) {
-                fprintf(stderr, "roster-admin: --actor must be 1 to 120 characters\n");
-                return 2;
-        }
-        int64_t account;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
-        if (!db)
-                return 1;
-        char token[TOKEN_LENGTH + 1];
-        if (account_store_token_create(db, account, actor ? actor : "api", scopes, token) < 0) {
-                fprintf(stderr, "roster-admin: %s\n", db->errmsg);
-                return 1;
-        }
-        /* The token alone on stdout, so that scripts can capture it. */
-        puts(token);
         return 0;
 }
 
@@ -300,7 +193,7 @@ static int cmd_establishments_load(const Config *cfg, Args *a) {
 
 int main(int argc, char **argv) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-                fputs(usage_text, argc < 2 ? stderr : stdout);
+                fputs(admin_usage, argc < 2 ? stderr : stdout);
                 return argc < 2 ? 2 : 0;
         }
         if (strcmp(argv[1], "--version") == 0) {
@@ -327,6 +220,14 @@ int main(int argc, char **argv) {
                 rc = cmd_account_create(&cfg, &rest);
         else if (strcmp(cmd, "token") == 0 && strcmp(sub, "create") == 0)
                 rc = cmd_token_create(&cfg, &rest);
+        else if (strcmp(cmd, "token") == 0 && strcmp(sub, "list") == 0)
+                rc = cmd_token_list(&cfg, &rest);
+        else if (strcmp(cmd, "token") == 0 && strcmp(sub, "revoke") == 0)
+                rc = cmd_token_revoke(&cfg, &rest);
+        else if (strcmp(cmd, "audit") == 0) {
+                rest = (Args){ argc - 2, argv + 2 };
+                rc = cmd_audit(&cfg, &rest);
+        }
         else if (strcmp(cmd, "webhook") == 0 && strcmp(sub, "secret") == 0)
                 rc = cmd_webhook_secret(&cfg, &rest);
         else if (strcmp(cmd, "team") == 0 && strcmp(sub, "create") == 0)
@@ -337,7 +238,7 @@ int main(int argc, char **argv) {
                 rc = cmd_establishments_load(&cfg, &rest);
         else {
                 fprintf(stderr, "roster-admin: unknown command \"%s%s%s\"\n\n%s", cmd, *sub ? " " : "", sub,
-                        usage_text);
+                        admin_usage);
                 rc = 2;
         }
         config_done(&cfg);

@@ -80,6 +80,12 @@ unsigned auth_check(App *app, AuthDbFn get_db, void *userdata, const char *autho
                 if (st)
                         return st;
         }
+        /* Expiry is checked on every request, cached or not: exact to the
+         * second on every process. */
+        if (info.expires_at && (int64_t) time(NULL) >= info.expires_at) {
+                *fail = (AuthFailure){ 401, "invalid_token", "Invalid token", "the token has expired" };
+                return 401;
+        }
         if ((info.scopes & scope) != scope) {
                 *fail = (AuthFailure){ 403, "insufficient_scope", "Forbidden", token_scope_missing_message(scope) };
                 return 403;

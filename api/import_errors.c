@@ -17,6 +17,7 @@
 #include "import_store.h"
 #include "imports.h"
 #include "log.h"
+#include "audit.h"
 #include "paged_stream.h"
 #include "problem.h"
 
@@ -120,7 +121,7 @@ static int fetch_cells(Db *db, const char *import_id, const long *lines, size_t 
 
 unsigned imports_errors(Request *r) {
         ImportRecord rec;
-        unsigned st = imports_load(r, &rec);
+        unsigned st = imports_load_data(r, &rec);
         if (st)
                 return st;
         if (wants_csv(r)) {
@@ -219,7 +220,7 @@ unsigned imports_errors(Request *r) {
 
 unsigned imports_errors_csv(Request *r) {
         ImportRecord rec;
-        unsigned st = imports_load(r, &rec);
+        unsigned st = imports_load_data(r, &rec);
         if (st)
                 return st;
         st = errors_csv(r, &rec);
@@ -285,6 +286,11 @@ static int csv_page(void *state, Db *db, Buf *out, bool *done) {
 }
 
 static unsigned errors_csv(Request *r, const ImportRecord *rec) {
+        /* The failed rows' cells are personal data: who takes them is
+         * recorded first. */
+        unsigned st = audit_download(r, "errors.download", rec->id);
+        if (st)
+                return st;
         json_t *header_cells = NULL;
         HeaderMap *hm = import_header_map(rec, &header_cells);
         ErrorCsv *s = calloc(1, sizeof *s);
@@ -325,7 +331,7 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec) {
 
         char disposition[128];
         snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-errors.csv\"", rec->id);
-        unsigned st = paged_stream_respond(r, "text/csv; charset=utf-8", disposition, head.data, head.len, csv_page, s,
+        st = paged_stream_respond(r, "text/csv; charset=utf-8", disposition, head.data, head.len, csv_page, s,
                                            free, "error CSV");
         buf_done(&head);
         return st;

@@ -31,7 +31,7 @@ json_t *import_to_json(const ImportRecord *rec) {
                 error = json_pack("{s:s, s:s}", "code", rec->error_code, "message",
                                   rec->error_message ? rec->error_message : "");
 
-        return json_pack(
+        json_t *j = json_pack(
                 "{s:s, s:s, s:o, s:s, s:s, s:b, s:o, s:{s:o, s:I, s:o, s:o, s:o}, "
                 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:i, "
                 "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
@@ -54,4 +54,9 @@ json_t *import_to_json(const ImportRecord *rec) {
                 "missing", missing_mode_to_string(rec->missing), "change_threshold", rec->change_threshold,
                 "links", "self", self, "errors", errors, "errors_csv", errors_csv, "events", events,
                 "results", results, "results_csv", results_csv, "webhook_deliveries", deliveries);
+        /* Since when its file and row data are gone, and who deleted them. */
+        json_object_set_new(j, "purged_at", json_text_opt_string(rec->purged_at));
+        json_object_set_new(j, "deleted_at", json_text_opt_string(rec->deleted_at));
+        json_object_set_new(j, "deleted_by", json_text_opt_string(rec->deleted_by));
+        return j;
 }

@@ -10,11 +10,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit.h"
 #include "csv_writer.h"
 #include "cursor.h"
 #include "error_log.h"
 #include "header_map.h"
 #include "import_json.h"
+#include "import_purge.h"
 #include "import_options.h"
 #include "import_watch.h"
 #include "ingest.h"
@@ -263,6 +265,7 @@ static unsigned finish_upload(Request *r, Ingest *in, const char *filename, cons
                 .email_column = email_column,
                 .points = rep.points,
                 .n_points = rep.n_points,
+                .request_id = r->id,
         };
         char existing[UUID_STRING_SIZE];
         char id[UUID_STRING_SIZE];
@@ -524,28 +527,47 @@ unsigned imports_list(Request *r) {
         return 200;
 }
 
-static unsigned change_state(Request *r, bool commit) {
+typedef enum Change {
+        CHANGE_COMMIT,
+        CHANGE_CANCEL,
+        CHANGE_DELETE,
+} Change;
+
+static unsigned change_state(Request *r, Change change) {
+        static const char *const actions[] = { "import.commit", "import.cancel", "import.delete" };
         const char *id = u_map_get(r->req->map_url, "id");
         Db *db = request_db(r);
         if (!db)
                 return 503;
         ImportState state = IMPORT_STATE_QUEUED;
-        int k = commit ? import_store_commit(db, r->auth.account_id, id ? id : "", &state)
-                       : import_store_cancel(db, r->auth.account_id, id ? id : "", &state);
+        AuditEvent audit = audit_of(r, actions[change]);
+        int k = change == CHANGE_COMMIT   ? import_store_commit(db, r->auth.account_id, id ? id : "", &audit, &state)
+                : change == CHANGE_CANCEL ? import_store_cancel(db, r->auth.account_id, id ? id : "", &audit, &state)
+                                          : import_store_delete(db, r->auth.account_id, id ? id : "", &audit, &state);
         if (k == -ENOENT) {
                 problem(r, 404, "not_found", "Not found", "no import %.40s in this account", id ? id : "");
                 return 404;
         }
+        if (k == -EIDRM) {
+                problem(r, 410, "purged", "Data deleted",
+                        "the import's file and row data have been deleted (retention or DELETE); upload the file "
+                        "again");
+                return 410;
+        }
         if (k == -EBUSY) {
-                if (commit)
+                if (change == CHANGE_COMMIT)
                         problem(r, 409, "invalid_state", "Not a validated dry run",
                                 "only a dry run in state validated or a held import can be committed; this "
                                 "import is %s",
                                 import_state_to_string(state));
-                else
+                else if (change == CHANGE_CANCEL)
                         problem(r, 409, "invalid_state", "Not running",
                                 "only a queued or running import, a validated dry run or a held import can be "
                                 "cancelled; this import is %s",
+                                import_state_to_string(state));
+                else
+                        problem(r, 409, "invalid_state", "Still running",
+                                "a queued or running import cannot be deleted; cancel it first (this import is %s)",
                                 import_state_to_string(state));
                 return 409;
         }
@@ -554,12 +576,25 @@ static unsigned change_state(Request *r, bool commit) {
         /* The notification follows; meanwhile this process's readers see
          * the change at once. */
         import_cache_invalidate(r->app->imports, id);
+        if (change == CHANGE_DELETE) {
+                /* At once; should it stop halfway, the workers' next round
+                 * finishes it (the import stays marked). */
+                int64_t rows = 0;
+                if (import_purge_data(db, id, 5000, &rows) < 0)
+                        log_request(LOG_LEVEL_WARNING, r->id, "import %s: deleting its data stopped: %s", id,
+                                    db->errmsg);
+                else
+                        log_request(LOG_LEVEL_INFO, r->id, "import %s deleted (%lld rows of data)", id,
+                                    (long long) rows);
+                import_cache_invalidate(r->app->imports, id);
+                return respond_import(r, 200, id);
+        }
         bool held = state == IMPORT_STATE_HELD;
         log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id,
-                    !commit ? "cancelled" : held ? "committed: archived" : "committed: queued again");
-        if (commit && held)
+                    change == CHANGE_CANCEL ? "cancelled" : held ? "committed: archived" : "committed: queued again");
+        if (change == CHANGE_COMMIT && held)
                 return respond_import(r, 200, id); /* done at once */
-        if (commit) {
+        if (change == CHANGE_COMMIT) {
                 unsigned st = respond_import(r, 202, id);
                 enqueue(r, id);
                 return st;
@@ -568,9 +603,29 @@ static unsigned change_state(Request *r, bool commit) {
 }
 
 unsigned imports_commit(Request *r) {
-        return change_state(r, true);
+        return change_state(r, CHANGE_COMMIT);
 }
 
 unsigned imports_cancel(Request *r) {
-        return change_state(r, false);
+        return change_state(r, CHANGE_CANCEL);
+}
+
+unsigned imports_delete(Request *r) {
+        return change_state(r, CHANGE_DELETE);
+}
+
+unsigned imports_load_data(Request *r, ImportRecord *rec) {
+        unsigned st = imports_load(r, rec);
+        if (st || !rec->purged_at[0])
+                return st;
+        if (rec->deleted_at[0])
+                problem(r, 410, "purged", "Data deleted", "the import's file and row data were deleted at %s",
+                        rec->deleted_at);
+        else
+                problem(r, 410, "purged", "Data deleted",
+                        "the import's file and row data were deleted at %s: they are kept for "
+                        "ROSTER_RETENTION_DAYS after an import ends",
+                        rec->purged_at);
+        import_store_record_done(rec);
+        return 410;
 }

@@ -17,7 +17,13 @@ unsigned imports_errors_csv(Request *r);
  * import_store_record_done()); else 404 (another account's too) or 503,
  * with the problem set. */
 unsigned imports_load(Request *r, ImportRecord *rec);
+/* As imports_load(), and 410 (purged) when the import's file and row
+ * data are gone (retention, or DELETE). */
+unsigned imports_load_data(Request *r, ImportRecord *rec);
 /* POST /v1/imports/{id}/commit: a validated dry run, for real (202). */
 unsigned imports_commit(Request *r);
 /* POST /v1/imports/{id}/cancel: stop a queued or running import (200). */
 unsigned imports_cancel(Request *r);
+/* DELETE /v1/imports/{id}: its file and row data now; the record stays
+ * (200, with deleted_at). */
+unsigned imports_delete(Request *r);

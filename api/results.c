@@ -10,6 +10,7 @@
 #include "csv_writer.h"
 #include "cursor.h"
 #include "import_header.h"
+#include "audit.h"
 #include "imports.h"
 #include "paged_stream.h"
 #include "problem.h"
@@ -91,7 +92,7 @@ static json_t *item_json(const ResultItem *it) {
 
 unsigned results_page(Request *r) {
         ImportRecord rec;
-        unsigned st = imports_load(r, &rec);
+        unsigned st = imports_load_data(r, &rec);
         if (st)
                 return st;
         int limit;
@@ -182,9 +183,13 @@ static int csv_page(void *state, Db *db, Buf *out, bool *done) {
 
 unsigned results_csv(Request *r) {
         ImportRecord rec;
-        unsigned st = imports_load(r, &rec);
+        unsigned st = imports_load_data(r, &rec);
         if (st)
                 return st;
+        if ((st = audit_download(r, "results.download", rec.id))) {
+                import_store_record_done(&rec);
+                return st;
+        }
         ResultCsv *s = calloc(1, sizeof *s);
         char disposition[128];
         snprintf(disposition, sizeof disposition, "attachment; filename=\"import-%.36s-results.csv\"", rec.id);

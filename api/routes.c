@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "directory.h"
 #include "events.h"
@@ -53,12 +54,14 @@ static const Route routes[] = {
         { "GET", "/v1/imports/:id/webhook-deliveries", webhooks_deliveries, SCOPE_IMPORTS_READ, false },
         { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false },
         { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false },
+        { "DELETE", "/v1/imports/:id", imports_delete, SCOPE_IMPORTS_WRITE, false },
         { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/users", users_list, SCOPE_USERS_READ, false },
         { "GET", "/v1/users.csv", users_csv, SCOPE_USERS_READ, false },
         { "GET", "/v1/users/:id", users_get, SCOPE_USERS_READ, false },
         { "GET", "/v1/roles", directory_roles, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/teams", directory_teams, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/audit", audit_list, SCOPE_AUDIT_READ, false },
 };
 
 static App *the_app;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "account_store.h"
+#include "audit.h"
 #include "csv_writer.h"
 #include "cursor.h"
 #include "header_map.h"
@@ -301,7 +302,7 @@ unsigned users_csv(Request *r) {
                 return 500;
         }
         unsigned st = parse_filter(r, false, &s->filter, s->role_key);
-        if (st) {
+        if (st || (st = audit_download(r, "users.export", "users"))) {
                 export_free(s);
                 return st;
         }

@@ -119,33 +119,146 @@ int account_store_team_create(Db *db, int64_t account_id, const char *name, int6
         return 0;
 }
 
-int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
-                     char token[TOKEN_LENGTH + 1]) {
-        char tok[TOKEN_LENGTH + 1], hash[SHA256_HEX_SIZE], id[24], scope_array[64];
+typedef struct TokenCreate {
+        const char *p[5];
+        const AuditEvent *audit;
+        int64_t id;
+} TokenCreate;
+
+static int token_create_tx(Db *db, void *userdata) {
+        TokenCreate *c = userdata;
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "INSERT INTO api_tokens (account_id, token_hash, actor, scopes, expires_at) "
+                "VALUES ($1, $2, $3, $4, CASE WHEN $5::bigint > 0 THEN now() + $5::bigint * interval '1 second' END) "
+                "RETURNING id",
+                5, c->p);
+        if (!res)
+                return db_error(db);
+        c->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (!c->audit)
+                return 0;
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, c->id);
+        AuditEvent e = *c->audit;
+        e.account_id = strtoll(c->p[0], NULL, 10);
+        e.object = id;
+        return audit_store_write(db, &e);
+}
+
+int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes, int64_t expires_in,
+                               const AuditEvent *audit, char token[TOKEN_LENGTH + 1], int64_t *ret_id) {
+        char tok[TOKEN_LENGTH + 1], hash[SHA256_HEX_SIZE], id[24], scope_array[64], expires[24];
         int r = token_generate(tok);
         if (r < 0)
                 return r;
         token_hash(tok, strlen(tok), hash);
         snprintf(id, sizeof id, "%" PRId64, account_id);
+        snprintf(expires, sizeof expires, "%" PRId64, expires_in);
         scope_array[0] = '{';
         if (token_scope_format(scopes, scope_array + 1, sizeof scope_array - 2) < 0)
                 return -EINVAL;
         strcat(scope_array, "}");
-        const char *p[] = { id, hash, actor, scope_array };
-        _cleanup_(PQclearp) PGresult *res = db_exec(
-                db, "INSERT INTO api_tokens (account_id, token_hash, actor, scopes) VALUES ($1, $2, $3, $4)", 4, p);
-        if (!res)
-                return db_error(db);
+        TokenCreate c = { { id, hash, actor, scope_array, expires }, audit, 0 };
+        if ((r = db_transaction(db, 3, token_create_tx, &c)) < 0)
+                return r;
         memcpy(token, tok, sizeof tok);
+        if (ret_id)
+                *ret_id = c.id;
         return 0;
 }
 
+#define TS(col) "coalesce(to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+
+int account_store_token_list(Db *db, int64_t account_id, TokenView **ret, size_t *ret_n) {
+        char id[24];
+        snprintf(id, sizeof id, "%" PRId64, account_id);
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT id, actor, array_to_string(scopes, ','), " TS("created_at") ", " TS("last_used_at")
+                        ", " TS("expires_at") ", " TS("revoked_at") ", coalesce(expires_at <= now(), false) "
+                        "FROM api_tokens WHERE account_id = $1::bigint ORDER BY id",
+                        1, p);
+        if (!res)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(res);
+        TokenView *v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int row = (int) i;
+                v[i].id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+                snprintf(v[i].actor, sizeof v[i].actor, "%s", PQgetvalue(res, row, 1));
+                snprintf(v[i].scopes, sizeof v[i].scopes, "%s", PQgetvalue(res, row, 2));
+                snprintf(v[i].created_at, sizeof v[i].created_at, "%s", PQgetvalue(res, row, 3));
+                snprintf(v[i].last_used_at, sizeof v[i].last_used_at, "%s", PQgetvalue(res, row, 4));
+                snprintf(v[i].expires_at, sizeof v[i].expires_at, "%s", PQgetvalue(res, row, 5));
+                snprintf(v[i].revoked_at, sizeof v[i].revoked_at, "%s", PQgetvalue(res, row, 6));
+                v[i].expired = PQgetvalue(res, row, 7)[0] == 't';
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+typedef struct TokenRevoke {
+        const char *p[2];
+        const AuditEvent *audit;
+        int64_t account_id;
+        int result;
+} TokenRevoke;
+
+static int token_revoke_tx(Db *db, void *userdata) {
+        TokenRevoke *c = userdata;
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "SELECT id, account_id, revoked_at IS NOT NULL FROM api_tokens "
+                "WHERE CASE WHEN $1::bigint > 0 THEN id = $1::bigint ELSE token_hash = $2 END FOR UPDATE",
+                2, c->p);
+        if (!res)
+                return db_error(db);
+        if (PQntuples(res) == 0) {
+                c->result = -ENOENT;
+                return 0;
+        }
+        c->account_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        if (PQgetvalue(res, 0, 2)[0] == 't') {
+                c->result = -EALREADY;
+                return 0;
+        }
+        c->result = 0;
+        const char *q[] = { PQgetvalue(res, 0, 0) };
+        int r = db_run(db, "UPDATE api_tokens SET revoked_at = now() WHERE id = $1::bigint", 1, q);
+        if (r < 0 || !c->audit)
+                return r;
+        AuditEvent e = *c->audit;
+        e.account_id = c->account_id;
+        e.object = q[0];
+        return audit_store_write(db, &e);
+}
+
+int account_store_token_revoke(Db *db, int64_t id, const char *hash, const AuditEvent *audit,
+                               int64_t *ret_account_id) {
+        char id_s[24];
+        snprintf(id_s, sizeof id_s, "%" PRId64, id);
+        TokenRevoke c = { { id_s, hash ? hash : "" }, audit, 0, 0 };
+        int r = db_transaction(db, 3, token_revoke_tx, &c);
+        if (r < 0)
+                return r;
+        if (ret_account_id)
+                *ret_account_id = c.account_id;
+        return c.result;
+}
+
 /* The live token found by `where` ($1), as the caller of a request: its
- * id, account and scopes, then the columns `more` names (from column 5). */
+ * id, account, scopes and expiry, then the columns `more` names (from
+ * column 6). */
 #define TOKEN_SELECT(more, where)                                                                   \
-        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ',')" more " "      \
+        "SELECT t.id, t.account_id, a.slug, t.actor, array_to_string(t.scopes, ','), "            \
+        "  coalesce(floor(extract(epoch FROM t.expires_at))::bigint, 0)" more " "                  \
         "FROM api_tokens t JOIN accounts a ON a.id = t.account_id "                                \
-        "WHERE " where " AND t.revoked_at IS NULL"
+        "WHERE " where " AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())"
 
 static AuthInfo auth_info_of(const PGresult *r) {
         AuthInfo a = { 0 };
@@ -156,6 +269,7 @@ static AuthInfo auth_info_of(const PGresult *r) {
         const char *scopes = PQgetvalue(r, 0, 4);
         if (*scopes && token_scope_parse(scopes, &a.scopes, NULL, NULL) < 0)
                 a.scopes = 0;
+        a.expires_at = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
         return a;
 }
 
@@ -176,7 +290,7 @@ int account_store_token_lookup(Db *db, const char *token_hash, AuthInfo *ret, in
                 return -ENOENT;
         *ret = auth_info_of(r);
         if (ret_last_used_ms_ago)
-                *ret_last_used_ms_ago = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+                *ret_last_used_ms_ago = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
         return 0;
 }
 
@@ -190,7 +304,7 @@ int account_store_token_by_id(Db *db, int64_t token_id, AuthInfo *ret, char hash
         if (PQntuples(r) == 0)
                 return -ENOENT;
         *ret = auth_info_of(r);
-        snprintf(hash, SHA256_HEX_SIZE, "%s", PQgetvalue(r, 0, 5));
+        snprintf(hash, SHA256_HEX_SIZE, "%s", PQgetvalue(r, 0, 6));
         return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit_store.h"
 #include "db.h"
 #include "row_rules.h"
 #include "token.h"
@@ -19,6 +20,7 @@ typedef struct AuthInfo {
         char account_slug[64];
         char actor[128];
         unsigned scopes;
+        int64_t expires_at; /* Unix time after which the token is refused; 0: never */
 } AuthInfo;
 
 /* Creates an account with the default roles (designated_teacher,
@@ -41,9 +43,34 @@ bool account_store_role_key_is_valid(const char *key);
  * the account has a team of this name in any case. */
 int account_store_team_create(Db *db, int64_t account_id, const char *name, int64_t *ret_id) _must_check_;
 
-/* Creates a token; writes it (shown once, never stored) to token. */
-int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes,
-                     char token[TOKEN_LENGTH + 1]) _must_check_;
+/* Creates a token that expires after expires_in seconds (0: never);
+ * writes it (shown once, never stored) to token and its id to *ret_id
+ * (may be NULL). The audit event token.create goes with it (audit may be
+ * NULL; its account and object are filled in). */
+int account_store_token_create(Db *db, int64_t account_id, const char *actor, unsigned scopes, int64_t expires_in,
+                               const AuditEvent *audit, char token[TOKEN_LENGTH + 1],
+                               int64_t *ret_id) _must_check_;
+
+/* One token as roster-admin lists it: never the token or its hash. */
+typedef struct TokenView {
+        int64_t id;
+        char actor[128];
+        char scopes[96];
+        char created_at[40], last_used_at[40], expires_at[40], revoked_at[40]; /* "" when none */
+        bool expired;
+} TokenView;
+
+/* The account's tokens, oldest first. The array belongs to the caller
+ * (free()). */
+int account_store_token_list(Db *db, int64_t account_id, TokenView **ret, size_t *ret_n) _must_check_;
+
+/* Revokes the token with this id, or (id 0) with this hash; writes the
+ * audit event token.revoke in the same transaction (its account and
+ * object filled in). *ret_account_id is the token's account. -ENOENT
+ * when there is no such token; -EALREADY when it was revoked before. */
+int account_store_token_revoke(Db *db, int64_t id, const char *hash, const AuditEvent *audit,
+                               int64_t *ret_account_id) _must_check_;
+
 /* Finds the live token with this hash; -ENOENT when none (or revoked).
  * Reads only. *ret_last_used_ms_ago (may be NULL) is how long ago its
  * last_used_at was, -1 when never. */

@@ -79,6 +79,10 @@ static const ConfigItem config_table[] = {
           "time) before it is marked failed; a run that commits rows starts the count again." },
         { "ROSTER_INVITE_RETENTION_DAYS", CONFIG_INT, "7", 1, 90, offsetof(Config, invite_retention_days),
           "Days a published invite event is kept in PostgreSQL, to be published again if Redis loses its data." },
+        { "ROSTER_RETENTION_DAYS", CONFIG_INT, "30", 1, 3650, offsetof(Config, retention_days),
+          "Days after an import ends (or a dry run or held import is left uncommitted) before its stored file, "
+          "its rows' cells and issues and its results are deleted by the workers; the import's record (who, "
+          "when, counts, sha256) stays. DELETE /v1/imports/{id} deletes them at once." },
         { "ROSTER_REQUEST_TIMEOUT_SECONDS", CONFIG_INT, "120", 5, 3600, offsetof(Config, request_timeout_seconds),
           "An idle HTTP connection (including a stalled upload) is closed after this long." },
         { "ROSTER_MAX_CONNECTIONS", CONFIG_INT, "1000", 8, 100000, offsetof(Config, max_connections),

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "archive_store.h"
-#include "link_store.h"
 #include "range_store.h"
 
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
@@ -20,7 +19,8 @@
         "created, updated, unchanged, failed, invites, warning_rows, warnings::text, error_code, "      \
         "error_message, callback_url, worker, attempts, "                                                             \
         "coalesce(extract(epoch FROM now() - heartbeat_at), -1), " TS("created_at") ", "               \
-        TS("started_at") ", " TS("finished_at") ", missing, change_threshold, archived"
+        TS("started_at") ", " TS("finished_at") ", missing, change_threshold, archived, "                \
+        TS("purged_at") ", " TS("deleted_at") ", coalesce(deleted_by, '')"
 
 void import_store_record_done(ImportRecord *r) {
         if (!r)
@@ -98,6 +98,9 @@ static int import_record_from(const PGresult *res, int row, ImportRecord *r) {
         bad |= missing_mode_from_string(PQgetvalue(res, row, c++), &r->missing) < 0;
         r->change_threshold = (int) get_i64(res, row, c++);
         r->archived = get_i64(res, row, c++);
+        snprintf(r->purged_at, sizeof r->purged_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->deleted_at, sizeof r->deleted_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(r->deleted_by, sizeof r->deleted_by, "%s", PQgetvalue(res, row, c++));
         if (oom || bad) {
                 /* bad: the schema's CHECKs allow no other words. */
                 import_store_record_done(r);
@@ -173,8 +176,15 @@ int import_store_insert(Db *db, const ImportDraft *d, char ret_existing[UUID_STR
                 22, p);
         if (!r)
                 return db_error(db);
-        if (PQntuples(r) == 1)
-                return 0;
+        if (PQntuples(r) == 1) {
+                AuditEvent e = { .account_id = d->account_id,
+                                 .token_id = d->token_id,
+                                 .actor = d->actor,
+                                 .action = "import.create",
+                                 .object = d->id,
+                                 .request_id = d->request_id };
+                return audit_store_write(db, &e);
+        }
 
         /* The same key must mean the same request: the same file and the
          * same options. Anything else is a client bug that replaying the
@@ -246,7 +256,9 @@ typedef struct StateChange {
         const char *id;
         char account[24];
         unsigned from; /* the states it may leave, as 1 << state */
-        int (*change)(Db *db, const char *id, ImportState from); /* runs the change */
+        bool needs_data; /* refused (-EIDRM) once the import's data are purged */
+        int (*change)(Db *db, const char *id, ImportState from, const AuditEvent *audit); /* runs the change */
+        const AuditEvent *audit;
         int result;
         ImportState state;
 } StateChange;
@@ -254,8 +266,9 @@ typedef struct StateChange {
 static int state_change_tx(Db *db, void *userdata) {
         StateChange *c = userdata;
         const char *p[] = { c->id, c->account };
-        _cleanup_(PQclearp) PGresult *r =
-                db_exec(db, "SELECT state FROM imports WHERE id = $1 AND account_id = $2 FOR UPDATE", 2, p);
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db, "SELECT state, purged_at IS NOT NULL FROM imports WHERE id = $1 AND account_id = $2 FOR UPDATE", 2,
+                p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 0) {
@@ -268,18 +281,28 @@ static int state_change_tx(Db *db, void *userdata) {
                 c->result = -EBUSY;
                 return 0;
         }
+        if (c->needs_data && PQgetvalue(r, 0, 1)[0] == 't') {
+                c->result = -EIDRM;
+                return 0;
+        }
         c->result = 0;
-        int k = c->change(db, c->id, c->state);
+        int k = c->change(db, c->id, c->state, c->audit);
         if (k == 0)
                 k = range_store_forget_scratch(db, c->id);
+        if (k == 0 && c->audit) {
+                AuditEvent e = *c->audit;
+                e.object = c->id;
+                k = audit_store_write(db, &e);
+        }
         return k;
 }
 
-static int state_change(Db *db, int64_t account_id, const char *id, unsigned from,
-                        int (*change)(Db *db, const char *id, ImportState from), ImportState *ret_state) {
+static int state_change(Db *db, int64_t account_id, const char *id, unsigned from, bool needs_data,
+                        int (*change)(Db *db, const char *id, ImportState from, const AuditEvent *audit),
+                        const AuditEvent *audit, ImportState *ret_state) {
         if (!uuid_is_valid(id))
                 return -ENOENT;
-        StateChange c = { .id = id, .from = from, .change = change };
+        StateChange c = { .id = id, .from = from, .needs_data = needs_data, .change = change, .audit = audit };
         snprintf(c.account, sizeof c.account, "%" PRId64, account_id);
         int r = db_transaction(db, 5, state_change_tx, &c);
         if (r < 0)
@@ -288,7 +311,7 @@ static int state_change(Db *db, int64_t account_id, const char *id, unsigned fro
         return c.result;
 }
 
-static int commit_change(Db *db, const char *id, ImportState from) {
+static int commit_change(Db *db, const char *id, ImportState from, const AuditEvent *audit) {
         const char *p[] = { id };
         int r;
         if (from == IMPORT_STATE_HELD) {
@@ -325,32 +348,59 @@ static int commit_change(Db *db, const char *id, ImportState from) {
                       1, p);
 }
 
-int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
-        return state_change(db, account_id, id, 1u << IMPORT_STATE_VALIDATED | 1u << IMPORT_STATE_HELD,
-                            commit_change, ret_state);
+int import_store_commit(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
+                        ImportState *ret_state) {
+        return state_change(db, account_id, id, 1u << IMPORT_STATE_VALIDATED | 1u << IMPORT_STATE_HELD, true,
+                            commit_change, audit, ret_state);
 }
 
-static int cancel_change(Db *db, const char *id, ImportState from) {
+static int cancel_change(Db *db, const char *id, ImportState from, const AuditEvent *audit) {
         const char *p[] = { id };
         /* What a dry run or a held import would have archived is not. */
         int r = archive_store_forget(db, id);
         if (r < 0)
                 return r;
-        /* The rows already written stay, with the links that waited for
-         * users the file created on later lines. */
-        int64_t unmade;
-        if ((r = link_store_resolve(db, id, &unmade)) < 0)
-                return r;
+
         return db_run(db,
                       "UPDATE imports SET state = 'cancelled', finished_at = now(), worker = NULL, "
                       "  heartbeat_at = NULL, archived = 0 WHERE id = $1",
                       1, p);
 }
 
-int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) {
+int import_store_cancel(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
+                        ImportState *ret_state) {
         /* A validated dry run or a held import waits for its commit:
          * cancelling it says it never will be. */
         unsigned from = 1u << IMPORT_STATE_QUEUED | 1u << IMPORT_STATE_PROCESSING | 1u << IMPORT_STATE_VALIDATING |
                         1u << IMPORT_STATE_VALIDATED | 1u << IMPORT_STATE_HELD;
-        return state_change(db, account_id, id, from, cancel_change, ret_state);
+        return state_change(db, account_id, id, from, false, cancel_change, audit, ret_state);
+}
+
+static int delete_change(Db *db, const char *id, ImportState from, const AuditEvent *audit) {
+        const char *p[] = { id, audit ? audit->actor : "" };
+        return db_run(db,
+                      "UPDATE imports SET deleted_at = now(), deleted_by = $2, "
+                      "  purged_at = coalesce(purged_at, now()), purge_pending = true "
+                      "WHERE id = $1",
+                      2, p);
+}
+
+int import_store_delete(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
+                        ImportState *ret_state) {
+        unsigned from = 1u << IMPORT_STATE_VALIDATED | 1u << IMPORT_STATE_HELD | 1u << IMPORT_STATE_COMPLETED |
+                        1u << IMPORT_STATE_COMPLETED_WITH_ERRORS | 1u << IMPORT_STATE_FAILED |
+                        1u << IMPORT_STATE_CANCELLED;
+        if (!uuid_is_valid(id))
+                return -ENOENT;
+        /* Deleted already: nothing to change, nothing to record. */
+        ImportRecord rec;
+        int r = import_store_get(db, account_id, id, &rec);
+        if (r < 0)
+                return r;
+        bool deleted = rec.deleted_at[0] != '\0';
+        *ret_state = rec.state;
+        import_store_record_done(&rec);
+        if (deleted)
+                return 0;
+        return state_change(db, account_id, id, from, false, delete_change, audit, ret_state);
 }

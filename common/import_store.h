@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit_store.h"
 #include "db.h"
 #include "file_reader.h"
 #include "import_types.h"
@@ -48,6 +49,10 @@ typedef struct ImportRecord {
         MissingMode missing;
         int change_threshold; /* percent */
         int64_t archived; /* or, in a dry run or held, would archive */
+        /* Its file and row data are gone since then (retention, or a
+         * DELETE by deleted_by at deleted_at); "" when not. */
+        char purged_at[40], deleted_at[40];
+        char deleted_by[128];
 } ImportRecord;
 
 void import_store_record_done(ImportRecord *r);
@@ -78,13 +83,14 @@ typedef struct ImportDraft {
         int email_column; /* the file's Email column, -1 when none */
         const FilePoint *points; /* where the ranges after the first start */
         size_t n_points;
+        const char *request_id; /* for the audit event import.create */
 } ImportDraft;
 
 /* Stores one chunk of an upload (inside the caller's transaction). */
 int import_store_put_chunk(Db *db, const char *import_id, int seq, const void *data, size_t len) _must_check_;
 
 /* Inserts the imports row (inside the caller's transaction, after the
- * chunks). -EEXIST when the account already has an import with this
+ * chunks), with its audit event (import.create). -EEXIST when the account already has an import with this
  * Idempotency-Key from the last 24 hours, made from the same file and
  * options: its id is written to ret_existing and nothing is inserted (the
  * caller rolls back). -EILSEQ likewise when that import was made from
@@ -106,16 +112,29 @@ void import_store_records_free(ImportRecord *r, size_t n);
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;
 
+/* The state changes a client asks for. Each runs its own transaction,
+ * with the audit event of the change (audit: its object is filled in).
+ * They return -ENOENT (no such import in the account), -EBUSY when the
+ * import's state (in ret_state) does not allow the change. */
+
 /* Turns a validated dry run into a real import, run again from its stored
  * upload: counts, error log and results cleared, state queued; or
- * finishes a held import, archiving what it would (archive_store.h). Runs
- * its own transaction. -ENOENT (no such import in the account), -EBUSY
- * when it is neither validated nor held (its state in ret_state). */
-int import_store_commit(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
+ * finishes a held import, archiving what it would (archive_store.h).
+ * -EIDRM when its data were purged (import_purge.h): there is nothing
+ * left to commit. */
+int import_store_commit(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
+                        ImportState *ret_state) _must_check_;
 
 /* Cancels a queued or running import (rows already committed stay; a
  * worker stops at its next checkpoint), a validated dry run or a held
- * import (it will not be committed, and archives nothing). -ENOENT, or -EBUSY when it is in another state (in
- * ret_state). */
-int import_store_cancel(Db *db, int64_t account_id, const char *id, ImportState *ret_state) _must_check_;
+ * import (it will not be committed, and archives nothing). */
+int import_store_cancel(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
+                        ImportState *ret_state) _must_check_;
+
+/* Marks a final, validated or held import deleted (deleted_at, by the
+ * audit event's actor) and its data purged; import_purge_data() then
+ * removes them. Deleting it again changes nothing and records nothing.
+ * -EBUSY while it is queued or running. */
+int import_store_delete(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
+                        ImportState *ret_state) _must_check_;
 

@@ -454,8 +454,10 @@ int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max,
 
 int range_store_forget_scratch(Db *db, const char *import_id) {
         const char *p[] = { import_id };
-        return db_run(db,
-                      "WITH l AS (DELETE FROM import_links WHERE import_id = $1) "
-                      "DELETE FROM import_emails WHERE import_id = $1",
-                      1, p);
+        /* Links waiting for the end of a stopped import: the lines written
+         * stay, with their links. */
+        int r = link_store_resolve(db, import_id, NULL);
+        if (r < 0)
+                return r;
+        return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
 }

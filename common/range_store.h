@@ -120,8 +120,9 @@ int range_store_release(Db *db, const char *import_id, int seq, const char *work
 int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _must_check_;
 
 /* Deletes what an import keeps only while it runs: the emails it
- * registered (import_emails) and the links that wait for users it
- * creates (import_links). Inside the caller's transaction, or alone. */
+ * registered (import_emails); and makes the links that wait for users it
+ * created (link_store_resolve()). Inside the caller's transaction, or
+ * alone. */
 int range_store_forget_scratch(Db *db, const char *import_id) _must_check_;
 
 /* Marks an import failed as a whole with a stable code and a message. */

@@ -71,6 +71,7 @@ static const struct {
         { SCOPE_IMPORTS_READ, "imports:read" },
         { SCOPE_IMPORTS_WRITE, "imports:write" },
         { SCOPE_USERS_READ, "users:read" },
+        { SCOPE_AUDIT_READ, "audit:read" },
 };
 
 const char *token_scope_name(Scope s) {
@@ -101,6 +102,8 @@ const char *token_scope_missing_message(unsigned needed) {
                 return "the token lacks the imports:write scope needed to import users";
         if (needed & SCOPE_USERS_READ)
                 return "the token lacks the users:read scope needed to read users";
+        if (needed & SCOPE_AUDIT_READ)
+                return "the token lacks the audit:read scope needed to read the audit trail";
         return "the token lacks the imports:read scope";
 }
 

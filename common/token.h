@@ -19,9 +19,13 @@ typedef enum Scope {
         SCOPE_IMPORTS_READ = 1u << 0,
         SCOPE_IMPORTS_WRITE = 1u << 1,
         SCOPE_USERS_READ = 1u << 2,
+        SCOPE_AUDIT_READ = 1u << 3,
 } Scope;
 
-#define SCOPE_ALL (SCOPE_IMPORTS_READ | SCOPE_IMPORTS_WRITE | SCOPE_USERS_READ)
+/* What a token gets when no scopes are named: all but reading the audit
+ * trail, which is for those who oversee the others. */
+#define SCOPE_DEFAULT (SCOPE_IMPORTS_READ | SCOPE_IMPORTS_WRITE | SCOPE_USERS_READ)
+#define SCOPE_ALL (SCOPE_DEFAULT | SCOPE_AUDIT_READ)
 
 /* Writes a new NUL-terminated token into out. 0 or -errno. */
 int token_generate(char out[TOKEN_LENGTH + 1]) _must_check_;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "import_purge.h"
 #include "import_store.h"
 #include "range_store.h"
 #include "invite_outbox.h"
@@ -15,6 +16,9 @@
 #define OUTBOX_AGE_SECONDS 30
 /* Outbox batches the relay publishes in one transaction. */
 #define RELAY_BATCHES 4
+/* Imports whose data are deleted in one round, and rows per statement. */
+#define PURGE_IMPORTS 8
+#define PURGE_BATCH_ROWS 5000
 
 int maintenance_check_epoch(Redis *redis, Db *db) {
         RedisEpochReport epoch;
@@ -38,6 +42,26 @@ int maintenance_publish(Redis *redis, Db *db, const char *import_id, int min_age
         if (k == -ESTALE && (k = maintenance_check_epoch(redis, db)) == 0)
                 k = invite_outbox_publish(db, redis, import_id, min_age_seconds, limit, ret_published);
         return k;
+}
+
+/* Imports past ROSTER_RETENTION_DAYS lose their file and row data, a few
+ * at a time, in batches (import_purge.h). */
+static void purge_imports(Maintenance *m) {
+        char ids[PURGE_IMPORTS][UUID_STRING_SIZE];
+        size_t n = 0;
+        if (import_purge_due(m->db, (int) m->cfg->retention_days, PURGE_IMPORTS, ids, &n) < 0) {
+                log_warning("retention: %s", m->db->errmsg);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                int64_t rows = 0;
+                if (import_purge_data(m->db, ids[i], PURGE_BATCH_ROWS, &rows) < 0) {
+                        log_import(LOG_LEVEL_WARNING, ids[i], "retention: %s", m->db->errmsg);
+                        return;
+                }
+                log_import(LOG_LEVEL_INFO, ids[i], "retention: file and row data deleted (%lld rows)",
+                           (long long) rows);
+        }
 }
 
 void maintenance_run(Maintenance *m) {
@@ -95,6 +119,8 @@ void maintenance_run(Maintenance *m) {
         } while (published > 0 && ++round < 40);
         if (total)
                 log_info("invite relay: published %d events left behind", total);
+
+        purge_imports(m);
 
         int purged = 0;
         if (invite_outbox_purge(m->db, (int) m->cfg->invite_retention_days, 5000, &purged) < 0)

@@ -1,8 +1,9 @@
 /* Periodic duties any worker may do, on the thread pool: notice that
  * Redis lost its data and make up for it (redis_epoch.h), re-enqueue
  * imports that the database says are waiting but Redis does not hold,
- * publish invite events a dead worker left in the outbox, and delete
- * published ones past ROSTER_INVITE_RETENTION_DAYS. */
+ * publish invite events a dead worker left in the outbox, delete
+ * published ones past ROSTER_INVITE_RETENTION_DAYS, and delete the file
+ * and row data of imports past ROSTER_RETENTION_DAYS. */
 #pragma once
 
 #include "config.h"

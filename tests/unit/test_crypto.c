@@ -227,7 +227,7 @@ static void test_scope(void) {
         is_int(mask, SCOPE_IMPORTS_READ | SCOPE_IMPORTS_WRITE, "... both");
         is_int(token_scope_parse(" imports:write , users:read,imports:read ", &mask, NULL, NULL), 0,
                "spaces around scopes");
-        is_int(mask, SCOPE_ALL, "... all three");
+        is_int(mask, SCOPE_DEFAULT, "... all three");
         is_int(token_scope_parse("imports:write,imports:write", &mask, NULL, NULL), 0, "a scope twice");
         is_int(mask, SCOPE_IMPORTS_WRITE, "... write");
 
@@ -249,12 +249,15 @@ static void test_scope(void) {
 
         char text[64];
         is_int(token_scope_format(SCOPE_ALL, text, sizeof text), 0, "format every scope");
-        is_str(text, "imports:read,imports:write,users:read", "... in the table's order");
+        is_str(text, "imports:read,imports:write,users:read,audit:read", "... in the table's order");
         is_int(token_scope_format(SCOPE_USERS_READ, text, sizeof text), 0, "format one");
         is_str(text, "users:read", "... alone");
         is_int(token_scope_format(SCOPE_ALL, text, 12), -ENOBUFS, "too small a buffer: -ENOBUFS");
         ok(strstr(token_scope_missing_message(SCOPE_USERS_READ), "users:read") != NULL,
            "the 403 names the missing scope");
+        ok(strstr(token_scope_missing_message(SCOPE_AUDIT_READ), "audit:read") != NULL, "... audit:read too");
+        is_int(token_scope_parse("audit:read", &mask, NULL, NULL), 0, "scope audit:read");
+        is_int(mask, SCOPE_AUDIT_READ, "... read the audit trail");
 }
 
 static void test_uuid(void) {

@@ -1,0 +1,36 @@
+/* What every roster-admin command shares: its arguments, the database
+ * connection and the account it names. Messages go to stderr. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+
+extern const char admin_usage[];
+
+/* A command's arguments, after its name. take_option() and take_flag()
+ * remove what they find. */
+typedef struct Args {
+        int n;
+        char **v;
+} Args;
+
+/* Removes "--name VALUE" (or "--name=VALUE"); NULL when absent. -EINVAL
+ * in *err (and a message) when the value is missing. */
+const char *take_option(Args *a, const char *name, int *err);
+bool take_flag(Args *a, const char *name);
+/* After options are taken, what is left must be exactly `want`
+ * positional arguments; -EINVAL with a message otherwise. */
+int expect_positional(const Args *a, int want, const char *what);
+
+/* NULL (with a message) when the database cannot be reached. */
+Db *connect_db(const Config *cfg);
+/* Connects and finds the account; NULL (with a message) when either
+ * fails. */
+Db *open_account(const Config *cfg, const char *slug, int64_t *id);
+
+/* The actor of what roster-admin does, for the audit trail:
+ * "roster-admin (USER)" with the operating system's user. */
+const char *admin_actor(void);
