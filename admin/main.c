@@ -37,7 +37,9 @@ const char admin_usage[] =
         "  team create SLUG NAME                add a team to an account\n"
         "  role create SLUG KEY --name NAME [--needs-establishment] [--pupils]\n"
         "                                       add a role to an account\n"
-        "  config                               list the ROSTER_* settings\n"
+        "  config                               check the ROSTER_* settings in effect and print\n"
+        "                                       them (passwords masked); exits 1 naming bad ones\n"
+        "  config --defaults                    every setting, its default and meaning (Markdown)\n"
         "\n"
         "Connects to ROSTER_DATABASE_URL.\n";
 
@@ -200,14 +202,24 @@ int main(int argc, char **argv) {
                 puts("roster-admin " ROSTER_VERSION);
                 return 0;
         }
-        if (strcmp(argv[1], "config") == 0) {
+        if (strcmp(argv[1], "config") == 0 && argc == 3 && strcmp(argv[2], "--defaults") == 0) {
                 config_print_table(stdout);
                 return 0;
         }
 
+        /* Checked as roster-api and roster-worker check them. */
         Config cfg;
         if (config_load_or_report(&cfg, "roster-admin") < 0)
                 return 1;
+        if (strcmp(argv[1], "config") == 0) {
+                config_done(&cfg);
+                if (argc > 2) {
+                        fprintf(stderr, "roster-admin config: unknown argument \"%s\"\n%s", argv[2], admin_usage);
+                        return 2;
+                }
+                config_print_effective(stdout);
+                return 0;
+        }
 
         const char *cmd = argv[1];
         const char *sub = argc > 2 ? argv[2] : "";

@@ -311,3 +311,52 @@ void config_print_table(FILE *f) {
                         it->help);
         }
 }
+
+void config_mask_secrets(const char *value, char *out, size_t size) {
+        Buf b = BUF_INIT;
+        const char *p = value;
+        const char *scheme = strstr(value, "://");
+        int r = 0;
+        if (scheme) {
+                /* scheme://user:password@host: the user information ends at
+                 * the last '@' before the path. */
+                const char *auth = scheme + 3;
+                size_t auth_len = strcspn(auth, "/?#");
+                const char *at = NULL;
+                for (const char *q = auth; q < auth + auth_len; q++)
+                        if (*q == '@')
+                                at = q;
+                const char *colon = at ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+                if (colon) {
+                        r = buf_append(&b, value, (size_t) (colon + 1 - value));
+                        if (r >= 0)
+                                r = buf_append_str(&b, "****");
+                        p = at;
+                }
+        }
+        /* password=... in a connection string or a query. */
+        while (r >= 0 && *p) {
+                const char *k = strstr(p, "password=");
+                if (!k) {
+                        r = buf_append_str(&b, p);
+                        break;
+                }
+                k += strlen("password=");
+                r = buf_append(&b, p, (size_t) (k - p));
+                if (r >= 0)
+                        r = buf_append_str(&b, "****");
+                p = k + strcspn(k, " &");
+        }
+        snprintf(out, size, "%s", r >= 0 ? buf_str(&b) : "****");
+        buf_done(&b);
+}
+
+void config_print_effective(FILE *f) {
+        for (size_t i = 0; i < ELEMENTSOF(config_table); i++) {
+                const ConfigItem *it = &config_table[i];
+                const char *value = getenv(it->name);
+                char shown[1024];
+                config_mask_secrets(value ? value : it->default_value, shown, sizeof shown);
+                fprintf(f, "%s=%s%s\n", it->name, shown, value ? "" : "  # default");
+        }
+}

@@ -62,3 +62,14 @@ void config_done(Config *c);
 
 /* Prints the table (name, default, meaning) as Markdown rows. */
 void config_print_table(FILE *f);
+
+/* Prints the values in effect, as the environment gives them (or the
+ * default), one NAME=value a line, "# default" after those not set, with
+ * the passwords of URLs and connection strings masked. Call after
+ * config_load() accepted them. */
+void config_print_effective(FILE *f);
+
+/* Copies value to out with passwords replaced by "****": the password of
+ * a URL's user information (scheme://user:password@host) and the value of
+ * password=... (a libpq connection string or URL query). */
+void config_mask_secrets(const char *value, char *out, size_t size);

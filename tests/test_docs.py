@@ -8,8 +8,8 @@ BUILD = os.environ.get("ROSTER_BUILD_DIR", os.path.join(REPO, "build"))
 
 
 def test_readme_configuration_table_matches_the_code():
-    table = subprocess.run([os.path.join(BUILD, "admin", "roster-admin"), "config"], capture_output=True,
-                           text=True, check=True).stdout
+    table = subprocess.run([os.path.join(BUILD, "admin", "roster-admin"), "config", "--defaults"],
+                           capture_output=True, text=True, check=True).stdout
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
         readme = f.read()
     rows = [line for line in table.splitlines() if line.startswith("| `ROSTER_")]

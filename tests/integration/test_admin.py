@@ -125,8 +125,36 @@ def test_programs_refuse_an_unmigrated_database(roster):
 
 
 def test_config_lists_every_variable(roster):
-    out = subprocess.run([BIN["admin"], "config"], capture_output=True, text=True, check=True)
+    out = subprocess.run([BIN["admin"], "config", "--defaults"], capture_output=True, text=True, check=True)
     names = re.findall(r"`(ROSTER_[A-Z_]+)`", out.stdout)
     assert "ROSTER_DATABASE_URL" in names and "ROSTER_MAX_UPLOAD_BYTES" in names
     assert len(names) == len(set(names))
     assert os.path.basename(BIN["admin"]) == "roster-admin"
+
+
+def test_config_shows_the_values_in_effect_checked_and_masked(roster):
+    env = dict(os.environ, ROSTER_DATABASE_URL="postgresql://roster:s3cr3t-pw@db.internal:5432/roster",
+               ROSTER_REDIS_URL="redis://:r3dis-pw@cache:6379/2", ROSTER_WORKER_CONCURRENCY="7")
+    for var in list(env):
+        if var.startswith("ROSTER_") and var not in ("ROSTER_DATABASE_URL", "ROSTER_REDIS_URL",
+                                                     "ROSTER_WORKER_CONCURRENCY"):
+            del env[var]
+    out = subprocess.run([BIN["admin"], "config"], env=env, capture_output=True, text=True, check=True).stdout
+    lines = dict(line.split("=", 1) for line in out.splitlines())
+    assert lines["ROSTER_WORKER_CONCURRENCY"] == "7", "the value in effect, not the default"
+    assert lines["ROSTER_BATCH_ROWS"] == "5000  # default"
+    assert lines["ROSTER_DATABASE_URL"] == "postgresql://roster:****@db.internal:5432/roster"
+    assert lines["ROSTER_REDIS_URL"] == "redis://:****@cache:6379/2"
+    assert "s3cr3t" not in out and "r3dis" not in out
+    conn = subprocess.run([BIN["admin"], "config"], capture_output=True, text=True, check=True,
+                          env=dict(env, ROSTER_DATABASE_URL="host=db password=hunter2 dbname=roster")).stdout
+    assert "hunter2" not in conn and "password=****" in conn
+
+    # Checked the way the processes check them: a bad value is named, and
+    # the exit status says so.
+    for var, value in (("ROSTER_WORKER_CONCURRENCY", "abc"), ("ROSTER_LISTEN", "8080"),
+                       ("ROSTER_RETENTION_DAYS", "0"), ("ROSTER_WEBHOOK_ALLOW_PRIVATE", "maybe")):
+        bad = subprocess.run([BIN["admin"], "config"], env=dict(env, **{var: value}), capture_output=True,
+                             text=True)
+        assert bad.returncode == 1 and f"{var}={value}" in bad.stderr, (var, bad)
+        assert bad.stdout == ""
