@@ -32,7 +32,12 @@ typedef struct App {
         atomic_int uploads; /* uploads being received now */
         char **cors_origins;
         size_t n_cors_origins;
-        atomic_bool stopping; /* set on SIGTERM: long responses end */
+        /* Set on SIGTERM: no new connections, /readyz says 503, event
+         * streams send a last event and end, responses close their
+         * connections; requests in flight finish, for up to
+         * ROSTER_DRAIN_SECONDS. */
+        atomic_bool draining;
+        atomic_bool stopping; /* set when the drain ends: what is left is cut */
         atomic_uint_fast64_t responses[6]; /* by status class: [2] is 2xx */
         atomic_uint_fast64_t imports_accepted;
         atomic_uint_fast64_t status_reads_memory, status_reads_database; /* GET /v1/imports/{id} answered */

@@ -7,7 +7,8 @@
  *
  * The stream checks the database once a second, each time with a pooled
  * connection held only for that read; it holds its connection's thread
- * (libmicrohttpd runs one per connection) and ends at once on shutdown.
+ * (libmicrohttpd runs one per connection). When roster-api stops, a
+ * last `reconnect` event (with retry: 1000) ends it at once.
  * A stream lasts an hour at most: a client reconnects (EventSource does). */
 #include "events.h"
 
@@ -111,14 +112,26 @@ static ssize_t stream(void *userdata, uint64_t offset, char *out, size_t max) {
                 s->sent = 0;
                 if (s->done || atomic_load(&s->app->stopping) || now_ms() - s->started > MAX_STREAM_MS)
                         return U_STREAM_END;
+                /* The server stops: a last event says to come back (to
+                 * another instance), in a second. */
+                if (atomic_load(&s->app->draining)) {
+                        s->done = true;
+                        if (buf_printf(&s->pending, "retry: 1000\nevent: reconnect\ndata: {\"id\":\"%s\",\"reason\":"
+                                                    "\"the server is stopping\"}\n\n",
+                                       s->id) < 0)
+                                return U_STREAM_ERROR;
+                        break;
+                }
                 /* Wait for the next look, a little at a time so that a
                  * shutdown is not held up. */
-                while (now_ms() < s->next_poll) {
+                while (now_ms() < s->next_poll && !atomic_load(&s->app->draining)) {
                         if (atomic_load(&s->app->stopping))
                                 return U_STREAM_END;
                         struct timespec ts = { 0, 100 * 1000000L };
                         nanosleep(&ts, NULL);
                 }
+                if (atomic_load(&s->app->draining))
+                        continue;
                 s->next_poll = now_ms() + POLL_MS;
                 int k = poll_import(s);
                 if (k == -ENOMEM)

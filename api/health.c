@@ -36,9 +36,11 @@ unsigned health_ready(Request *r) {
                 freeReplyObject(rep);
         pthread_mutex_unlock(&app->redis_lock);
 
-        bool ok = strcmp(database, "ok") == 0 && strcmp(redis, "ok") == 0;
+        /* A process that is stopping takes no new work. */
+        bool draining = atomic_load(&app->draining);
+        bool ok = strcmp(database, "ok") == 0 && strcmp(redis, "ok") == 0 && !draining;
         request_respond_json(r, ok ? 200 : 503,
-                     json_pack("{s:s, s:{s:s, s:s}}", "status", ok ? "ready" : "not ready", "checks", "database",
-                               database, "redis", redis));
+                     json_pack("{s:s, s:{s:s, s:s}}", "status", draining ? "stopping" : ok ? "ready" : "not ready",
+                               "checks", "database", database, "redis", redis));
         return ok ? 200 : 503;
 }

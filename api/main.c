@@ -4,6 +4,7 @@
  * libmicrohttpd runs a thread per connection (handlers make blocking
  * PostgreSQL calls); the main thread only waits for SIGTERM/SIGINT. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "app.h"
 #include "auth.h"
@@ -23,11 +25,21 @@
 #include "schema.h"
 #include "upload.h"
 
+/* Requests begun and not completed: what a graceful stop waits for. */
+static atomic_int requests_open;
+
+/* libmicrohttpd calls this as each request begins (its line read). */
+static void *uri_logger(void *cls, const char *uri) {
+        atomic_fetch_add(&requests_open, 1);
+        return ulfius_uri_logger(cls, uri);
+}
+
 /* Called by libmicrohttpd when it is done with a request, including one
  * whose client went away mid-upload (which never reaches a handler). */
 static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                               enum MHD_RequestTerminationCode toe) {
         struct connection_info_struct *ci = *con_cls;
+        atomic_fetch_sub(&requests_open, 1);
         conn_watch_request_done(connection);
         if (ci && ci->request) {
                 upload_request_completed(ci->request);
@@ -128,6 +140,39 @@ static int usage(FILE *f) {
         return f == stdout ? 0 : 2;
 }
 
+/* A graceful stop: no new connections (the listening socket is shut, so
+ * that a client is refused at once rather than left in the backlog), and
+ * the requests in flight finish, for up to ROSTER_DRAIN_SECONDS; a
+ * second signal ends the wait. */
+static void drain(App *app, struct _u_instance *inst, const sigset_t *stop, int sig) {
+        atomic_store(&app->draining, true);
+        MHD_socket listener = MHD_quiesce_daemon(inst->mhd_daemon);
+        if (listener != MHD_INVALID_SOCKET)
+                shutdown(listener, SHUT_RDWR);
+        int open = atomic_load(&requests_open);
+        log_info("stopping (signal %d): %d request%s in flight, waiting up to %lld s", sig, open, open == 1 ? "" : "s",
+                 (long long) app->cfg.drain_seconds);
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                if (atomic_load(&requests_open) <= 0)
+                        return;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                double waited = (double) (now.tv_sec - start.tv_sec) + (double) (now.tv_nsec - start.tv_nsec) / 1e9;
+                if (waited >= (double) app->cfg.drain_seconds) {
+                        log_warning("stopping: %d request%s still in flight after %lld s are cut",
+                                    atomic_load(&requests_open), atomic_load(&requests_open) == 1 ? "" : "s",
+                                    (long long) app->cfg.drain_seconds);
+                        return;
+                }
+                struct timespec tick = { 0, 50 * 1000000L };
+                if (sigtimedwait(stop, NULL, &tick) >= 0) {
+                        log_warning("stopping at once (second signal)");
+                        return;
+                }
+        }
+}
+
 int main(int argc, char **argv) {
         static App app;
         int rc = 1;
@@ -220,7 +265,7 @@ int main(int argc, char **argv) {
                 /* First, or libmicrohttpd prints some messages itself. */
                 { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) mhd_logger, NULL },
                 { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) request_completed, NULL },
-                { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) ulfius_uri_logger, NULL },
+                { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t) uri_logger, NULL },
                 { MHD_OPTION_SOCK_ADDR, 0, &addr },
                 /* An idle timeout: conn_watch adds a deadline for a
                  * request's headers, the guard one for its body. */
@@ -233,8 +278,9 @@ int main(int argc, char **argv) {
                 { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t) app.cfg.max_connections_per_ip, NULL },
                 { MHD_OPTION_END, 0, NULL },
         };
+        /* MHD_USE_ITC: so that a stop can quiesce the daemon first. */
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                         MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                         MHD_USE_ERROR_LOG | MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
 
         /* Block the stop signals before any thread starts, so that they
          * all inherit the mask and sigwait() below receives them. */
@@ -286,7 +332,7 @@ int main(int argc, char **argv) {
 
         int sig;
         sigwait(&stop, &sig);
-        log_info("stopping (signal %d)", sig);
+        drain(&app, &inst, &stop, sig);
         atomic_store(&app.stopping, true);
         ulfius_stop_framework(&inst);
         ulfius_clean_instance(&inst);

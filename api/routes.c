@@ -71,6 +71,9 @@ static void begin(Request *r) {
         u_map_put(r->resp->map_header, "X-Request-Id", r->id);
         u_map_put(r->resp->map_header, "Cache-Control", "no-store");
         u_map_put(r->resp->map_header, "X-Content-Type-Options", "nosniff");
+        /* Stopping: the client goes elsewhere for its next request. */
+        if (atomic_load(&r->app->draining))
+                u_map_put(r->resp->map_header, "Connection", "close");
 
         const char *origin = cors_allowed_origin(r->app, request_header(r, "Origin"));
         if (origin) {

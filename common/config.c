@@ -83,6 +83,10 @@ static const ConfigItem config_table[] = {
           "Days after an import ends (or a dry run or held import is left uncommitted) before its stored file, "
           "its rows' cells and issues and its results are deleted by the workers; the import's record (who, "
           "when, counts, sha256) stays. DELETE /v1/imports/{id} deletes them at once." },
+        { "ROSTER_DRAIN_SECONDS", CONFIG_INT, "30", 0, 3600, offsetof(Config, drain_seconds),
+          "On SIGTERM roster-api stops taking connections and lets the requests in flight (uploads above all) "
+          "finish for up to this long; event streams get a last event (reconnect) at once. A second signal "
+          "stops it at once." },
         { "ROSTER_REQUEST_TIMEOUT_SECONDS", CONFIG_INT, "120", 5, 3600, offsetof(Config, request_timeout_seconds),
           "An idle HTTP connection (including a stalled upload) is closed after this long." },
         { "ROSTER_MAX_CONNECTIONS", CONFIG_INT, "1000", 8, 100000, offsetof(Config, max_connections),

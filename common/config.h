@@ -32,6 +32,7 @@ typedef struct Config {
         int64_t max_attempts;
         int64_t invite_retention_days;
         int64_t retention_days;
+        int64_t drain_seconds;
         int64_t request_timeout_seconds;
         int64_t max_connections;
         int64_t max_connections_per_ip;
