@@ -88,12 +88,15 @@ stop_postgres() {
 }
 
 # Starts Redis in $1 on 127.0.0.1:$2 with an append-only file, so that the
-# queue survives a restart. Reuses one already answering there.
+# queue survives a restart. Reuses one that already runs from $1 (left by
+# a run that was killed); refuses a port that another Redis holds.
 start_redis() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 theirs
   mkdir -p "$dir"
   if redis-cli -p "$port" ping >/dev/null 2>&1; then
-    return 0
+    theirs=$(redis-cli -p "$port" config get dir 2>/dev/null | sed -n 2p)
+    [ "$theirs" = "$(cd "$dir" && pwd -P)" ] && return 0
+    die "port $port is taken by another Redis (data in ${theirs:-?}); stop it, or set ROSTER_RUN_REDIS_PORT"
   fi
   say "starting Redis on 127.0.0.1:$port"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save '' \
@@ -105,8 +108,11 @@ start_redis() {
   die "Redis did not start (is port $port taken?)"
 }
 
+# Stops the Redis on port $2 if it is the one with its data in $1.
 stop_redis() {
-  local port=$1
+  local dir=$1 port=$2 theirs
+  theirs=$(redis-cli -p "$port" config get dir 2>/dev/null | sed -n 2p)
+  [ -n "$theirs" ] && [ "$theirs" = "$(cd "$dir" 2>/dev/null && pwd -P)" ] || return 0
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 }
 
@@ -124,4 +130,11 @@ reachable_dir() {
     say "$want is not reachable by the postgres user; its data goes to $alt"
     printf '%s\n' "$alt"
   fi
+}
+
+# True when something accepts TCP connections on host:port.
+port_in_use() {
+  local host=${1%:*} port=${1##*:}
+  host=${host#[}; host=${host%]}
+  (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
 }
