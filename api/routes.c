@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "admin_page.h"
 #include "audit.h"
 #include "auth.h"
 #include "directory.h"
@@ -42,6 +43,8 @@ static const Route routes[] = {
         { "GET", "/metrics", meta_metrics, 0, false },
         { "GET", "/openapi.json", meta_openapi_json, 0, false },
         { "GET", "/openapi.yaml", meta_openapi_yaml, 0, false },
+        { "GET", "/admin/", admin_page_index, 0, false },
+        { "GET", "/admin/:file", admin_page_file, 0, false },
         { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE, false },
         { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ, false },

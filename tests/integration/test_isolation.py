@@ -61,6 +61,8 @@ def test_every_route_keeps_accounts_apart(roster, api, worker, account, other_ac
         ("GET", "/metrics"): (lambda: requests.get(api.base + "/metrics"), listed_own_only),
         ("GET", "/openapi.json"): (lambda: requests.get(api.base + "/openapi.json"), listed_own_only),
         ("GET", "/openapi.yaml"): (lambda: requests.get(api.base + "/openapi.yaml"), listed_own_only),
+        ("GET", "/admin/"): (lambda: requests.get(api.base + "/admin/"), listed_own_only),
+        ("GET", "/admin/:file"): (lambda: requests.get(api.base + "/admin/admin.js"), listed_own_only),
         ("POST", "/v1/imports"): (
             lambda: upload(api, other_account, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n",
                            token=b_token, role="secret_role"), refused),

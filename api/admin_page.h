@@ -1,0 +1,10 @@
+/* GET /admin/ and its files: the admins' page (api/admin/), served from
+ * the binary under a strict Content-Security-Policy: its own scripts and
+ * styles only, no inline code, no other origin. GET /admin answers with a
+ * redirect to /admin/. */
+#pragma once
+
+#include "app.h"
+
+unsigned admin_page_index(Request *r);
+unsigned admin_page_file(Request *r);
