@@ -65,6 +65,67 @@ static int find_users(Db *db, const UserStoreJob *job, const ImportBatch *batch,
         return 0;
 }
 
+typedef struct LinkArrays {
+        Buf lines, rows, users, kinds, emails;
+} LinkArrays;
+
+static void link_arrays_done(LinkArrays *a) {
+        buf_done(&a->lines);
+        buf_done(&a->rows);
+        buf_done(&a->users);
+        buf_done(&a->kinds);
+        buf_done(&a->emails);
+}
+
+/* Appends one link to the arrays (each opened with '{' by the caller). */
+static int link_arrays_add(LinkArrays *a, const UserRow *u, int64_t user_id, const UserLinks *links,
+                           const char *email) {
+        int r;
+        if ((r = db_array_sep(&a->lines)) < 0 || (r = buf_append_u64(&a->lines, u->line)) < 0 ||
+            (r = db_array_sep(&a->rows)) < 0 || (r = buf_append_u64(&a->rows, u->row)) < 0 ||
+            (r = db_array_sep(&a->users)) < 0 || (r = buf_append_i64(&a->users, user_id)) < 0 ||
+            (r = db_array_text(&a->kinds, links->kind)) < 0)
+                return r;
+        return db_array_text(&a->emails, email);
+}
+
+/* A dry run creates no one, so a link to a line of the file never finds
+ * its user: each such link waits (user 0) for the end of the dry run,
+ * which tells from the failed lines whether it would be made
+ * (link_store_resolve()). */
+static int dry_run_waits(Db *db, const UserStoreJob *job, const ImportBatch *batch) {
+        LinkArrays a = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
+        Buf *all[] = { &a.lines, &a.rows, &a.users, &a.kinds, &a.emails };
+        size_t n = 0;
+        int r = 0;
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
+                r = buf_append_char(all[k], '{');
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                for (size_t l = 0; !u->failed && r >= 0 && l < u->n_links; l++)
+                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++) {
+                                const char *email = u->links[l].emails[k];
+                                if (!job->file_emails || !email_set_has(job->file_emails, email, strlen(email)))
+                                        continue;
+                                r = link_arrays_add(&a, u, 0, &u->links[l], email);
+                                n++;
+                        }
+        }
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
+                r = buf_append_char(all[k], '}');
+        if (r >= 0 && n > 0) {
+                const char *p[] = { job->import_id, a.lines.data, a.rows.data, a.users.data, a.kinds.data,
+                                    a.emails.data };
+                r = db_run(db,
+                           "INSERT INTO import_links (import_id, line, row_number, user_id, kind, email_lower) "
+                           "SELECT $1::uuid, * FROM unnest($2::int[], $3::int[], $4::bigint[], $5::text[], "
+                           "$6::text[]) ON CONFLICT DO NOTHING",
+                           6, p);
+        }
+        link_arrays_done(&a);
+        return r;
+}
+
 int link_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         _cleanup_(email_set_freep) EmailSet *found = NULL;
         int r = find_users(db, job, batch, &found);
@@ -98,6 +159,8 @@ int link_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
                         buf_done(&unknown);
                 }
         }
+        if (r >= 0 && job->dry_run)
+                r = dry_run_waits(db, job, batch);
         return r;
 }
 
@@ -130,30 +193,6 @@ static const char write_sql[] =
         "  SELECT $2::uuid, line, row_number, user_id, kind, email FROM x WHERE target IS NULL "
         "  ON CONFLICT DO NOTHING RETURNING line) "
         "SELECT 'd', line FROM del UNION ALL SELECT 'w', line FROM wait UNION ALL SELECT 'i', user_id FROM ins";
-
-typedef struct LinkArrays {
-        Buf lines, rows, users, kinds, emails;
-} LinkArrays;
-
-static void link_arrays_done(LinkArrays *a) {
-        buf_done(&a->lines);
-        buf_done(&a->rows);
-        buf_done(&a->users);
-        buf_done(&a->kinds);
-        buf_done(&a->emails);
-}
-
-/* Appends one link to the arrays (each opened with '{' by the caller). */
-static int link_arrays_add(LinkArrays *a, const UserRow *u, int64_t user_id, const UserLinks *links,
-                           const char *email) {
-        int r;
-        if ((r = db_array_sep(&a->lines)) < 0 || (r = buf_append_u64(&a->lines, u->line)) < 0 ||
-            (r = db_array_sep(&a->rows)) < 0 || (r = buf_append_u64(&a->rows, u->row)) < 0 ||
-            (r = db_array_sep(&a->users)) < 0 || (r = buf_append_i64(&a->users, user_id)) < 0 ||
-            (r = db_array_text(&a->kinds, links->kind)) < 0)
-                return r;
-        return db_array_text(&a->emails, email);
-}
 
 /* The row of a line: rows are in line order. batch->n when none. */
 static size_t row_of_line(const ImportBatch *batch, unsigned long line) {
@@ -245,19 +284,28 @@ int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, 
  * warnings. Users are found as the write finds them: by the account's
  * email index. */
 static const char resolve_sql[] =
-        "WITH imp AS (SELECT account_id FROM imports WHERE id = $1::uuid), "
+        "WITH imp AS (SELECT account_id, dry_run, email_column FROM imports WHERE id = $1::uuid), "
         "w AS (DELETE FROM import_links WHERE import_id = $1::uuid RETURNING *), "
+        "t AS MATERIALIZED ("
+        "  SELECT w.line, w.row_number, w.user_id, w.kind, w.email_lower, imp.dry_run, imp.email_column, "
+        "         (SELECT t.id FROM users t WHERE t.account_id = imp.account_id "
+        "                                     AND lower(t.email) = w.email_lower) AS target "
+        "  FROM w, imp WHERE imp.dry_run OR EXISTS (SELECT 1 FROM users s WHERE s.id = w.user_id)), "
+        /* A dry run created no one: a link there fails only when its email
+         * is a failed line's (and no user's). */
         "r AS MATERIALIZED ("
-        "  SELECT w.line, w.row_number, w.user_id, w.kind, "
-        "         (SELECT t.id FROM users t, imp WHERE t.account_id = imp.account_id "
-        "                                          AND lower(t.email) = w.email_lower) AS target "
-        "  FROM w WHERE EXISTS (SELECT 1 FROM users s WHERE s.id = w.user_id)), "
+        "  SELECT line, row_number, user_id, kind, target, dry_run, "
+        "         CASE WHEN NOT dry_run THEN target IS NOT NULL "
+        "              ELSE target IS NOT NULL OR email_column IS NULL OR NOT EXISTS ("
+        "                SELECT 1 FROM import_rows f WHERE f.import_id = $1::uuid AND f.failed "
+        "                  AND lower(btrim(f.cells ->> email_column)) = t.email_lower) END AS ok "
+        "  FROM t), "
         "made AS ("
         "  INSERT INTO user_links (user_id, kind, target_id) "
-        "  SELECT user_id, kind, target FROM r WHERE target IS NOT NULL "
+        "  SELECT user_id, kind, target FROM r WHERE target IS NOT NULL AND NOT dry_run "
         "  ON CONFLICT DO NOTHING), "
-        "miss AS MATERIALIZED ("
-        "  SELECT line, row_number, kind, count(*) AS n FROM r WHERE target IS NULL "
+"miss AS MATERIALIZED ("
+        "  SELECT line, row_number, kind, count(*) AS n FROM r WHERE NOT ok "
         "  GROUP BY line, row_number, kind), "
         "issues AS ("
         "  INSERT INTO import_issues (import_id, line, seq, row_number, severity, field, code, message) "

@@ -10,7 +10,9 @@
  * when the import ends (or stops: the lines written stay, with their
  * links). A waiting link whose user still does not exist names a line
  * that failed: the linking line gets the warning link_target_failed and
- * counts among the rows with warnings; its other links stand.
+ * counts among the rows with warnings; its other links stand. A dry run
+ * makes no link but gives the same warnings: its links to lines of the
+ * file wait, and its end tells from the failed lines which would fail.
  *
  * link_store_check() and link_store_write() run inside the batch's
  * transaction, after user_store_check() and user_store_write();

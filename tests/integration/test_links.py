@@ -99,7 +99,15 @@ def test_a_link_to_a_line_that_failed_is_a_warning(api, worker, account):
     rows = ["ann@example.org,Ann,Able,zed@example.org; bob@example.org",
             "bob@example.org,Bob,Baker,",
             "zed@example.org,Zed,Zane,,12"]  # a phone number that is not one
-    r = upload(api, account, data=csv_of(rows, "Email,First Name,Last Name,Manager Email,Phone"), role="la_user")
+    data = csv_of(rows, "Email,First Name,Last Name,Manager Email,Phone")
+    # A dry run tells the same, though it creates no one.
+    dry = upload(api, account, data=data, role="la_user", dry_run="true").json()["id"]
+    checked = wait_final(api, account, dry)
+    assert checked["state"] == "validated"
+    assert (checked["counts"]["created"], checked["counts"]["failed"], checked["counts"]["warnings"]) == (2, 1, 1)
+    assert [(i["line"], i["code"]) for i in errors_of(api, account, dry)] == [(2, "link_target_failed"),
+                                                                              (4, "invalid_phone")]
+    r = upload(api, account, data=data, role="la_user")
     iid = r.json()["id"]
     done = wait_final(api, account, iid)
     c = done["counts"]
