@@ -29,7 +29,6 @@ typedef struct App {
          * thread-safe. */
         Redis *redis;
         pthread_mutex_t redis_lock;
-        atomic_int uploads; /* uploads being received now */
         char **cors_origins;
         size_t n_cors_origins;
         /* Set on SIGTERM: no new connections, /readyz says 503, event

@@ -352,13 +352,13 @@ static unsigned create_raw(Request *r, char default_delimiter) {
                         (unsigned long long) limit, (long long) app->cfg.max_upload_bytes);
                 return 413;
         }
-        if (atomic_fetch_add(&app->uploads, 1) >= app->cfg.max_concurrent_uploads) {
-                atomic_fetch_sub(&app->uploads, 1);
+        /* The same limits as a multipart upload's (upload.c). */
+        AdmissionSlot slot;
+        AdmissionRefusal no;
+        if (!admission_take(app, r->auth.account_id, &slot, &no)) {
                 u_map_put(r->resp->map_header, "Retry-After", "5");
-                problem(r, 503, "too_many_uploads", "Too many uploads",
-                        "the server is receiving %lld uploads already; try again shortly",
-                        (long long) app->cfg.max_concurrent_uploads);
-                return 503;
+                problem(r, no.status, "too_many_uploads", "Too many uploads", "%s", no.detail);
+                return no.status;
         }
 
         char delim = default_delimiter, err[256];
@@ -368,14 +368,14 @@ static unsigned create_raw(Request *r, char default_delimiter) {
         unsigned st;
         Ingest *in = ingest_begin(app, delim, &st, err, sizeof err);
         if (!in) {
-                atomic_fetch_sub(&app->uploads, 1);
+                admission_release(&slot);
                 log_request(LOG_LEVEL_WARNING, r->id, "cannot start storing an upload: %s", err);
                 return st == 503 ? problem_database_unavailable(r) : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
         }
         int k = ingest_feed(in, r->req->binary_body, r->req->binary_body_length);
         if (k < 0) {
                 ingest_abort(in);
-                atomic_fetch_sub(&app->uploads, 1);
+                admission_release(&slot);
                 if (k == -EFBIG) {
                         problem(r, 413, "file_too_large", "File too large", "the file is larger than the limit");
                         return 413;
@@ -385,7 +385,7 @@ static unsigned create_raw(Request *r, char default_delimiter) {
         _cleanup_free_ char *filename = import_filename_clean(u_map_get(r->req->map_url, "filename"));
         static const char *const ignore[] = { "filename", NULL };
         st = finish_upload(r, in, filename, r->req->map_url, ignore);
-        atomic_fetch_sub(&app->uploads, 1);
+        admission_release(&slot);
         return st;
 }
 

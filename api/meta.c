@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admission.h"
 #include "job_queue.h"
 #include "problem.h"
 
@@ -49,7 +50,7 @@ unsigned meta_metrics(Request *r) {
                                "roster_status_reads_total{from=\"memory\"} %llu\n"
                                "roster_status_reads_total{from=\"database\"} %llu\n",
                                (unsigned long long) atomic_load(&app->imports_accepted),
-                               atomic_load(&app->uploads),
+                               (int) admission_count(),
                                (unsigned long long) atomic_load(&app->status_reads_memory),
                                (unsigned long long) atomic_load(&app->status_reads_database));
 

@@ -44,8 +44,7 @@ static void reject(Upload *u, unsigned status, const char *code, const char *tit
 
 static void upload_free(Upload *u) {
         ingest_abort(u->ingest);
-        if (u->counted)
-                atomic_fetch_sub(&u->app->uploads, 1);
+        admission_release(&u->slot);
         free(u->filename);
         free(u);
 }
@@ -110,26 +109,11 @@ static void start(Upload *u, const struct _u_request *request, const char *key, 
                 return;
         }
 
-        /* One account may not take every upload slot. */
-        pthread_mutex_lock(&registry_lock);
-        int64_t mine = 0;
-        for (Upload *o = registry; o; o = o->next)
-                mine += o->counted && o->auth.account_id == u->auth.account_id;
-        pthread_mutex_unlock(&registry_lock);
-        if (mine >= app->cfg.max_uploads_per_account) {
-                reject(u, 429, "too_many_uploads", "Too many uploads",
-                       "this account is sending %lld uploads already; try again when one has finished",
-                       (long long) mine);
+        AdmissionRefusal no;
+        if (!admission_take(app, u->auth.account_id, &u->slot, &no)) {
+                reject(u, no.status, "too_many_uploads", "Too many uploads", "%s", no.detail);
                 return;
         }
-        if (atomic_fetch_add(&app->uploads, 1) >= app->cfg.max_concurrent_uploads) {
-                atomic_fetch_sub(&app->uploads, 1);
-                reject(u, 503, "too_many_uploads", "Too many uploads",
-                       "the server is receiving %lld uploads already; try again shortly",
-                       (long long) app->cfg.max_concurrent_uploads);
-                return;
-        }
-        u->counted = true;
 
         /* The delimiter option, if it came before the file part. */
         char delim = 0;

@@ -11,6 +11,7 @@
  * rolls back what was not committed and frees it. */
 #pragma once
 
+#include "admission.h"
 #include "app.h"
 #include "ingest.h"
 
@@ -28,7 +29,7 @@ typedef struct Upload {
         AuthInfo auth;
         Ingest *ingest;
         char *filename;
-        bool counted; /* holds one of ROSTER_MAX_CONCURRENT_UPLOADS */
+        AdmissionSlot slot; /* the upload's place under the concurrency limits */
 } Upload;
 
 void upload_registry_init(void);

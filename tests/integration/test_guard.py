@@ -127,6 +127,13 @@ def test_one_account_cannot_take_every_upload_slot(roster, account):
         r = upload(api, account, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n", role="la_user")
         assert r.status_code == 429, r.text
         assert r.json()["code"] == "too_many_uploads"
+        # A raw text/csv body is held to the same limit.
+        r = requests.post(f"{api.base}/v1/imports", params={"role": "la_user"},
+                          data=b"Email,First Name,Last Name\nx@example.org,X,Y\n",
+                          headers={"Authorization": f"Bearer {account.token}", "Content-Type": "text/csv"},
+                          timeout=10)
+        assert r.status_code == 429 and r.json()["code"] == "too_many_uploads", r.text
+        assert r.headers.get("Retry-After") == "5"
         other = roster.new_account()
         r = upload(api, other, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n", role="la_user")
         assert r.status_code == 202, r.text
