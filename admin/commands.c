@@ -152,8 +152,9 @@ int cmd_audit(const Config *cfg, Args *a) {
                 fprintf(stderr, "roster-admin: unknown action \"%s\"\n", action);
                 return 2;
         }
-        long limit = limit_s ? strtol(limit_s, NULL, 10) : 1000;
-        if (limit < 1 || limit > 100000) {
+        char *end = NULL;
+        long limit = limit_s ? strtol(limit_s, &end, 10) : 1000;
+        if ((limit_s && (end == limit_s || *end)) || limit < 1 || limit > 100000) {
                 fprintf(stderr, "roster-admin: --limit must be 1 to 100000\n");
                 return 2;
         }
@@ -161,16 +162,20 @@ int cmd_audit(const Config *cfg, Args *a) {
         _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
-        PGresult *res = NULL;
-        if (audit_store_page(db, account, 0, (int) limit, action, &res) < 0) {
+        AuditItem *v = NULL;
+        size_t n = 0;
+        if (audit_store_page(db, account, 0, (int) limit, action, &v, &n) < 0) {
                 fprintf(stderr, "roster-admin: %s\n", db->errmsg);
                 return 1;
         }
-        for (int i = 0; i < PQntuples(res); i++)
-                printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                       PQgetvalue(res, i, 4), PQgetisnull(res, i, 5) ? "-" : PQgetvalue(res, i, 5),
-                       PQgetvalue(res, i, 2), PQgetisnull(res, i, 3) ? "-" : PQgetvalue(res, i, 3),
-                       PQgetisnull(res, i, 6) ? "-" : PQgetvalue(res, i, 6));
-        PQclear(res);
+        for (size_t i = 0; i < n; i++) {
+                char token[24] = "-";
+                if (v[i].token_id)
+                        snprintf(token, sizeof token, "%" PRId64, v[i].token_id);
+                printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t%s\n", v[i].id, v[i].at, v[i].action,
+                       v[i].object[0] ? v[i].object : "-", v[i].actor, token,
+                       v[i].request_id[0] ? v[i].request_id : "-");
+        }
+        free(v);
         return 0;
 }

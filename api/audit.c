@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cursor.h"
+#include "json_text.h"
 #include "log.h"
 #include "problem.h"
 
@@ -58,30 +59,33 @@ unsigned audit_list(Request *r) {
         Db *db = request_db(r);
         if (!db)
                 return 503;
-        PGresult *res = NULL;
-        if (audit_store_page(db, r->auth.account_id, after, limit + 1, action, &res) < 0)
+        AuditItem *v = NULL;
+        size_t n = 0;
+        int k = audit_store_page(db, r->auth.account_id, after, limit + 1, action, &v, &n);
+        if (k == -ENOMEM) {
+                problem(r, 500, "internal_error", "Internal error", "out of memory");
+                return 500;
+        }
+        if (k < 0)
                 return problem_database_unavailable(r);
-        int n = PQntuples(res);
         json_t *items = json_array();
-        for (int i = 0; i < n && i < limit; i++) {
-#define OPT(col) (PQgetisnull(res, i, col) ? json_null() : json_string(PQgetvalue(res, i, col)))
-                json_t *token = PQgetisnull(res, i, 3) ? json_null()
-                                                       : json_integer(strtoll(PQgetvalue(res, i, 3), NULL, 10));
-                json_array_append_new(items,
-                                      json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:o}", "id",
-                                                (json_int_t) strtoll(PQgetvalue(res, i, 0), NULL, 10), "at",
-                                                PQgetvalue(res, i, 1), "actor", PQgetvalue(res, i, 2), "token_id",
-                                                token, "action", PQgetvalue(res, i, 4), "object", OPT(5),
-                                                "request_id", OPT(6)));
-#undef OPT
+        for (size_t i = 0; i < n && i < (size_t) limit; i++) {
+                const AuditItem *e = &v[i];
+                json_array_append_new(
+                        items, json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:o}", "id", (json_int_t) e->id, "at", e->at,
+                                         "actor", e->actor, "token_id",
+                                         e->token_id ? json_integer(e->token_id) : json_null(), "action", e->action,
+                                         "object", json_text_opt_string(e->object), "request_id",
+                                         json_text_opt_string(e->request_id)));
         }
         json_t *next = json_null();
-        if (n > limit) {
-                char enc[64];
-                cursor_encode(PQgetvalue(res, limit - 1, 0), enc, sizeof enc);
+        if (n > (size_t) limit) {
+                char id[24], enc[64];
+                snprintf(id, sizeof id, "%" PRId64, v[limit - 1].id);
+                cursor_encode(id, enc, sizeof enc);
                 next = json_string(enc);
         }
-        PQclear(res);
+        free(v);
         request_respond_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
         return 200;
 }

@@ -28,12 +28,22 @@ typedef struct AuditEvent {
 
 int audit_store_write(Db *db, const AuditEvent *e) _must_check_;
 
+/* One recorded event, as read back. */
+typedef struct AuditItem {
+        int64_t id;
+        char at[40]; /* ISO 8601, UTC */
+        char actor[128];
+        int64_t token_id; /* 0: none */
+        char action[32];
+        char object[80]; /* "" when none */
+        char request_id[72]; /* "" when none */
+} AuditItem;
+
 /* A page of the account's events with an id above after_id (0: from the
- * first), oldest first, at most limit; action NULL for all. Columns: id,
- * at (ISO 8601), actor, token_id (NULL when none), action, object,
- * request_id. The result belongs to the caller. */
+ * first), oldest first, at most limit; action NULL for all. The array
+ * belongs to the caller (free()). */
 int audit_store_page(Db *db, int64_t account_id, int64_t after_id, int limit, const char *action,
-                     PGresult **ret) _must_check_;
+                     AuditItem **ret, size_t *ret_n) _must_check_;
 
 /* True when action is one of the audited actions. */
 bool audit_store_action_is_known(const char *action);
