@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "csv_reader.h"
+#include "establishment_store.h"
 #include "file_reader.h"
 #include "header_map.h"
 #include "row_rules.h"
@@ -169,9 +170,7 @@ static int load_tx(Db *db, void *userdata) {
         }
         l->rep->encoding = text_encoding_name(enc);
 
-        if ((r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
-                        0, NULL)) < 0 ||
-            (r = db_copy_start(&l->copy, db, "COPY establishment_stage FROM STDIN")) < 0) {
+        if ((r = establishment_store_stage_begin(db, &l->copy)) < 0) {
                 fclose(f);
                 return r;
         }
@@ -193,34 +192,17 @@ static int load_tx(Db *db, void *userdata) {
                 return -EINVAL;
         }
 
-        _cleanup_(PQclearp) PGresult *dup =
-                db_exec(db,
-                        "SELECT urn, min(line), max(line) FROM establishment_stage GROUP BY urn HAVING count(*) > 1 "
-                        "ORDER BY 2 LIMIT 5",
-                        0, NULL);
-        if (!dup)
-                return db_error(db);
-        if (PQntuples(dup) > 0) {
+        int64_t urn, first, second;
+        r = establishment_store_stage_duplicate(db, &urn, &first, &second);
+        if (r < 0)
+                return r;
+        if (r > 0) {
                 snprintf(l->rep->message, sizeof l->rep->message,
-                         "URN %s appears twice (lines %s and %s), nothing loaded", PQgetvalue(dup, 0, 0),
-                         PQgetvalue(dup, 0, 1), PQgetvalue(dup, 0, 2));
+                         "URN %06lld appears twice (lines %lld and %lld), nothing loaded", (long long) urn,
+                         (long long) first, (long long) second);
                 return -EINVAL;
         }
-
-        _cleanup_(PQclearp) PGresult *res = db_exec(
-                db,
-                "WITH up AS ("
-                "  INSERT INTO establishments (urn, name) SELECT urn, name FROM establishment_stage "
-                "  ON CONFLICT (urn) DO UPDATE SET name = EXCLUDED.name, updated_at = now() "
-                "  WHERE establishments.name IS DISTINCT FROM EXCLUDED.name "
-                "  RETURNING (xmax = 0) AS inserted) "
-                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
-                0, NULL);
-        if (!res)
-                return db_error(db);
-        l->rep->inserted = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        l->rep->updated = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
-        return 0;
+        return establishment_store_stage_apply(db, &l->rep->inserted, &l->rep->updated);
 }
 
 int establishments_load(Db *db, const char *path, EstablishmentsReport *rep) {

@@ -29,11 +29,8 @@ unsigned health_ready(Request *r) {
         }
 
         pthread_mutex_lock(&app->redis_lock);
-        redisReply *rep = redis_cmd(app->redis, "PING");
-        if (!rep || rep->type == REDIS_REPLY_ERROR)
+        if (redis_ping(app->redis) < 0)
                 redis = "unreachable";
-        if (rep)
-                freeReplyObject(rep);
         pthread_mutex_unlock(&app->redis_lock);
 
         /* A process that is stopping takes no new work. */

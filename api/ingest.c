@@ -39,8 +39,7 @@ const char *ingest_error(const Ingest *in) {
 static void rollback(Ingest *in) {
         if (!in->db)
                 return;
-        if (!in->db->broken)
-                PQclear(PQexec(in->db->conn, "ROLLBACK"));
+        db_rollback(in->db);
         db_pool_release(in->app->pool, in->db);
         in->db = NULL;
 }

@@ -1,10 +1,13 @@
 #include "meta.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "admission.h"
 #include "job_queue.h"
+#include "invite_outbox.h"
+#include "import_store.h"
 #include "problem.h"
 
 /* Generated at build time from openapi/openapi.yaml. */
@@ -59,45 +62,34 @@ unsigned meta_metrics(Request *r) {
         char err[128];
         int e;
         Db *db = k >= 0 ? db_pool_acquire(app->pool, 2000, &e, err, sizeof err) : NULL;
-        if (db) {
-                PGresult *res = db_exec(db,
-                                        "SELECT s.state, count(i.id) FROM unnest(ARRAY['queued', 'processing', "
-                                        "'validating']) AS s(state) LEFT JOIN imports i ON i.state = s.state "
-                                        "GROUP BY s.state ORDER BY s.state",
-                                        0, NULL);
-                if (res) {
-                        k = buf_printf(&m, "# HELP roster_imports Imports waiting or running, all accounts.\n"
-                                           "# TYPE roster_imports gauge\n");
-                        for (int i = 0; k >= 0 && i < PQntuples(res); i++)
-                                k = buf_printf(&m, "roster_imports{state=\"%s\"} %s\n", PQgetvalue(res, i, 0),
-                                               PQgetvalue(res, i, 1));
-                        PQclear(res);
-                }
-                res = k >= 0 ? db_exec(db,
-                                               "SELECT coalesce(sum(cardinality(user_ids)), 0) FROM invite_batches "
-                                               "WHERE published_at IS NULL",
-                                               0, NULL) : NULL;
-                if (res) {
-                        k = buf_printf(&m,
-                                       "# HELP roster_invites_unpublished Invite events not yet on the stream.\n"
-                                       "# TYPE roster_invites_unpublished gauge\n"
-                                       "roster_invites_unpublished %s\n",
-                                       PQgetvalue(res, 0, 0));
-                        PQclear(res);
-                }
-                db_pool_release(app->pool, db);
+        int64_t active[3], unpublished;
+        if (db && import_store_count_active(db, active) == 0) {
+                static const char *const states[] = { "processing", "queued", "validating" };
+                static const int index[] = { 1, 0, 2 };
+                k = buf_printf(&m, "# HELP roster_imports Imports waiting or running, all accounts.\n"
+                                   "# TYPE roster_imports gauge\n");
+                for (int i = 0; k >= 0 && i < 3; i++)
+                        k = buf_printf(&m, "roster_imports{state=\"%s\"} %lld\n", states[i],
+                                       (long long) active[index[i]]);
         }
+        if (db && k >= 0 && invite_outbox_unpublished(db, &unpublished) == 0)
+                k = buf_printf(&m,
+                               "# HELP roster_invites_unpublished Invite events not yet on the stream.\n"
+                               "# TYPE roster_invites_unpublished gauge\n"
+                               "roster_invites_unpublished %lld\n",
+                               (long long) unpublished);
+        if (db)
+                db_pool_release(app->pool, db);
+        int64_t queued;
         pthread_mutex_lock(&app->redis_lock);
-        redisReply *rep = k >= 0 ? redis_cmd(app->redis, "XLEN %s", JOB_STREAM) : NULL;
-        if (rep && rep->type == REDIS_REPLY_INTEGER)
+        int q = k >= 0 ? job_queue_length(app->redis, &queued) : -EIO;
+        pthread_mutex_unlock(&app->redis_lock);
+        if (q == 0)
                 k = buf_printf(&m,
                                "# HELP roster_queue_messages Job messages in the Redis stream.\n"
                                "# TYPE roster_queue_messages gauge\n"
                                "roster_queue_messages %lld\n",
-                               rep->integer);
-        if (rep)
-                freeReplyObject(rep);
-        pthread_mutex_unlock(&app->redis_lock);
+                               (long long) queued);
 
         if (k < 0) {
                 buf_done(&m);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "establishment_store.h"
 #include "csv_writer.h"
 #include "import_options.h"
 #include "problem.h"
@@ -64,12 +65,9 @@ unsigned templates_users_csv(Request *r) {
 
         /* An example URN that is a real establishment, when any are
          * loaded, so that the example row imports as it is. */
-        char urn[16] = "123456";
-        PGresult *res = db_exec(db, "SELECT to_char(urn, 'FM000000') FROM establishments ORDER BY urn LIMIT 1", 0, NULL);
-        if (res && PQntuples(res) == 1)
-                snprintf(urn, sizeof urn, "%s", PQgetvalue(res, 0, 0));
-        if (res)
-                PQclear(res);
+        char urn[16] = "";
+        if (establishment_store_example_urn(db, urn) < 0 || !urn[0])
+                snprintf(urn, sizeof urn, "123456");
 
         /* The columns the role uses, with the seeds' headings. Without a
          * role, the file names its own in a Role column. */

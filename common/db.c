@@ -516,3 +516,8 @@ int db_array_text(Buf *b, const char *s) {
         }
         return r < 0 ? r : buf_append_char(b, '"');
 }
+
+void db_rollback(Db *db) {
+        if (db && !db->broken)
+                PQclear(PQexec(db->conn, "ROLLBACK"));
+}

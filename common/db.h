@@ -50,6 +50,10 @@ PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const cha
 /* Runs a statement and drops the result. 0, or -EAGAIN when the failure is
  * worth retrying (db_is_retryable()), -EIO otherwise. */
 int db_run(Db *db, const char *sql, int n_params, const char *const *params) _must_check_;
+/* Ends the connection's transaction, if any, discarding it; errors are
+ * ignored (a broken connection is not asked). For a connection about to
+ * be given back to its pool. */
+void db_rollback(Db *db);
 
 /* Sends a statement without waiting for its result, so that the caller
  * can work meanwhile; db_receive() then waits for it. One at a time, and

@@ -404,3 +404,17 @@ int import_store_delete(Db *db, int64_t account_id, const char *id, const AuditE
                 return 0;
         return state_change(db, account_id, id, from, false, delete_change, audit, ret_state);
 }
+
+int import_store_count_active(Db *db, int64_t counts[3]) {
+        _cleanup_(PQclearp) PGresult *res = db_exec(db,
+                                                    "SELECT count(*) FILTER (WHERE state = 'queued'), "
+                                                    "  count(*) FILTER (WHERE state = 'processing'), "
+                                                    "  count(*) FILTER (WHERE state = 'validating') "
+                                                    "FROM imports WHERE state IN ('queued', 'processing', 'validating')",
+                                                    0, NULL);
+        if (!res)
+                return db_error(db);
+        for (int i = 0; i < 3; i++)
+                counts[i] = get_i64(res, 0, i);
+        return 0;
+}

@@ -108,6 +108,10 @@ int import_store_list(Db *db, int64_t account_id, const char *state, int limit, 
                       const char *after_id, ImportRecord **ret, size_t *ret_n) _must_check_;
 void import_store_records_free(ImportRecord *r, size_t n);
 
+/* Imports waiting or running, all accounts: counts[0] queued, [1]
+ * processing, [2] validating. */
+int import_store_count_active(Db *db, int64_t counts[3]) _must_check_;
+
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;

@@ -247,3 +247,13 @@ int invite_outbox_purge(Db *db, int retention_days, int limit, int *ret_deleted)
                 *ret_deleted = atoi(PQgetvalue(r, 0, 0));
         return 0;
 }
+
+int invite_outbox_unpublished(Db *db, int64_t *ret) {
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db, "SELECT coalesce(sum(cardinality(user_ids)), 0) FROM invite_batches WHERE published_at IS NULL", 0,
+                NULL);
+        if (!res)
+                return db_error(db);
+        *ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        return 0;
+}

@@ -40,3 +40,6 @@ int invite_outbox_publish(Db *db, Redis *redis, const char *import_id, int min_a
 /* Deletes up to limit published batches older than retention_days; the
  * count in *ret_deleted (may be NULL). */
 int invite_outbox_purge(Db *db, int retention_days, int limit, int *ret_deleted) _must_check_;
+
+/* Invite events written and not yet published, all accounts. */
+int invite_outbox_unpublished(Db *db, int64_t *ret) _must_check_;

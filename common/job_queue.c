@@ -157,3 +157,13 @@ int job_queue_holds(Redis *r, const char *import_id) {
         freeReplyObject(rep);
         return v;
 }
+
+int job_queue_length(Redis *r, int64_t *ret) {
+        redisReply *rep = redis_cmd(r, "XLEN %s", JOB_STREAM);
+        int k = rep && rep->type == REDIS_REPLY_INTEGER ? 0 : -EIO;
+        if (k == 0)
+                *ret = rep->integer;
+        if (rep)
+                freeReplyObject(rep);
+        return k;
+}

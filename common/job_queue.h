@@ -52,3 +52,6 @@ int job_queue_done(Redis *r, const char *entry_id, const char *import_id) _must_
 
 /* 1 when the import has a message in the stream, 0 when not. */
 int job_queue_holds(Redis *r, const char *import_id);
+
+/* How many messages the job stream holds: 0, or -EIO. */
+int job_queue_length(Redis *r, int64_t *ret) _must_check_;

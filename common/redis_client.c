@@ -201,3 +201,11 @@ int redis_get_reply(Redis *r, redisReply **ret) {
         *ret = reply;
         return 0;
 }
+
+int redis_ping(Redis *r) {
+        redisReply *rep = redis_cmd(r, "PING");
+        int k = rep && rep->type != REDIS_REPLY_ERROR ? 0 : -EIO;
+        if (rep)
+                freeReplyObject(rep);
+        return k;
+}

@@ -47,6 +47,8 @@ int redis_get_reply(Redis *r, redisReply **ret) _must_check_;
 
 /* A command, as redisCommand(). NULL when the connection failed. */
 redisReply *redis_cmd(Redis *r, const char *fmt, ...);
+/* PING: 0 when Redis answers, -EIO otherwise. */
+int redis_ping(Redis *r);
 
 static inline void freeReplyObjectp(redisReply **p) {
         if (*p)

@@ -1,0 +1,52 @@
+#include "establishment_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int establishment_store_stage_begin(Db *db, DbCopy *copy) {
+        int r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
+                       0, NULL);
+        return r < 0 ? r : db_copy_start(copy, db, "COPY establishment_stage FROM STDIN");
+}
+
+int establishment_store_stage_duplicate(Db *db, int64_t *ret_urn, int64_t *ret_first, int64_t *ret_second) {
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT urn, min(line), max(line) FROM establishment_stage GROUP BY urn HAVING count(*) > 1 "
+                        "ORDER BY 2 LIMIT 1",
+                        0, NULL);
+        if (!res)
+                return db_error(db);
+        if (PQntuples(res) == 0)
+                return 0;
+        *ret_urn = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *ret_first = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        *ret_second = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        return 1;
+}
+
+int establishment_store_stage_apply(Db *db, uint64_t *ret_inserted, uint64_t *ret_updated) {
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "WITH up AS ("
+                "  INSERT INTO establishments (urn, name) SELECT urn, name FROM establishment_stage "
+                "  ON CONFLICT (urn) DO UPDATE SET name = EXCLUDED.name, updated_at = now() "
+                "  WHERE establishments.name IS DISTINCT FROM EXCLUDED.name "
+                "  RETURNING (xmax = 0) AS inserted) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up",
+                0, NULL);
+        if (!res)
+                return db_error(db);
+        *ret_inserted = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        *ret_updated = strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+        return 0;
+}
+
+int establishment_store_example_urn(Db *db, char urn[16]) {
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db, "SELECT to_char(urn, 'FM000000') FROM establishments ORDER BY urn LIMIT 1", 0, NULL);
+        if (!res)
+                return db_error(db);
+        snprintf(urn, 16, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+        return 0;
+}
