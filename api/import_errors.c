@@ -79,16 +79,15 @@ static unsigned errors_csv(Request *r, const ImportRecord *rec);
  * than grow past it. */
 #define VALUES_BUDGET (2u << 20)
 
-/* How many of the first n rows of res to take so that their sizes (in
- * column col) stay within budget: always at least one. */
-static int within_budget(const PGresult *res, int col, int n, uint64_t budget) {
+/* How many of the first n items to take so that their rows' cells
+ * (sizes[i], in bytes) stay within budget: always at least one. */
+static size_t within_budget(const uint64_t *sizes, size_t n, uint64_t budget) {
         uint64_t used = 0;
-        int take = 0;
+        size_t take = 0;
         while (take < n) {
-                uint64_t len = strtoull(PQgetvalue(res, take, col), NULL, 10);
-                if (take > 0 && used + len > budget)
+                if (take > 0 && used + sizes[take] > budget)
                         break;
-                used += len;
+                used += sizes[take];
                 take++;
         }
         return take;
@@ -97,26 +96,17 @@ static int within_budget(const PGresult *res, int col, int n, uint64_t budget) {
 /* Fetches and parses the cells of the given lines: cells[k] for lines[k]
  * (NULL where none are stored). 0, or -EIO/-ENOMEM. */
 static int fetch_cells(Db *db, const char *import_id, const long *lines, size_t n, json_t **cells) {
-        Buf arr = BUF_INIT;
-        int k = buf_append_char(&arr, '{');
-        for (size_t i = 0; k >= 0 && i < n; i++)
-                k = buf_printf(&arr, "%s%ld", i ? "," : "", lines[i]);
-        if (k >= 0)
-                k = buf_append_char(&arr, '}');
-        PGresult *res = NULL;
-        if (k >= 0 && error_log_cells(db, import_id, arr.data, &res) < 0)
-                k = -EIO;
-        buf_done(&arr);
-        if (k < 0)
-                return k;
-        for (int r = 0; r < PQntuples(res); r++) {
-                long line = atol(PQgetvalue(res, r, 0));
-                for (size_t i = 0; i < n; i++)
-                        if (lines[i] == line && !cells[i])
-                                cells[i] = json_loads(PQgetvalue(res, r, 1), 0, NULL);
+        char **text = calloc(n + 1, sizeof *text);
+        if (!text)
+                return -ENOMEM;
+        int k = error_log_cells(db, import_id, lines, n, text);
+        for (size_t i = 0; i < n; i++) {
+                if (k == 0 && text[i])
+                        cells[i] = json_loads(text[i], 0, NULL);
+                free(text[i]);
         }
-        PQclear(res);
-        return 0;
+        free(text);
+        return k == -ENOMEM ? k : k < 0 ? -EIO : 0;
 }
 
 unsigned imports_errors(Request *r) {
@@ -151,32 +141,40 @@ unsigned imports_errors(Request *r) {
         }
 
         Db *db = request_db(r);
-        PGresult *res = NULL;
-        if (!db || error_log_page(db, rec.id, after_line, after_seq, limit + 1, severity, &res) < 0) {
+        ErrorIssue *v = NULL;
+        size_t n = 0;
+        int k = db ? error_log_page(db, rec.id, after_line, after_seq, limit + 1, severity, &v, &n) : -EIO;
+        if (k < 0) {
                 import_store_record_done(&rec);
+                if (k == -ENOMEM) {
+                        problem(r, 500, "internal_error", "Internal error", "out of memory");
+                        return 500;
+                }
                 return db ? problem_database_unavailable(r) : 503;
         }
 
         /* How many items go out: up to limit, and within the budget for
          * the rows' cells (an item repeats its row's). */
-        int n = PQntuples(res);
-        int take = within_budget(res, 7, MIN(n, limit), VALUES_BUDGET);
-
-        long *lines = calloc((size_t) take + 1, sizeof *lines);
-        json_t **cells = calloc((size_t) take + 1, sizeof *cells);
-        size_t n_lines = 0;
-        int k = lines && cells ? 0 : -ENOMEM;
-        for (int i = 0; k == 0 && i < take; i++) {
-                long line = atol(PQgetvalue(res, i, 0));
-                if (n_lines == 0 || lines[n_lines - 1] != line)
-                        lines[n_lines++] = line;
-        }
+        size_t shown = MIN(n, (size_t) limit);
+        uint64_t *sizes = calloc(shown + 1, sizeof *sizes);
+        long *lines = calloc(shown + 1, sizeof *lines);
+        json_t **cells = calloc(shown + 1, sizeof *cells);
+        size_t n_lines = 0, take = 0;
+        k = sizes && lines && cells ? 0 : -ENOMEM;
+        for (size_t i = 0; k == 0 && i < shown; i++)
+                sizes[i] = v[i].cells_bytes;
+        if (k == 0)
+                take = within_budget(sizes, shown, VALUES_BUDGET);
+        for (size_t i = 0; k == 0 && i < take; i++)
+                if (n_lines == 0 || lines[n_lines - 1] != v[i].line)
+                        lines[n_lines++] = v[i].line;
         if (k == 0)
                 k = fetch_cells(db, rec.id, lines, n_lines, cells);
+        free(sizes);
         if (k < 0) {
                 free(lines);
                 free(cells);
-                PQclear(res);
+                error_log_issues_free(v, n);
                 import_store_record_done(&rec);
                 return k == -EIO ? problem_database_unavailable(r)
                                  : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
@@ -186,21 +184,19 @@ unsigned imports_errors(Request *r) {
         HeaderMap *hm = import_header_map(&rec, &header_cells);
         json_t *items = json_array();
         size_t li = 0;
-        for (int i = 0; i < take; i++) {
-                long line = atol(PQgetvalue(res, i, 0));
-                while (li < n_lines && lines[li] != line)
+        for (size_t i = 0; i < take; i++) {
+                while (li < n_lines && lines[li] != v[i].line)
                         li++;
                 json_array_append_new(items,
-                                      json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "line", (json_int_t) line, "row",
-                                                (json_int_t) atol(PQgetvalue(res, i, 2)), "severity",
-                                                PQgetvalue(res, i, 3), "field", PQgetvalue(res, i, 4), "code",
-                                                PQgetvalue(res, i, 5), "message", PQgetvalue(res, i, 6), "values",
-                                                row_values(hm, li < n_lines ? cells[li] : NULL)));
+                                      json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "line", (json_int_t) v[i].line,
+                                                "row", (json_int_t) v[i].row_number, "severity", v[i].severity,
+                                                "field", v[i].field, "code", v[i].code, "message", v[i].message,
+                                                "values", row_values(hm, li < n_lines ? cells[li] : NULL)));
         }
         json_t *next = json_null();
         if (take < n) {
                 char raw[64], enc[96];
-                snprintf(raw, sizeof raw, "%s.%s", PQgetvalue(res, take - 1, 0), PQgetvalue(res, take - 1, 1));
+                snprintf(raw, sizeof raw, "%ld.%d", v[take - 1].line, v[take - 1].seq);
                 cursor_encode(raw, enc, sizeof enc);
                 next = json_string(enc);
         }
@@ -208,7 +204,7 @@ unsigned imports_errors(Request *r) {
                 json_decref(cells[i]);
         free(cells);
         free(lines);
-        PQclear(res);
+        error_log_issues_free(v, n);
         header_map_free(hm);
         json_decref(header_cells);
         request_respond_json(r, 200,
@@ -243,21 +239,26 @@ typedef struct ErrorCsv {
 
 static int csv_page(void *state, Db *db, Buf *out, bool *done) {
         ErrorCsv *s = state;
-        PGresult *res = NULL;
-        int k = error_log_failed_rows(db, s->import_id, s->last_line, CSV_PAGE, &res);
+        FailedRow *v = NULL;
+        size_t n = 0;
+        int k = error_log_failed_rows(db, s->import_id, s->last_line, CSV_PAGE, &v, &n);
         if (k < 0)
                 return k;
-        int n = PQntuples(res);
-        int take = within_budget(res, 1, n, CSV_CELLS_BUDGET);
-        long *lines = calloc((size_t) take + 1, sizeof *lines);
-        json_t **cells = calloc((size_t) take + 1, sizeof *cells);
-        k = lines && cells ? 0 : -ENOMEM;
-        for (int i = 0; k == 0 && i < take; i++)
-                lines[i] = atol(PQgetvalue(res, i, 0));
-        if (k == 0)
-                k = fetch_cells(db, s->import_id, lines, (size_t) take, cells);
+        uint64_t *sizes = calloc(n + 1, sizeof *sizes);
+        long *lines = calloc(n + 1, sizeof *lines);
+        json_t **cells = calloc(n + 1, sizeof *cells);
+        size_t take = 0;
+        k = sizes && lines && cells ? 0 : -ENOMEM;
+        for (size_t i = 0; k == 0 && i < n; i++) {
+                sizes[i] = v[i].cells_bytes;
+                lines[i] = v[i].line;
+        }
+        if (k == 0) {
+                take = within_budget(sizes, n, CSV_CELLS_BUDGET);
+                k = fetch_cells(db, s->import_id, lines, take, cells);
+        }
 
-        for (int i = 0; k >= 0 && i < take; i++) {
+        for (size_t i = 0; k >= 0 && i < take; i++) {
                 json_t *row = cells[i];
                 for (size_t c = 0; k >= 0 && c < s->n_data_columns; c++) {
                         json_t *cell = json_array_get(row, c);
@@ -267,21 +268,21 @@ static int csv_page(void *state, Db *db, Buf *out, bool *done) {
                                 k = csv_writer_cell(out, json_string_value(cell), json_string_length(cell),
                                                    s->delimiter);
                 }
-                const char *msg = PQgetvalue(res, i, 2);
                 if (k >= 0)
                         k = buf_printf(out, "%c%ld%c", s->delimiter, lines[i], s->delimiter);
                 if (k >= 0)
-                        k = csv_writer_cell(out, msg, strlen(msg), s->delimiter);
+                        k = csv_writer_cell(out, v[i].messages, strlen(v[i].messages), s->delimiter);
                 if (k >= 0)
                         k = buf_append_str(out, "\r\n");
                 s->last_line = lines[i];
         }
         *done = take == n && n < CSV_PAGE;
-        for (int i = 0; cells && i < take; i++)
+        for (size_t i = 0; cells && i < take; i++)
                 json_decref(cells[i]);
         free(cells);
         free(lines);
-        PQclear(res);
+        free(sizes);
+        error_log_failed_rows_free(v, n);
         return k;
 }
 

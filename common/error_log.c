@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool has_issues(const BatchRow *row) {
@@ -61,54 +62,122 @@ int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) {
 }
 
 int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, const char *severity,
-                   PGresult **ret) {
+                   ErrorIssue **ret, size_t *ret_n) {
         char line[24], seq[16], lim[16];
         snprintf(line, sizeof line, "%ld", after_line);
         snprintf(seq, sizeof seq, "%d", after_seq);
         snprintf(lim, sizeof lim, "%d", limit);
         const char *p[] = { import_id, line, seq, lim, severity };
-        PGresult *r = db_exec(db,
-                              "SELECT i.line, i.seq, i.row_number, i.severity, i.field, i.code, i.message, "
-                              "       coalesce((SELECT octet_length(r.cells::text) FROM import_rows r "
-                              "                 WHERE r.import_id = i.import_id AND r.line = i.line), 0) "
-                              "FROM import_issues i "
-                              "WHERE i.import_id = $1 AND (i.line, i.seq) > ($2::int, $3::int) "
-                              "  AND ($5::text IS NULL OR i.severity = $5) "
-                              "ORDER BY i.line, i.seq LIMIT $4",
-                              5, p);
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT i.line, i.seq, i.row_number, i.severity, i.field, i.code, i.message, "
+                "       coalesce((SELECT octet_length(r.cells::text) FROM import_rows r "
+                "                 WHERE r.import_id = i.import_id AND r.line = i.line), 0) "
+                "FROM import_issues i "
+                "WHERE i.import_id = $1 AND (i.line, i.seq) > ($2::int, $3::int) "
+                "  AND ($5::text IS NULL OR i.severity = $5) "
+                "ORDER BY i.line, i.seq LIMIT $4",
+                5, p);
         if (!r)
                 return db_error(db);
-        *ret = r;
+        size_t n = (size_t) PQntuples(r);
+        ErrorIssue *v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int row = (int) i;
+                v[i].line = atol(PQgetvalue(r, row, 0));
+                v[i].seq = atoi(PQgetvalue(r, row, 1));
+                v[i].row_number = atol(PQgetvalue(r, row, 2));
+                snprintf(v[i].severity, sizeof v[i].severity, "%s", PQgetvalue(r, row, 3));
+                v[i].field = strdup(PQgetvalue(r, row, 4));
+                v[i].code = strdup(PQgetvalue(r, row, 5));
+                v[i].message = strdup(PQgetvalue(r, row, 6));
+                v[i].cells_bytes = strtoull(PQgetvalue(r, row, 7), NULL, 10);
+                if (!v[i].field || !v[i].code || !v[i].message) {
+                        error_log_issues_free(v, i + 1);
+                        return -ENOMEM;
+                }
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
-int error_log_failed_rows(Db *db, const char *import_id, long after_line, int limit, PGresult **ret) {
+void error_log_issues_free(ErrorIssue *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].field);
+                free(v[i].code);
+                free(v[i].message);
+        }
+        free(v);
+}
+
+int error_log_failed_rows(Db *db, const char *import_id, long after_line, int limit, FailedRow **ret,
+                          size_t *ret_n) {
         char line[24], lim[16];
         snprintf(line, sizeof line, "%ld", after_line);
         snprintf(lim, sizeof lim, "%d", limit);
         const char *p[] = { import_id, line, lim };
-        PGresult *r = db_exec(db,
-                              "SELECT r.line, octet_length(r.cells::text), "
-                              "       (SELECT string_agg(i.message, '; ' ORDER BY i.seq) FROM import_issues i "
-                              "        WHERE i.import_id = r.import_id AND i.line = r.line "
-                              "          AND i.severity = 'error') "
-                              "FROM import_rows r WHERE r.import_id = $1 AND r.failed AND r.line > $2::int "
-                              "ORDER BY r.line LIMIT $3",
-                              3, p);
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db,
+                        "SELECT r.line, octet_length(r.cells::text), "
+                        "       coalesce((SELECT string_agg(i.message, '; ' ORDER BY i.seq) FROM import_issues i "
+                        "                 WHERE i.import_id = r.import_id AND i.line = r.line "
+                        "                   AND i.severity = 'error'), '') "
+                        "FROM import_rows r WHERE r.import_id = $1 AND r.failed AND r.line > $2::int "
+                        "ORDER BY r.line LIMIT $3",
+                        3, p);
         if (!r)
                 return db_error(db);
-        *ret = r;
+        size_t n = (size_t) PQntuples(r);
+        FailedRow *v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                int row = (int) i;
+                v[i].line = atol(PQgetvalue(r, row, 0));
+                v[i].cells_bytes = strtoull(PQgetvalue(r, row, 1), NULL, 10);
+                if (!(v[i].messages = strdup(PQgetvalue(r, row, 2)))) {
+                        error_log_failed_rows_free(v, i);
+                        return -ENOMEM;
+                }
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
-int error_log_cells(Db *db, const char *import_id, const char *lines, PGresult **ret) {
-        const char *p[] = { import_id, lines };
-        PGresult *r = db_exec(db,
-                              "SELECT line, cells::text FROM import_rows "
-                              "WHERE import_id = $1 AND line = ANY ($2::int[]) ORDER BY line",
-                              2, p);
+void error_log_failed_rows_free(FailedRow *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i].messages);
+        free(v);
+}
+
+int error_log_cells(Db *db, const char *import_id, const long *lines, size_t n, char **cells) {
+        Buf arr = BUF_INIT;
+        int k = buf_append_char(&arr, '{');
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                k = buf_printf(&arr, "%s%ld", i ? "," : "", lines[i]);
+        if (k >= 0)
+                k = buf_append_char(&arr, '}');
+        if (k < 0) {
+                buf_done(&arr);
+                return k;
+        }
+        const char *p[] = { import_id, arr.data };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db,
+                                                  "SELECT line, cells::text FROM import_rows "
+                                                  "WHERE import_id = $1 AND line = ANY ($2::int[]) ORDER BY line",
+                                                  2, p);
+        buf_done(&arr);
         if (!r)
                 return db_error(db);
-        *ret = r;
+        for (int row = 0; row < PQntuples(r); row++) {
+                long line = atol(PQgetvalue(r, row, 0));
+                for (size_t i = 0; i < n; i++)
+                        if (lines[i] == line && !cells[i] && !(cells[i] = strdup(PQgetvalue(r, row, 1))))
+                                return -ENOMEM;
+        }
         return 0;
 }

@@ -21,20 +21,39 @@
  * one, inside the caller's transaction. */
 int error_log_write(Db *db, const char *import_id, const ImportBatch *batch) _must_check_;
 
+/* One issue of the log. Strings are the item's own (error_log_issues_free()). */
+typedef struct ErrorIssue {
+        long line;
+        int seq;
+        long row_number;
+        char severity[8]; /* "error" or "warning" */
+        char *field, *code, *message;
+        uint64_t cells_bytes; /* the size of its row's cells as JSON, 0 when none are stored */
+} ErrorIssue;
+
 /* A page of issues after (after_line, after_seq), at most limit, in file
- * order, of one severity or (NULL) all. Columns of the result: line, seq,
- * row_number, severity, field, code, message, and the size in bytes of the
- * row's cells as JSON (0 when none are stored). The cells themselves come
- * from error_log_cells(): a row's cells can be large, and a page must not
- * carry them once per issue. The result belongs to the caller. */
+ * order, of one severity or (NULL) all. The cells themselves come from
+ * error_log_cells(): a row's cells can be large, and a page must not
+ * carry them once per issue. The array belongs to the caller. */
 int error_log_page(Db *db, const char *import_id, long after_line, int after_seq, int limit, const char *severity,
-                   PGresult **ret) _must_check_;
+                   ErrorIssue **ret, size_t *ret_n) _must_check_;
+void error_log_issues_free(ErrorIssue *v, size_t n);
 
-/* The failed rows from after_line on, at most limit: line, the size of
- * its cells as JSON, its error messages joined with "; ". For the error
- * CSV. */
-int error_log_failed_rows(Db *db, const char *import_id, long after_line, int limit, PGresult **ret) _must_check_;
+/* One failed row for the error CSV: its line, the size of its cells as
+ * JSON, its error messages joined with "; ". */
+typedef struct FailedRow {
+        long line;
+        uint64_t cells_bytes;
+        char *messages;
+} FailedRow;
 
-/* The stored cells (a JSON array) of the given lines: line, cells. lines
- * is a PostgreSQL array literal ("{2,5,9}"). */
-int error_log_cells(Db *db, const char *import_id, const char *lines, PGresult **ret) _must_check_;
+/* The failed rows from after_line on, at most limit. The array belongs
+ * to the caller: error_log_failed_rows_free(). */
+int error_log_failed_rows(Db *db, const char *import_id, long after_line, int limit, FailedRow **ret,
+                          size_t *ret_n) _must_check_;
+void error_log_failed_rows_free(FailedRow *v, size_t n);
+
+/* The stored cells (a JSON array's text) of the given lines: cells[i]
+ * for lines[i], NULL where none are stored; each string the caller's to
+ * free(). */
+int error_log_cells(Db *db, const char *import_id, const long *lines, size_t n, char **cells) _must_check_;
