@@ -87,24 +87,18 @@ static bool pause_ms(int ms) {
         return stopping();
 }
 
-/* Takes in the notifications that have arrived: each invalidates its
- * import. */
-static void drain_notifications(PGconn *conn) {
-        PGnotify *n;
-        while ((n = PQnotifies(conn))) {
-                /* Anything but an import's id (a TRUNCATE sends "*")
-                 * stands for every import. */
-                if (uuid_is_valid(n->extra))
-                        import_cache_invalidate(w.app->imports, n->extra);
-                else
-                        import_cache_reset(w.app->imports, true);
-                PQfreemem(n);
-        }
+/* A notification invalidates its import; anything but an import's id (a
+ * TRUNCATE sends "*") stands for every import. */
+static void on_notify(const char *payload, void *userdata) {
+        if (uuid_is_valid(payload))
+                import_cache_invalidate(w.app->imports, payload);
+        else
+                import_cache_reset(w.app->imports, true);
 }
 
 /* Serves one listening connection until it breaks or the thread stops.
  * Returns a description of the failure, or NULL on stop. */
-static const char *serve(PGconn *conn) {
+static const char *serve(Db *db) {
         bool in_flight = false;
         int64_t sent_at = 0, last_sent = 0;
         for (;;) {
@@ -118,8 +112,8 @@ static const char *serve(PGconn *conn) {
                         /* The time before the query leaves: a reader who
                          * came before it is served by its answer. */
                         sent_at = last_sent = now_ns();
-                        if (!PQsendQuery(conn, "SELECT 1") || PQflush(conn) != 0)
-                                return PQerrorMessage(conn);
+                        if (db_ping_send(db) < 0)
+                                return db->errmsg;
                         in_flight = true;
                 }
 
@@ -127,7 +121,7 @@ static const char *serve(PGconn *conn) {
                                             : last_sent + w.ping_every_ns - now_ns();
                 if (in_flight && wait_ns <= 0)
                         return "no answer from the server";
-                struct pollfd pfd[2] = { { .fd = PQsocket(conn), .events = POLLIN },
+                struct pollfd pfd[2] = { { .fd = db_socket(db), .events = POLLIN },
                                          { .fd = w.wake_fd, .events = POLLIN } };
                 int k = poll(pfd, 2, wait_ns > 0 ? (int) (wait_ns / 1000000) + 1 : 0);
                 if (k < 0 && errno != EINTR)
@@ -143,28 +137,11 @@ static const char *serve(PGconn *conn) {
                         return "the connection was closed";
                 if (!(pfd[0].revents & POLLIN))
                         continue;
-                if (!PQconsumeInput(conn))
-                        return PQerrorMessage(conn);
-                drain_notifications(conn);
-                if (!in_flight)
+                bool answered;
+                if (db_listen_read(db, on_notify, NULL, &answered) < 0)
+                        return db->errmsg;
+                if (!in_flight || !answered)
                         continue;
-                bool answered = false;
-                while (!PQisBusy(conn)) {
-                        PGresult *r = PQgetResult(conn);
-                        if (!r) {
-                                answered = true;
-                                break;
-                        }
-                        bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-                        PQclear(r);
-                        if (!ok)
-                                return PQerrorMessage(conn);
-                }
-                if (!answered)
-                        continue;
-                /* Whatever came ahead of the answer is in before the
-                 * readers go on. */
-                drain_notifications(conn);
                 in_flight = false;
                 pthread_mutex_lock(&w.lock);
                 atomic_store(&w.synced, sent_at);
@@ -181,13 +158,9 @@ static void *watch_thread(void *userdata) {
                 char err[512];
                 Db *db = db_connect(app->cfg.database_url, "roster-api-listen", err, sizeof err);
                 const char *why = db ? NULL : err;
-                if (db) {
-                        PGresult *r = PQexec(db->conn, "LISTEN " CHANNEL);
-                        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                                snprintf(err, sizeof err, "%s", PQerrorMessage(db->conn));
-                                why = err;
-                        }
-                        PQclear(r);
+                if (db && db_listen(db, CHANNEL) < 0) {
+                        snprintf(err, sizeof err, "%s", db->errmsg);
+                        why = err;
                 }
                 if (!why) {
                         /* From here on every change is heard: what was
@@ -198,7 +171,7 @@ static void *watch_thread(void *userdata) {
                                 log_info("listening for import changes again: status reads are cached");
                         said = false;
                         backoff = RECONNECT_MIN_MS;
-                        const char *broke = serve(db->conn);
+                        const char *broke = serve(db);
                         set_listening(false);
                         import_cache_reset(app->imports, false);
                         if (broke) {

@@ -521,3 +521,55 @@ void db_rollback(Db *db) {
         if (db && !db->broken)
                 PQclear(PQexec(db->conn, "ROLLBACK"));
 }
+
+static int listen_failed(Db *db) {
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", PQerrorMessage(db->conn));
+        return -EIO;
+}
+
+int db_listen(Db *db, const char *channel) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "LISTEN %s", channel);
+        _cleanup_(PQclearp) PGresult *r = PQexec(db->conn, sql);
+        return PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : listen_failed(db);
+}
+
+int db_socket(const Db *db) {
+        return PQsocket(db->conn);
+}
+
+int db_ping_send(Db *db) {
+        if (!PQsendQuery(db->conn, "SELECT 1") || PQflush(db->conn) != 0)
+                return listen_failed(db);
+        return 0;
+}
+
+static void take_notifications(Db *db, void (*on_notify)(const char *, void *), void *userdata) {
+        PGnotify *n;
+        while ((n = PQnotifies(db->conn))) {
+                on_notify(n->extra, userdata);
+                PQfreemem(n);
+        }
+}
+
+int db_listen_read(Db *db, void (*on_notify)(const char *payload, void *userdata), void *userdata,
+                   bool *ret_answered) {
+        *ret_answered = false;
+        if (!PQconsumeInput(db->conn))
+                return listen_failed(db);
+        take_notifications(db, on_notify, userdata);
+        while (!PQisBusy(db->conn)) {
+                PGresult *r = PQgetResult(db->conn);
+                if (!r) {
+                        /* Whatever came ahead of the answer is in too. */
+                        take_notifications(db, on_notify, userdata);
+                        *ret_answered = true;
+                        return 0;
+                }
+                bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+                PQclear(r);
+                if (!ok)
+                        return listen_failed(db);
+        }
+        return 0;
+}

@@ -50,6 +50,19 @@ PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const cha
 /* Runs a statement and drops the result. 0, or -EAGAIN when the failure is
  * worth retrying (db_is_retryable()), -EIO otherwise. */
 int db_run(Db *db, const char *sql, int n_params, const char *const *params) _must_check_;
+/* A connection that listens for notifications (roster-api's import
+ * watch). db_listen() runs LISTEN channel; db_socket() is the socket to
+ * poll; db_ping_send() sends "SELECT 1" without waiting, whose answer
+ * says that everything sent before it has arrived; db_listen_read() reads
+ * what the socket holds, calls on_notify with each notification's payload
+ * and sets *ret_answered when a ping's answer is complete. They return 0
+ * or -EIO (db->errmsg). */
+int db_listen(Db *db, const char *channel) _must_check_;
+int db_socket(const Db *db);
+int db_ping_send(Db *db) _must_check_;
+int db_listen_read(Db *db, void (*on_notify)(const char *payload, void *userdata), void *userdata,
+                   bool *ret_answered) _must_check_;
+
 /* Ends the connection's transaction, if any, discarding it; errors are
  * ignored (a broken connection is not asked). For a connection about to
  * be given back to its pool. */
