@@ -4,6 +4,7 @@ pytest run, so that one runner reports the whole suite."""
 import glob
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -30,3 +31,25 @@ def test_unit_program(program):
     assert not failed, "\n".join(failed) + "\n" + out.stdout[-4000:] + out.stderr[-2000:]
     assert len(oks) == planned, f"planned {planned}, passed {len(oks)}\n{out.stderr[-2000:]}"
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def sanitized(program):
+    """Built with AddressSanitizer, which valgrind cannot run."""
+    out = subprocess.run(["ldd", program], capture_output=True, text=True)
+    return "libasan" in out.stdout
+
+
+VALGRIND = shutil.which("valgrind")
+
+
+@pytest.mark.parametrize("program", BINARIES, ids=os.path.basename)
+def test_unit_program_under_valgrind(program):
+    """The same programs under valgrind, as `meson test --suite valgrind`
+    runs them: a memory error or a definite leak fails."""
+    if sanitized(program):
+        pytest.skip("an AddressSanitizer build: scripts/test --sanitize checks memory its own way")
+    assert VALGRIND, "valgrind is needed (scripts/test installs it)"
+    out = subprocess.run([VALGRIND, "--quiet", "--error-exitcode=99", "--leak-check=full",
+                          "--errors-for-leak-kinds=definite", program], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, f"exit {out.returncode}\n{out.stderr[-6000:]}"
+    assert "not ok" not in out.stdout
