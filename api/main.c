@@ -21,6 +21,7 @@
 #include "import_watch.h"
 #include "log.h"
 #include "mhd_errors.h"
+#include "program.h"
 #include "routes.h"
 #include "schema.h"
 #include "upload.h"
@@ -132,14 +133,6 @@ static void ensure_descriptors(const Config *cfg) {
                             (unsigned long long) rl.rlim_cur, (long long) cfg->max_connections);
 }
 
-static int usage(FILE *f) {
-        fputs("Usage: roster-api [--help] [--version]\n\n"
-              "Serves roster's HTTP API on ROSTER_LISTEN. Configuration comes from\n"
-              "ROSTER_* environment variables (roster-admin config lists them).\n",
-              f);
-        return f == stdout ? 0 : 2;
-}
-
 /* A graceful stop: no new connections (the listening socket is shut, so
  * that a client is refused at once rather than left in the backlog), and
  * the requests in flight finish, for up to ROSTER_DRAIN_SECONDS; a
@@ -177,21 +170,9 @@ int main(int argc, char **argv) {
         static App app;
         int rc = 1;
 
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-                        return usage(stdout);
-                if (strcmp(argv[i], "--version") == 0) {
-                        puts("roster-api " ROSTER_VERSION);
-                        return 0;
-                }
-                fprintf(stderr, "roster-api: unknown argument \"%s\"\n", argv[i]);
-                return usage(stderr);
-        }
-
-        if (config_load_or_report(&app.cfg, "roster-api") < 0)
-                return 1;
-        log_setup("roster-api", app.cfg.log_format, app.cfg.log_level);
-        signal(SIGPIPE, SIG_IGN);
+        int started = program_start(argc, argv, "roster-api", "Serves roster's HTTP API on ROSTER_LISTEN.", &app.cfg);
+        if (started >= 0)
+                return started;
         ensure_descriptors(&app.cfg);
 
         struct sockaddr_storage addr;

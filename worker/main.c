@@ -26,6 +26,7 @@
 #include "redis_client.h"
 #include "schema.h"
 #include "webhook_sender.h"
+#include "program.h"
 
 #define FETCH_BLOCK_MS 1000
 #define MAINTENANCE_EVERY_MS 5000
@@ -263,32 +264,13 @@ static int check_database(Worker *w) {
         }
 }
 
-static int usage(FILE *f) {
-        fputs("Usage: roster-worker [--help] [--version]\n\n"
-              "Runs roster import jobs from the Redis queue. Configuration comes from\n"
-              "ROSTER_* environment variables (roster-admin config lists them).\n",
-              f);
-        return f == stdout ? 0 : 2;
-}
-
 int main(int argc, char **argv) {
         static Worker w;
 
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-                        return usage(stdout);
-                if (strcmp(argv[i], "--version") == 0) {
-                        puts("roster-worker " ROSTER_VERSION);
-                        return 0;
-                }
-                fprintf(stderr, "roster-worker: unknown argument \"%s\"\n", argv[i]);
-                return usage(stderr);
-        }
-
-        if (config_load_or_report(&w.cfg, "roster-worker") < 0)
-                return 1;
-        log_setup("roster-worker", w.cfg.log_format, w.cfg.log_level);
-        signal(SIGPIPE, SIG_IGN);
+        int started = program_start(argc, argv, "roster-worker", "Runs roster's import jobs from the Redis queue.",
+                                    &w.cfg);
+        if (started >= 0)
+                return started;
 
         if (*w.cfg.worker_id)
                 snprintf(w.id, sizeof w.id, "%s", w.cfg.worker_id);
