@@ -1,4 +1,4 @@
-/* Fuzz target for common/csv_reader.h: any bytes, cut anywhere.
+/* Fuzz target for common/core/csv_reader.h: any bytes, cut anywhere.
  *
  * Each input is read twice, once in one piece and once cut into chunks as
  * fuzz_input.h says; the two reads must see the same records (cells, line,

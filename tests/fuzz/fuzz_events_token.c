@@ -1,4 +1,4 @@
-/* Fuzz target for common/events_token.h: any bytes as the access_token of
+/* Fuzz target for common/core/events_token.h: any bytes as the access_token of
  * an events URL (attacker-controlled, before any database lookup).
  *
  * Parsing must not crash or read past the string, a token that parses must

@@ -1,5 +1,5 @@
-/* Fuzz target for common/header_map.h, common/row_rules.h and
- * common/import_batch.h: a file's header and rows, as the worker reads
+/* Fuzz target for common/core/header_map.h, common/core/row_rules.h and
+ * common/core/import_batch.h: a file's header and rows, as the worker reads
  * them.
  *
  * The body is a CSV file, optionally after a first line that starts with

@@ -1,4 +1,4 @@
-/* Fuzz target for common/text_decode.h and common/utf8.h: any bytes
+/* Fuzz target for common/core/text_decode.h and common/utf8.h: any bytes
  * through each decoder, cut anywhere.
  *
  * For every encoding the input is decoded in one piece and cut as

@@ -1,4 +1,4 @@
-/* Fuzz target for common/upload_scan.h: any bytes as an upload, cut
+/* Fuzz target for common/core/upload_scan.h: any bytes as an upload, cut
  * anywhere, as the network cuts them.
  *
  * The scan runs twice, over the input in one piece and cut as

@@ -1,4 +1,4 @@
-/* Fuzz target for common/webhook.h: any bytes as a callback_url option
+/* Fuzz target for common/core/webhook.h: any bytes as a callback_url option
  * (attacker-controlled, checked before it is stored), and any address as
  * one a webhook would connect to.
  *

@@ -1,4 +1,4 @@
-/* Unit tests for common/batch_pipe.h: batches arrive in order and whole,
+/* Unit tests for common/util/batch_pipe.h: batches arrive in order and whole,
  * the reader waits while the pipe is full, its status comes after the
  * last batch, and a writer that stops makes the reader's next put fail. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/token_cache.h and common/import_cache.h: what is
+/* Unit tests for common/util/token_cache.h and common/util/import_cache.h: what is
  * kept, for how long, what is refused, and what a stale read can never
  * put back. Times are given, not read from a clock. */
 #include <pthread.h>

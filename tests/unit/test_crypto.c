@@ -1,5 +1,5 @@
 /* Unit tests for common/sha256.h (FIPS 180-2 vectors, RFC 4231 HMAC
- * vectors), common/token.h and common/uuid.h. */
+ * vectors), common/core/token.h and common/util/uuid.h. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/csv_reader.h: records, physical line numbers,
+/* Unit tests for common/core/csv_reader.h: records, physical line numbers,
  * strict errors, chunking, delimiters. */
 #include <errno.h>
 #include <stdint.h>

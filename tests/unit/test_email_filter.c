@@ -1,4 +1,4 @@
-/* Unit tests for common/email_filter.h: emails on one row are never taken
+/* Unit tests for common/core/email_filter.h: emails on one row are never taken
  * for repeats at the sizes the worker uses, repeats always are (whatever
  * the case of their letters), and a file larger than expected still
  * flags every repeat. */

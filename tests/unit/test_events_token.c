@@ -1,4 +1,4 @@
-/* Unit tests for common/events_token.h: a token made for an import is
+/* Unit tests for common/core/events_token.h: a token made for an import is
  * valid for it until it expires, and for nothing else: not another
  * import, not another API token's key, not altered, not too far ahead. */
 #include <errno.h>

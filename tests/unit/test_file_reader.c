@@ -1,4 +1,4 @@
-/* Unit tests for common/file_reader.h and the ranges of common/upload_scan.h:
+/* Unit tests for common/core/file_reader.h and the ranges of common/core/upload_scan.h:
  * a file cut at the points the scan reports and read range by range, each
  * from its own point, gives exactly the records of one read of the whole
  * file - cells, lines and record numbers - whatever the chunking, line

@@ -1,4 +1,4 @@
-/* Unit tests for common/header_map.h: aliases, the seeds' headers,
+/* Unit tests for common/core/header_map.h: aliases, the seeds' headers,
  * column_map, ignored columns, the round-tripped error CSV, extraction. */
 #include <ctype.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/import_batch.h: rows added through the header map
+/* Unit tests for common/core/import_batch.h: rows added through the header map
  * and the row rules, in-file duplicates, rewinding database issues,
  * counts. Records are built by hand. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/row_rules.h: one test per rule code (SPEC section
+/* Unit tests for common/core/row_rules.h: one test per rule code (SPEC section
  * 5), checking the code and the field of each issue, the warnings, and
  * rows with several problems. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/text_decode.h: encoding detection, decoding to
+/* Unit tests for common/core/text_decode.h: encoding detection, decoding to
  * UTF-8 across chunk boundaries, UTF-8 validation. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/upload_scan.h: what the API learns from an upload
+/* Unit tests for common/core/upload_scan.h: what the API learns from an upload
  * in one pass (size, digest, encoding, delimiter, header, rows, errors),
  * whatever the chunking. */
 #include <stdint.h>

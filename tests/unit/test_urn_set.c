@@ -1,4 +1,4 @@
-/* Unit tests for common/urn_set.h: what is added is held, nothing else
+/* Unit tests for common/core/urn_set.h: what is added is held, nothing else
  * is, a full set adds nothing more, and clearing empties it. */
 #include "tap.h"
 #include "urn_set.h"

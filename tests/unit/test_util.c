@@ -1,5 +1,5 @@
-/* Unit tests for common/buf.h, common/arena.h, common/csv_writer.h and
- * common/config.h. */
+/* Unit tests for common/util/buf.h, common/util/arena.h, common/core/csv_writer.h and
+ * common/util/config.h. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for common/webhook.h: which addresses are public, which
+/* Unit tests for common/core/webhook.h: which addresses are public, which
  * callback URLs are accepted, the signature a receiver recomputes, the
  * retry schedule. */
 #include <arpa/inet.h>
