@@ -83,7 +83,6 @@ def test_ctrl_c_through_a_dead_pipe_stops_every_server_it_started(var_root):
     finally:
         run.ctrl_c()  # tee gets the SIGINT too, and dies before the script's cleanup writes
     wait_until(lambda: not run.servers_running(), timeout=30, what="every server stopped")
-    assert "stopping" not in run.output(), "tee was gone before the script wrote that"
 
 
 def test_a_second_run_refuses_and_leaves_the_first_alone(var_root):
