@@ -23,8 +23,12 @@ HeaderMap *import_header_map(const ImportRecord *rec, json_t **ret_cells) {
                                 texts[i] = "";
                         lens[i] = strlen(texts[i]);
                 }
-                if (!rec->column_map || column_map_parse(rec->column_map, &cm, err, sizeof err) == 0)
-                        (void) !header_map_build(texts, lens, n, cm, &hm, &hp);
+                /* A header that cannot be mapped (two Email columns, a bad
+                 * column_map) failed the import as a whole: it has no rows
+                 * to show values of, and NULL says so. */
+                if ((!rec->column_map || column_map_parse(rec->column_map, &cm, err, sizeof err) == 0) &&
+                    header_map_build(texts, lens, n, cm, &hm, &hp) < 0)
+                        hm = NULL;
         }
         free(texts);
         free(lens);
