@@ -1,6 +1,6 @@
 /* What every handler uses of its request: headers, query, the database
  * connection, the JSON response. */
-#include "app.h"
+#include "request.h"
 
 #include <ctype.h>
 #include <errno.h>
