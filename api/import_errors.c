@@ -2,6 +2,8 @@
  * and the failed rows as a CSV (Accept: text/csv, or /errors.csv),
  * streamed a page at a time. A row's cells are read once per page and
  * within a byte budget: they can be large. */
+#include "import_errors.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>

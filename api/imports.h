@@ -8,10 +8,6 @@
 unsigned imports_create(Request *r);
 unsigned imports_list(Request *r);
 unsigned imports_get(Request *r);
-/* import_errors.c: GET /v1/imports/{id}/errors (JSON, or CSV with
- * Accept: text/csv) and /errors.csv. */
-unsigned imports_errors(Request *r);
-unsigned imports_errors_csv(Request *r);
 
 /* Loads the caller's import named in the path into *rec (release it with
  * import_store_record_done()); else 404 (another account's too) or 503,

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "directory.h"
 #include "events.h"
+#include "import_errors.h"
 #include "guard.h"
 #include "health.h"
 #include "imports.h"
