@@ -11,6 +11,7 @@ ROSTER_PACKAGES=(
 ROSTER_TEST_PACKAGES=(
   python3 python3-pytest python3-requests python3-psycopg2 python3-redis python3-yaml python3-jsonschema
   chromium valgrind
+  docker.io docker-compose debootstrap
 )
 
 say() { printf '==> %s\n' "$*" >&2; }
