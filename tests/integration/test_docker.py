@@ -5,7 +5,8 @@ port is imported.
 The test runs a Docker engine of its own (dockerd from Debian's docker.io)
 with its data in /var/tmp/roster-docker (ROSTER_DOCKER_ROOT), kept between
 runs as a cache: the debian:12 base that scripts/docker-base makes with
-debootstrap (no image registry is reachable here) and the image layers.
+debootstrap (for a machine that reaches no image registry) and the image
+layers.
 That engine leaves the host's firewall alone (no iptables rules, no default
 bridge): compose's own network needs no NAT, published ports go through
 docker-proxy, and builds use the host's network to reach Debian's mirror.
