@@ -181,3 +181,11 @@ int error_log_cells(Db *db, const char *import_id, const long *lines, size_t n, 
         }
         return 0;
 }
+
+int error_log_forget(Db *db, const char *import_id) {
+        const char *p[] = { import_id };
+        return db_run(db,
+                      "WITH i AS (DELETE FROM import_issues WHERE import_id = $1) "
+                      "DELETE FROM import_rows WHERE import_id = $1",
+                      1, p);
+}

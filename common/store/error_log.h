@@ -57,3 +57,7 @@ void error_log_failed_rows_free(FailedRow *v, size_t n);
  * for lines[i], NULL where none are stored; each string the caller's to
  * free(). */
 int error_log_cells(Db *db, const char *import_id, const long *lines, size_t n, char **cells) _must_check_;
+
+/* Forgets an import's error log (a committed dry run's, before the real
+ * run writes its own), inside the caller's transaction. */
+int error_log_forget(Db *db, const char *import_id) _must_check_;

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "archive_store.h"
+#include "error_log.h"
 #include "range_store.h"
+#include "result_log.h"
 
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
 
@@ -329,17 +331,10 @@ static int commit_change(Db *db, const char *id, ImportState from, const AuditEv
                               2, q);
         }
         /* The dry run's report and results are replaced by the real run's. */
-        if ((r = archive_store_forget(db, id)) < 0)
+        if ((r = archive_store_forget(db, id)) < 0 || (r = error_log_forget(db, id)) < 0 ||
+            (r = result_log_forget(db, id)) < 0 || (r = range_store_restart(db, id)) < 0)
                 return r;
         return db_run(db,
-                      "WITH i AS (DELETE FROM import_issues WHERE import_id = $1), "
-                      "     w AS (DELETE FROM import_rows WHERE import_id = $1), "
-                      "     x AS (DELETE FROM import_results WHERE import_id = $1), "
-                      "     g AS (UPDATE import_ranges SET rows_done = 0, done = false, worker = NULL, "
-                      "             heartbeat_at = NULL, attempts = 0, progressed = false, "
-                      "             registered = (SELECT count(*) = 1 FROM import_ranges "
-                      "                           WHERE import_id = $1) "
-                      "           WHERE import_id = $1) "
                       "UPDATE imports SET state = 'queued', dry_run = false, rows_processed = 0, created = 0, "
                       "  updated = 0, unchanged = 0, failed = 0, archived = 0, invites = 0, warning_rows = 0, "
                       "  error_code = NULL, error_message = NULL, attempts = 0, worker = NULL, "

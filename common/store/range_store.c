@@ -461,3 +461,54 @@ int range_store_forget_scratch(Db *db, const char *import_id) {
                 return r;
         return db_run(db, "DELETE FROM import_emails WHERE import_id = $1", 1, p);
 }
+
+int range_store_restart(Db *db, const char *import_id) {
+        const char *p[] = { import_id };
+        return db_run(db,
+                      "UPDATE import_ranges SET rows_done = 0, done = false, worker = NULL, heartbeat_at = NULL, "
+                      "  attempts = 0, progressed = false, "
+                      "  registered = (SELECT count(*) = 1 FROM import_ranges WHERE import_id = $1) "
+                      "WHERE import_id = $1",
+                      1, p);
+}
+
+int range_store_check_emails(Db *db, const char *import_id, const char *lines, const char *emails,
+                             const char *registers, EmailSeen **ret, size_t *ret_n) {
+        const char *p[] = { import_id, lines, emails, registers };
+        /* The registering INSERT and the SELECT see the same snapshot: a
+         * row is a duplicate when its email was registered with a smaller
+         * line - by an earlier batch, an earlier range, or a range that
+         * registered its emails before any of them was applied - never of
+         * its own batch's (a batch's emails are distinct). The INSERT takes
+         * the emails nobody registered and those a later range registered
+         * ahead, and keeps the smaller line where one does so meanwhile (in
+         * email order, as range_store_register() does, so that the two
+         * never deadlock). */
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "WITH x AS MATERIALIZED ("
+                "  SELECT x.*, (SELECT e.line FROM import_emails e "
+                "               WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) AS registered "
+                "  FROM unnest($2::int[], $3::text[], $4::boolean[]) AS x(line, email_lower, register)), "
+                "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
+                "        SELECT $1::uuid, email_lower, line FROM x "
+                "        WHERE register AND (registered IS NULL OR registered > line) "
+                "        ORDER BY email_lower "
+                "        ON CONFLICT (import_id, email_lower) DO UPDATE SET line = excluded.line "
+                "        WHERE import_emails.line > excluded.line) "
+                "SELECT line, registered FROM x WHERE registered < line ORDER BY line",
+                4, p);
+        if (!res)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(res);
+        EmailSeen *v = calloc(n + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                v[i].line = strtoul(PQgetvalue(res, (int) i, 0), NULL, 10);
+                v[i].first_line = strtoul(PQgetvalue(res, (int) i, 1), NULL, 10);
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}

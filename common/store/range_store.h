@@ -134,3 +134,23 @@ int range_store_fail(Db *db, const char *import_id, const char *code, const char
  * ids. */
 int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
                         size_t *ret_n) _must_check_;
+
+/* Makes an import's ranges new again, for a committed dry run that runs
+ * once more from its stored upload: nothing applied, no worker, a single
+ * range needing no registering. Inside the caller's transaction. */
+int range_store_restart(Db *db, const char *import_id) _must_check_;
+
+/* An email a batch row has that an earlier line of the file registered:
+ * the row's line, and the first line with the email. */
+typedef struct EmailSeen {
+        unsigned long line, first_line;
+} EmailSeen;
+
+/* In-file duplicates of a batch's rows, registering its first
+ * occurrences at the same time, in one statement inside the batch's
+ * transaction (user_store.c says when a row registers). lines, emails and
+ * registers are PostgreSQL array literals of the same length: each row's
+ * line, email (lower case) and whether it registers. The array of rows
+ * seen before belongs to the caller (free()). */
+int range_store_check_emails(Db *db, const char *import_id, const char *lines, const char *emails,
+                             const char *registers, EmailSeen **ret, size_t *ret_n) _must_check_;

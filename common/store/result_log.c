@@ -151,3 +151,8 @@ int result_log_page(Db *db, const char *import_id, int email_column, int64_t aft
         *ret_n = n;
         return 0;
 }
+
+int result_log_forget(Db *db, const char *import_id) {
+        const char *p[] = { import_id };
+        return db_run(db, "DELETE FROM import_results WHERE import_id = $1", 1, p);
+}

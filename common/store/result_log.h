@@ -50,3 +50,7 @@ typedef struct ResultItem {
 int result_log_page(Db *db, const char *import_id, int email_column, int64_t after_line, int limit,
                     ResultItem **ret, size_t *ret_n) _must_check_;
 void result_log_items_free(ResultItem *items, size_t n);
+
+/* Forgets an import's results (a committed dry run's), inside the
+ * caller's transaction. */
+int result_log_forget(Db *db, const char *import_id) _must_check_;

@@ -282,19 +282,11 @@ static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *
 }
 
 /* In-file duplicates of earlier batches and ranges, registering this
- * batch's first occurrences at the same time, in one statement. The
- * registering INSERT and the SELECT see the same snapshot: a row is a
- * duplicate when its email was registered with a smaller line - by an
- * earlier batch, an earlier range, or a range that registered its emails
- * before any of them was applied - never of its own batch's (a batch's
- * emails are distinct). The INSERT takes the emails nobody registered
- * and those a later range registered ahead, and keeps the smaller line
- * where one does so meanwhile (in email order, as range_store_register()
- * does, so that the two never deadlock). Emails on one row of the file
- * (as the job's filter says) are neither registered nor looked up. */
+ * batch's first occurrences at the same time (range_store_check_emails(),
+ * which owns the duplicate index). Emails on one row of the file (as the
+ * job's filter says) are neither registered nor looked up. */
 static int find_duplicates(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, reg = BUF_INIT;
-        PGresult *res = NULL;
         bool any = false;
         int r = 0;
         if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
@@ -317,32 +309,20 @@ static int find_duplicates(Db *db, const UserStoreJob *job, ImportBatch *batch) 
             (r = buf_append_char(&reg, '}')) < 0)
                 goto out;
 
-        const char *p[] = { job->import_id, lines.data, emails.data, reg.data };
-        res = db_exec(db,
-                      "WITH x AS MATERIALIZED ("
-                      "  SELECT x.*, (SELECT e.line FROM import_emails e "
-                      "               WHERE e.import_id = $1::uuid AND e.email_lower = x.email_lower) AS registered "
-                      "  FROM unnest($2::int[], $3::text[], $4::boolean[]) AS x(line, email_lower, register)), "
-                      "reg AS (INSERT INTO import_emails (import_id, email_lower, line) "
-                      "        SELECT $1::uuid, email_lower, line FROM x "
-                      "        WHERE register AND (registered IS NULL OR registered > line) "
-                      "        ORDER BY email_lower "
-                      "        ON CONFLICT (import_id, email_lower) DO UPDATE SET line = excluded.line "
-                      "        WHERE import_emails.line > excluded.line) "
-                      "SELECT line, registered FROM x WHERE registered < line ORDER BY line",
-                      4, p);
-        if (!res) {
-                r = db_error(db);
+        EmailSeen *seen = NULL;
+        size_t n_seen = 0;
+        if ((r = range_store_check_emails(db, job->import_id, lines.data, emails.data, reg.data, &seen, &n_seen)) < 0)
                 goto out;
-        }
         size_t hint = 0;
-        for (int i = 0; i < PQntuples(res) && r >= 0; i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+        for (size_t i = 0; i < n_seen && r >= 0; i++) {
+                BatchRow *row = row_at_line(batch, seen[i].line, &hint);
+                char first[24];
+                snprintf(first, sizeof first, "%lu", seen[i].first_line);
                 if (row)
-                        r = set_duplicate(batch, row, PQgetvalue(res, i, 1));
+                        r = set_duplicate(batch, row, first);
         }
+        free(seen);
 out:
-        PQclear(res);
         buf_done(&lines);
         buf_done(&emails);
         buf_done(&reg);
