@@ -74,7 +74,15 @@ def test_sigterm_lets_an_upload_finish_and_ends_event_streams(stack):
     conn.send(body[:half])
     time.sleep(0.3)
 
+    # A load balancer's connection, open before the signal.
+    probe = requests.Session()
+    assert probe.get(f"{api.base}/readyz", timeout=10).status_code == 200
+
     api.proc.send_signal(signal.SIGTERM)
+    # The load balancer is told at once, on the connection it has.
+    wait_until(lambda: probe.get(f"{api.base}/readyz", timeout=10).status_code == 503, timeout=5,
+               what="/readyz saying stopping")
+    probe.close()
     # The stream gets its last event and ends.
     reader.join(10)
     assert not reader.is_alive(), "the event stream ended"
