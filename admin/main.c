@@ -15,7 +15,6 @@
 #include "establishments.h"
 #include "schema.h"
 #include "token.h"
-#include "webhook_store.h"
 
 const char admin_usage[] =
         "Usage: roster-admin COMMAND ...\n"
@@ -101,9 +100,9 @@ static int cmd_webhook_secret(const Config *cfg, Args *a) {
         if (!db)
                 return 1;
         char secret[WEBHOOK_SECRET_SIZE];
-        int r = rotate ? -ENOENT : webhook_store_secret_get(db, account, secret);
+        int r = rotate ? -ENOENT : account_store_webhook_secret(db, account, secret);
         if (r == -ENOENT)
-                r = webhook_store_secret_rotate(db, account, secret);
+                r = account_store_webhook_secret_rotate(db, account, secret);
         if (r < 0) {
                 fprintf(stderr, "roster-admin: %s\n", r == -EIO && !*db->errmsg ? "no randomness" : db->errmsg);
                 return 1;

@@ -5,11 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "account_store.h"
 #include "problem.h"
 #include "row_rules.h"
 #include "text_decode.h"
 #include "webhook.h"
-#include "webhook_store.h"
 
 static const char *const known[] = { "role",         "mode",    "invite",           "dry_run", "delimiter",
                                      "column_map",   "missing", "change_threshold", "callback_url", NULL };
@@ -75,7 +75,7 @@ static unsigned parse_callback_url(Request *r, const char *v, ImportOptions *o) 
         if (!db)
                 return 503;
         char secret[WEBHOOK_SECRET_SIZE];
-        k = webhook_store_secret_get(db, r->auth.account_id, secret);
+        k = account_store_webhook_secret(db, r->auth.account_id, secret);
         if (k == -ENOENT)
                 return bad(r, "callback_url",
                            "this account has no webhook secret to sign callbacks with; an operator makes one with "

@@ -400,3 +400,32 @@ int account_store_teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t 
         *ret_n = n;
         return 0;
 }
+
+int account_store_webhook_secret(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT webhook_secret FROM accounts WHERE id = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0))
+                return -ENOENT;
+        snprintf(out, WEBHOOK_SECRET_SIZE, "%s", PQgetvalue(r, 0, 0));
+        return 0;
+}
+
+int account_store_webhook_secret_rotate(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) {
+        char account[24], secret[WEBHOOK_SECRET_SIZE];
+        if (webhook_secret_new(secret) < 0)
+                return -EIO;
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account, secret };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "UPDATE accounts SET webhook_secret = $2 WHERE id = $1 RETURNING id", 2, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        memcpy(out, secret, WEBHOOK_SECRET_SIZE);
+        return 0;
+}

@@ -1,4 +1,6 @@
-/* Accounts and what belongs to them directly: roles, teams, API tokens.
+/* Accounts and what belongs to them directly: roles, teams, API tokens,
+ * the webhook signing secret. Owns the tables accounts, roles, teams and
+ * api_tokens.
  *
  * Functions return 0 or a negative errno: -ENOENT (no such row), -EEXIST
  * (a unique name taken), -EAGAIN/-EIO (database; message in db->errmsg),
@@ -13,6 +15,7 @@
 #include "db.h"
 #include "row_rules.h"
 #include "token.h"
+#include "webhook.h"
 
 typedef struct AuthInfo {
         int64_t account_id;
@@ -89,3 +92,11 @@ int account_store_roles_load(Db *db, int64_t account_id, RoleInfo **ret, size_t 
 void account_store_roles_free(RoleInfo *roles, size_t n);
 int account_store_teams_load(Db *db, int64_t account_id, TeamInfo **ret, size_t *ret_n) _must_check_;
 void account_store_teams_free(TeamInfo *teams, size_t n);
+
+/* The account's webhook signing secret into out; -ENOENT when it has none
+ * (or there is no such account). */
+int account_store_webhook_secret(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) _must_check_;
+/* Makes the account a new webhook secret (replacing the old one:
+ * signatures made with it no longer verify) and writes it to out; -ENOENT
+ * when there is no such account. */
+int account_store_webhook_secret_rotate(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) _must_check_;

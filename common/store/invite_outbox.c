@@ -125,15 +125,11 @@ static int publish_tx(Db *db, void *userdata) {
 
         /* The epoch cannot change under this transaction (redis_epoch.h),
          * and it must be the one this connection publishes into. */
-        const char *e[] = { p->redis->epoch };
-        _cleanup_(PQclearp) PGresult *ep = db_exec(
-                db,
-                "SELECT pg_advisory_xact_lock_shared(" REDIS_EPOCH_LOCK "), "
-                "  (SELECT epoch IS NOT DISTINCT FROM $1::uuid FROM redis_state WHERE id = 1)",
-                1, e);
-        if (!ep)
-                return db_error(db);
-        if (strcmp(PQgetvalue(ep, 0, 1), "t") != 0) {
+        bool current = false;
+        int k = redis_epoch_lock_shared(db, p->redis->epoch, &current);
+        if (k < 0)
+                return k;
+        if (!current) {
                 p->stale_epoch = true;
                 return 0;
         }
@@ -255,5 +251,20 @@ int invite_outbox_unpublished(Db *db, int64_t *ret) {
         if (!res)
                 return db_error(db);
         *ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        return 0;
+}
+
+int invite_outbox_replay(Db *db, const char *epoch, long long *ret_events) {
+        const char *p[] = { epoch };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "WITH lost AS (UPDATE invite_batches SET published_at = NULL, published_epoch = NULL "
+                "  WHERE published_at IS NOT NULL AND published_epoch IS DISTINCT FROM $1::uuid "
+                "  RETURNING cardinality(user_ids) AS n) "
+                "SELECT coalesce(sum(n), 0) FROM lost",
+                1, p);
+        if (!r)
+                return db_error(db);
+        *ret_events = atoll(PQgetvalue(r, 0, 0));
         return 0;
 }

@@ -43,3 +43,8 @@ int invite_outbox_purge(Db *db, int retention_days, int limit, int *ret_deleted)
 
 /* Invite events written and not yet published, all accounts. */
 int invite_outbox_unpublished(Db *db, int64_t *ret) _must_check_;
+
+/* Marks every batch published into another epoch than this one as
+ * unpublished, so that its events go out again; for redis_epoch_check(),
+ * inside its transaction. The number of events in *ret_events. */
+int invite_outbox_replay(Db *db, const char *epoch, long long *ret_events) _must_check_;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invite_outbox.h"
 #include "job_queue.h"
 #include "uuid.h"
 
@@ -62,16 +63,9 @@ static int change_tx(Db *db, void *userdata) {
         c->report->changed = true;
         c->report->first = strcmp(PQgetvalue(cur, 0, 0), "t") == 0;
 
-        _cleanup_(PQclearp) PGresult *ev = db_exec(
-                db,
-                "WITH lost AS (UPDATE invite_batches SET published_at = NULL, published_epoch = NULL "
-                "  WHERE published_at IS NOT NULL AND published_epoch IS DISTINCT FROM $1::uuid "
-                "  RETURNING cardinality(user_ids) AS n) "
-                "SELECT coalesce(sum(n), 0) FROM lost",
-                1, p);
-        if (!ev)
-                return db_error(db);
-        c->report->events_replayed = atoll(PQgetvalue(ev, 0, 0));
+        k = invite_outbox_replay(db, c->epoch, &c->report->events_replayed);
+        if (k < 0)
+                return k;
 
         char max[16];
         snprintf(max, sizeof max, "%zu", c->max_ids);
@@ -92,6 +86,19 @@ static int change_tx(Db *db, void *userdata) {
 /* At most this many imports are enqueued again at once; the sweeper finds
  * any others after a lease. */
 #define MAX_REENQUEUE 1000
+
+int redis_epoch_lock_shared(Db *db, const char *epoch, bool *ret_current) {
+        const char *p[] = { epoch };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT pg_advisory_xact_lock_shared(" REDIS_EPOCH_LOCK "), "
+                "  (SELECT epoch IS NOT DISTINCT FROM $1::uuid FROM redis_state WHERE id = 1)",
+                1, p);
+        if (!r)
+                return db_error(db);
+        *ret_current = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+        return 0;
+}
 
 int redis_epoch_check(Redis *r, Db *db, RedisEpochReport *ret) {
         RedisEpochReport report = { 0 };

@@ -11,13 +11,14 @@
  * after a lease.
  *
  * Publishers hold pg_advisory_xact_lock_shared(REDIS_EPOCH_LOCK) while
- * they publish and mark events; an epoch change takes it exclusively, so
+ * they publish and mark events (redis_epoch_lock_shared()); an epoch change takes it exclusively, so
  * no event marked as published into a lost epoch escapes the reset. The
  * publish script itself checks the epoch in Redis, atomically with XADD.
  *
  * The epoch this connection last confirmed is kept in r->epoch ("" when
  * unknown). Returns 0, -EIO (Redis: r->errstr), -EPROTO (Redis answered an
- * error), -EAGAIN/-EIO (database: db->errmsg). */
+ * error), -EAGAIN/-EIO (database: db->errmsg). Owns the table
+ * redis_state. */
 #pragma once
 
 #include <stdbool.h>
@@ -35,6 +36,11 @@ typedef struct RedisEpochReport {
         long long events_replayed; /* invite events to publish again */
         size_t imports_enqueued; /* queued imports enqueued again */
 } RedisEpochReport;
+
+/* For a publisher, inside its transaction: takes the lock shared and
+ * tells in *ret_current whether epoch is the one the database holds (if
+ * not, publish nothing: redis_epoch_check() must catch up first). */
+int redis_epoch_lock_shared(Db *db, const char *epoch, bool *ret_current) _must_check_;
 
 /* Reads (or, in an empty Redis, creates) the epoch, compares it with the
  * database's and makes up for a change as above. ret may be NULL. */

@@ -6,36 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account_store.h"
+
 #define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-int webhook_store_secret_get(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) {
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, account_id);
-        const char *p[] = { account };
-        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT webhook_secret FROM accounts WHERE id = $1", 1, p);
-        if (!r)
-                return db_error(db);
-        if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0))
-                return -ENOENT;
-        snprintf(out, WEBHOOK_SECRET_SIZE, "%s", PQgetvalue(r, 0, 0));
-        return 0;
-}
-
-int webhook_store_secret_rotate(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) {
-        char account[24], secret[WEBHOOK_SECRET_SIZE];
-        if (webhook_secret_new(secret) < 0)
-                return -EIO;
-        snprintf(account, sizeof account, "%" PRId64, account_id);
-        const char *p[] = { account, secret };
-        _cleanup_(PQclearp) PGresult *r =
-                db_exec(db, "UPDATE accounts SET webhook_secret = $2 WHERE id = $1 RETURNING id", 2, p);
-        if (!r)
-                return db_error(db);
-        if (PQntuples(r) == 0)
-                return -ENOENT;
-        memcpy(out, secret, WEBHOOK_SECRET_SIZE);
-        return 0;
-}
 
 void webhook_store_deliveries_free(WebhookDelivery *d, size_t n) {
         for (size_t i = 0; d && i < n; i++) {
@@ -47,6 +20,26 @@ void webhook_store_deliveries_free(WebhookDelivery *d, size_t n) {
         free(d);
 }
 
+/* Gives delivery i the secret of its account as it is now, from an
+ * earlier delivery of the same account if there is one. */
+static int sign_with(Db *db, int64_t account_id, WebhookDelivery *d, size_t i) {
+        for (size_t k = 0; k < i; k++)
+                if (d[k].account_id == account_id) {
+                        d[i].account_id = account_id;
+                        if (d[k].secret && !(d[i].secret = strdup(d[k].secret)))
+                                return -ENOMEM;
+                        return 0;
+                }
+        char secret[WEBHOOK_SECRET_SIZE];
+        int r = account_store_webhook_secret(db, account_id, secret);
+        d[i].account_id = account_id;
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return (d[i].secret = strdup(secret)) ? 0 : -ENOMEM;
+}
+
 int webhook_store_claim(Db *db, int max, int64_t lease_seconds, WebhookDelivery **ret, size_t *ret_n) {
         char lim[16], lease[24];
         snprintf(lim, sizeof lim, "%d", max);
@@ -56,12 +49,11 @@ int webhook_store_claim(Db *db, int max, int64_t lease_seconds, WebhookDelivery 
                 db,
                 "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, "
                 "       next_attempt_at = now() + make_interval(secs => $2::bigint) "
-                "FROM accounts a "
-                "WHERE a.id = d.account_id AND d.id IN ("
+                "WHERE d.id IN ("
                 "    SELECT id FROM webhook_deliveries "
                 "    WHERE delivered_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= now() "
                 "    ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
-                "RETURNING d.id, d.type, d.url, d.body, a.webhook_secret, d.attempts",
+                "RETURNING d.id, d.type, d.url, d.body, d.account_id, d.attempts",
                 2, p);
         if (!r)
                 return db_error(db);
@@ -75,11 +67,15 @@ int webhook_store_claim(Db *db, int max, int64_t lease_seconds, WebhookDelivery 
                 d[i].type = strdup(PQgetvalue(r, row, 1));
                 d[i].url = strdup(PQgetvalue(r, row, 2));
                 d[i].body = strdup(PQgetvalue(r, row, 3));
-                d[i].secret = PQgetisnull(r, row, 4) ? NULL : strdup(PQgetvalue(r, row, 4));
                 d[i].attempt = atoi(PQgetvalue(r, row, 5));
-                if (!d[i].type || !d[i].url || !d[i].body || (!d[i].secret && !PQgetisnull(r, row, 4))) {
+                if (!d[i].type || !d[i].url || !d[i].body) {
                         webhook_store_deliveries_free(d, n);
                         return -ENOMEM;
+                }
+                int k = sign_with(db, strtoll(PQgetvalue(r, row, 4), NULL, 10), d, i);
+                if (k < 0) {
+                        webhook_store_deliveries_free(d, n);
+                        return k;
                 }
         }
         *ret = d;

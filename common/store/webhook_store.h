@@ -1,4 +1,4 @@
-/* The webhook tables: the accounts' signing secrets, the outbox of events
+/* The webhook tables: the outbox of events
  * (webhook_deliveries) and the record of every attempt to deliver one
  * (webhook_attempts).
  *
@@ -19,18 +19,13 @@
 #include "uuid.h"
 #include "webhook.h"
 
-/* The account's webhook secret into out; -ENOENT when it has none. */
-int webhook_store_secret_get(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) _must_check_;
-/* Makes the account a new secret (replacing the old one: signatures made
- * with it no longer verify) and writes it to out. */
-int webhook_store_secret_rotate(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) _must_check_;
-
 /* An event claimed for sending. */
 typedef struct WebhookDelivery {
         char id[UUID_STRING_SIZE];
         char *type;
         char *url;
         char *body;
+        int64_t account_id;
         char *secret; /* NULL when the account has none (any more) */
         int attempt; /* this attempt's number, 1 for the first */
 } WebhookDelivery;
