@@ -11,7 +11,7 @@
 
 /* Removes "--name VALUE" (or "--name=VALUE") from args; NULL when absent.
  * -EINVAL in *err when the value is missing. */
-const char *take_option(Args *a, const char *name, int *err) {
+const char *cli_take_option(Args *a, const char *name, int *err) {
         size_t len = strlen(name);
         for (int i = 0; i < a->n; i++) {
                 const char *s = a->v[i];
@@ -37,7 +37,7 @@ const char *take_option(Args *a, const char *name, int *err) {
         return NULL;
 }
 
-bool take_flag(Args *a, const char *name) {
+bool cli_take_flag(Args *a, const char *name) {
         for (int i = 0; i < a->n; i++)
                 if (strcmp(a->v[i], name) == 0) {
                         memmove(&a->v[i], &a->v[i + 1], (size_t) (a->n - i - 1) * sizeof *a->v);
@@ -49,7 +49,7 @@ bool take_flag(Args *a, const char *name) {
 
 /* After options are taken, what is left must be exactly `want`
  * positional arguments. */
-int expect_positional(const Args *a, int want, const char *what) {
+int cli_expect_positional(const Args *a, int want, const char *what) {
         for (int i = 0; i < a->n; i++)
                 if (strncmp(a->v[i], "--", 2) == 0) {
                         fprintf(stderr, "roster-admin %s: unknown option %s\n", what, a->v[i]);
@@ -63,7 +63,7 @@ int expect_positional(const Args *a, int want, const char *what) {
         return 0;
 }
 
-Db *connect_db(const Config *cfg) {
+Db *cli_connect_db(const Config *cfg) {
         char err[512];
         Db *db = db_connect(cfg->database_url, "roster-admin", err, sizeof err);
         if (!db)
@@ -73,8 +73,8 @@ Db *connect_db(const Config *cfg) {
 
 /* Connects and finds the account; NULL (with a message printed) when
  * either fails. */
-Db *open_account(const Config *cfg, const char *slug, int64_t *id) {
-        Db *db = connect_db(cfg);
+Db *cli_open_account(const Config *cfg, const char *slug, int64_t *id) {
+        Db *db = cli_connect_db(cfg);
         if (!db)
                 return NULL;
         int r = account_store_find(db, slug, id);
@@ -88,7 +88,7 @@ Db *open_account(const Config *cfg, const char *slug, int64_t *id) {
         return NULL;
 }
 
-const char *admin_actor(void) {
+const char *cli_actor(void) {
         static char actor[120];
         if (!actor[0]) {
                 const char *user = getenv("SUDO_USER");

@@ -25,12 +25,12 @@ static int duration_parse(const char *s, int64_t *ret) {
         return 0;
 }
 
-int cmd_token_create(const Config *cfg, Args *a) {
+int commands_token_create(const Config *cfg, Args *a) {
         int err = 0;
-        const char *scopes_s = take_option(a, "--scopes", &err);
-        const char *actor = err == 0 ? take_option(a, "--actor", &err) : NULL;
-        const char *expires_s = err == 0 ? take_option(a, "--expires-in", &err) : NULL;
-        if (err < 0 || expect_positional(a, 1, "token create") < 0)
+        const char *scopes_s = cli_take_option(a, "--scopes", &err);
+        const char *actor = err == 0 ? cli_take_option(a, "--actor", &err) : NULL;
+        const char *expires_s = err == 0 ? cli_take_option(a, "--expires-in", &err) : NULL;
+        if (err < 0 || cli_expect_positional(a, 1, "token create") < 0)
                 return 2;
         unsigned scopes = SCOPE_DEFAULT;
         const char *bad = NULL;
@@ -53,11 +53,11 @@ int cmd_token_create(const Config *cfg, Args *a) {
                 return 2;
         }
         int64_t account, id;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        _cleanup_(db_freep) Db *db = cli_open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
         char token[TOKEN_LENGTH + 1];
-        AuditEvent audit = { .actor = admin_actor(), .action = "token.create" };
+        AuditEvent audit = { .actor = cli_actor(), .action = "token.create" };
         if (account_store_token_create(db, account, actor ? actor : "api", scopes, expires_in, &audit, token,
                                        &id) < 0) {
                 fprintf(stderr, "roster-admin: %s\n", db->errmsg);
@@ -69,11 +69,11 @@ int cmd_token_create(const Config *cfg, Args *a) {
         return 0;
 }
 
-int cmd_token_list(const Config *cfg, Args *a) {
-        if (expect_positional(a, 1, "token list") < 0)
+int commands_token_list(const Config *cfg, Args *a) {
+        if (cli_expect_positional(a, 1, "token list") < 0)
                 return 2;
         int64_t account;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        _cleanup_(db_freep) Db *db = cli_open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
         TokenView *v = NULL;
@@ -95,8 +95,8 @@ int cmd_token_list(const Config *cfg, Args *a) {
         return 0;
 }
 
-int cmd_token_revoke(const Config *cfg, Args *a) {
-        if (expect_positional(a, 1, "token revoke") < 0)
+int commands_token_revoke(const Config *cfg, Args *a) {
+        if (cli_expect_positional(a, 1, "token revoke") < 0)
                 return 2;
         int64_t id = 0;
         char hash[SHA256_HEX_SIZE] = "";
@@ -120,10 +120,10 @@ int cmd_token_revoke(const Config *cfg, Args *a) {
                 }
                 id = n;
         }
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        _cleanup_(db_freep) Db *db = cli_connect_db(cfg);
         if (!db)
                 return 1;
-        AuditEvent audit = { .actor = admin_actor(), .action = "token.revoke" };
+        AuditEvent audit = { .actor = cli_actor(), .action = "token.revoke" };
         int r = account_store_token_revoke(db, id, hash, &audit, NULL);
         if (r == -ENOENT) {
                 fprintf(stderr, "roster-admin: no such token\n");
@@ -142,11 +142,11 @@ int cmd_token_revoke(const Config *cfg, Args *a) {
         return 0;
 }
 
-int cmd_audit(const Config *cfg, Args *a) {
+int commands_audit(const Config *cfg, Args *a) {
         int err = 0;
-        const char *action = take_option(a, "--action", &err);
-        const char *limit_s = err == 0 ? take_option(a, "--limit", &err) : NULL;
-        if (err < 0 || expect_positional(a, 1, "audit") < 0)
+        const char *action = cli_take_option(a, "--action", &err);
+        const char *limit_s = err == 0 ? cli_take_option(a, "--limit", &err) : NULL;
+        if (err < 0 || cli_expect_positional(a, 1, "audit") < 0)
                 return 2;
         if (action && !audit_store_action_is_known(action)) {
                 fprintf(stderr, "roster-admin: unknown action \"%s\"\n", action);
@@ -159,7 +159,7 @@ int cmd_audit(const Config *cfg, Args *a) {
                 return 2;
         }
         int64_t account;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        _cleanup_(db_freep) Db *db = cli_open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
         AuditItem *v = NULL;

@@ -43,9 +43,9 @@ const char admin_usage[] =
         "Connects to ROSTER_DATABASE_URL.\n";
 
 static int cmd_migrate(const Config *cfg, Args *a) {
-        if (expect_positional(a, 0, "migrate") < 0)
+        if (cli_expect_positional(a, 0, "migrate") < 0)
                 return 2;
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        _cleanup_(db_freep) Db *db = cli_connect_db(cfg);
         if (!db)
                 return 1;
         int from = 0, to = 0;
@@ -62,8 +62,8 @@ static int cmd_migrate(const Config *cfg, Args *a) {
 
 static int cmd_account_create(const Config *cfg, Args *a) {
         int err = 0;
-        const char *name = take_option(a, "--name", &err);
-        if (err < 0 || expect_positional(a, 1, "account create") < 0)
+        const char *name = cli_take_option(a, "--name", &err);
+        if (err < 0 || cli_expect_positional(a, 1, "account create") < 0)
                 return 2;
         const char *slug = a->v[0];
         if (!account_store_slug_is_valid(slug)) {
@@ -74,7 +74,7 @@ static int cmd_account_create(const Config *cfg, Args *a) {
                 fprintf(stderr, "roster-admin: --name must be 1 to 200 characters\n");
                 return 2;
         }
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        _cleanup_(db_freep) Db *db = cli_connect_db(cfg);
         if (!db)
                 return 1;
         int64_t id;
@@ -92,11 +92,11 @@ static int cmd_account_create(const Config *cfg, Args *a) {
 }
 
 static int cmd_webhook_secret(const Config *cfg, Args *a) {
-        bool rotate = take_flag(a, "--rotate");
-        if (expect_positional(a, 1, "webhook secret") < 0)
+        bool rotate = cli_take_flag(a, "--rotate");
+        if (cli_expect_positional(a, 1, "webhook secret") < 0)
                 return 2;
         int64_t account;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        _cleanup_(db_freep) Db *db = cli_open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
         char secret[WEBHOOK_SECRET_SIZE];
@@ -117,7 +117,7 @@ static int cmd_webhook_secret(const Config *cfg, Args *a) {
 }
 
 static int cmd_team_create(const Config *cfg, Args *a) {
-        if (expect_positional(a, 2, "team create") < 0)
+        if (cli_expect_positional(a, 2, "team create") < 0)
                 return 2;
         const char *name = a->v[1];
         if (!*name || strlen(name) > 100 || strpbrk(name, ";|")) {
@@ -125,7 +125,7 @@ static int cmd_team_create(const Config *cfg, Args *a) {
                 return 2;
         }
         int64_t account;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        _cleanup_(db_freep) Db *db = cli_open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
         int r = account_store_team_create(db, account, name, NULL);
@@ -143,10 +143,10 @@ static int cmd_team_create(const Config *cfg, Args *a) {
 
 static int cmd_role_create(const Config *cfg, Args *a) {
         int err = 0;
-        const char *name = take_option(a, "--name", &err);
-        bool needs_est = take_flag(a, "--needs-establishment");
-        bool pupils = take_flag(a, "--pupils");
-        if (err < 0 || expect_positional(a, 2, "role create") < 0)
+        const char *name = cli_take_option(a, "--name", &err);
+        bool needs_est = cli_take_flag(a, "--needs-establishment");
+        bool pupils = cli_take_flag(a, "--pupils");
+        if (err < 0 || cli_expect_positional(a, 2, "role create") < 0)
                 return 2;
         const char *key = a->v[1];
         if (!account_store_role_key_is_valid(key)) {
@@ -158,7 +158,7 @@ static int cmd_role_create(const Config *cfg, Args *a) {
                 return 2;
         }
         int64_t account;
-        _cleanup_(db_freep) Db *db = open_account(cfg, a->v[0], &account);
+        _cleanup_(db_freep) Db *db = cli_open_account(cfg, a->v[0], &account);
         if (!db)
                 return 1;
         int r = account_store_role_create(db, account, key, name, needs_est, pupils);
@@ -176,9 +176,9 @@ static int cmd_role_create(const Config *cfg, Args *a) {
 }
 
 static int cmd_establishments_load(const Config *cfg, Args *a) {
-        if (expect_positional(a, 1, "establishments load") < 0)
+        if (cli_expect_positional(a, 1, "establishments load") < 0)
                 return 2;
-        _cleanup_(db_freep) Db *db = connect_db(cfg);
+        _cleanup_(db_freep) Db *db = cli_connect_db(cfg);
         if (!db)
                 return 1;
         EstablishmentsReport rep = { 0 };
@@ -230,14 +230,14 @@ int main(int argc, char **argv) {
         } else if (strcmp(cmd, "account") == 0 && strcmp(sub, "create") == 0)
                 rc = cmd_account_create(&cfg, &rest);
         else if (strcmp(cmd, "token") == 0 && strcmp(sub, "create") == 0)
-                rc = cmd_token_create(&cfg, &rest);
+                rc = commands_token_create(&cfg, &rest);
         else if (strcmp(cmd, "token") == 0 && strcmp(sub, "list") == 0)
-                rc = cmd_token_list(&cfg, &rest);
+                rc = commands_token_list(&cfg, &rest);
         else if (strcmp(cmd, "token") == 0 && strcmp(sub, "revoke") == 0)
-                rc = cmd_token_revoke(&cfg, &rest);
+                rc = commands_token_revoke(&cfg, &rest);
         else if (strcmp(cmd, "audit") == 0) {
                 rest = (Args){ argc - 2, argv + 2 };
-                rc = cmd_audit(&cfg, &rest);
+                rc = commands_audit(&cfg, &rest);
         }
         else if (strcmp(cmd, "webhook") == 0 && strcmp(sub, "secret") == 0)
                 rc = cmd_webhook_secret(&cfg, &rest);

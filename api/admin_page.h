@@ -6,5 +6,7 @@
 
 #include "app.h"
 
+/* GET /admin/ (and the redirect from /admin). Returns the HTTP status. */
 unsigned admin_page_index(Request *r);
+/* GET /admin/{file}: one of the page's files, 404 for any other name. */
 unsigned admin_page_file(Request *r);

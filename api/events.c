@@ -54,7 +54,7 @@ static void stream_free(void *userdata) {
 
 /* The data of an event: the state and the counts. */
 static char *event_data(const ImportRecord *rec) {
-        json_t *full = import_to_json(rec);
+        json_t *full = import_json_new(rec);
         json_t *data = full ? json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", rec->id, "state",
                                         json_object_get(full, "state"), "counts", json_object_get(full, "counts"),
                                         "progress", json_object_get(full, "progress"), "error",
@@ -169,7 +169,7 @@ static unsigned find_import(Request *r, char id_out[UUID_STRING_SIZE]) {
         return 0;
 }
 
-unsigned imports_events(Request *r) {
+unsigned events_get(Request *r) {
         char id[UUID_STRING_SIZE];
         unsigned st = find_import(r, id);
         if (st)
@@ -197,7 +197,7 @@ unsigned imports_events(Request *r) {
         return 200;
 }
 
-unsigned imports_events_token(Request *r) {
+unsigned events_issue_token(Request *r) {
         char import_id[UUID_STRING_SIZE];
         unsigned st = find_import(r, import_id);
         if (st)

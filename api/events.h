@@ -4,8 +4,8 @@
 #include "app.h"
 
 /* GET /v1/imports/{id}/events. */
-unsigned imports_events(Request *r);
+unsigned events_get(Request *r);
 
 /* POST /v1/imports/{id}/events-token: a short-lived token for the events
  * URL of this import only (events_token.h). */
-unsigned imports_events_token(Request *r);
+unsigned events_issue_token(Request *r);

@@ -97,7 +97,7 @@ void guard_request_done(const struct _u_request *request) {
         free(g);
 }
 
-const char *cors_allowed_origin(const App *app, const char *origin) {
+const char *guard_cors_origin(const App *app, const char *origin) {
         if (!origin)
                 return NULL;
         for (size_t i = 0; i < app->n_cors_origins; i++)
@@ -163,7 +163,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *method, cons
                                                 ? "Bearer realm=\"roster\", error=\"invalid_token\""
                                                 : "Bearer realm=\"roster\"");
         const char *origin =
-                cors_allowed_origin(guard_app, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
+                guard_cors_origin(guard_app, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"));
         if (origin) {
                 MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
                 MHD_add_response_header(resp, "Vary", "Origin");

@@ -38,7 +38,9 @@ bool guard_installed(void);
  * NULL. Valid until guard_request_done(). */
 const AuthInfo *guard_auth(const struct _u_request *request);
 
+/* Forgets the request's guard state; called once the request is
+ * answered (the completion callback). Unknown requests are a no-op. */
 void guard_request_done(const struct _u_request *request);
 
 /* The allowed origin matching an Origin header, or NULL. */
-const char *cors_allowed_origin(const App *app, const char *origin);
+const char *guard_cors_origin(const App *app, const char *origin);

@@ -111,7 +111,7 @@ static int fetch_cells(Db *db, const char *import_id, const long *lines, size_t 
         return k == -ENOMEM ? k : k < 0 ? -EIO : 0;
 }
 
-unsigned imports_errors(Request *r) {
+unsigned import_errors_get(Request *r) {
         ImportRecord rec;
         unsigned st = imports_load_data(r, &rec);
         if (st)
@@ -216,7 +216,7 @@ unsigned imports_errors(Request *r) {
         return 200;
 }
 
-unsigned imports_errors_csv(Request *r) {
+unsigned import_errors_csv(Request *r) {
         ImportRecord rec;
         unsigned st = imports_load_data(r, &rec);
         if (st)

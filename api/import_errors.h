@@ -6,5 +6,9 @@
 
 #include "app.h"
 
-unsigned imports_errors(Request *r);
-unsigned imports_errors_csv(Request *r);
+/* GET /v1/imports/{id}/errors: a page of issues as JSON, or every
+ * issue as CSV when the client accepts text/csv. */
+unsigned import_errors_get(Request *r);
+/* GET /v1/imports/{id}/errors.csv: the failed rows as uploaded, with
+ * their line and errors. */
+unsigned import_errors_csv(Request *r);

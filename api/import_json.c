@@ -5,7 +5,7 @@
 
 #include "json_text.h"
 
-json_t *import_to_json(const ImportRecord *rec) {
+json_t *import_json_new(const ImportRecord *rec) {
         char self[96], errors[112], errors_csv[112], events[112], deliveries[128], results[112],
                 results_csv[112];
         snprintf(self, sizeof self, "/v1/imports/%s", rec->id);

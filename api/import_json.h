@@ -6,4 +6,4 @@
 #include "import_store.h"
 
 /* Returns a new reference, or NULL when out of memory. */
-json_t *import_to_json(const ImportRecord *rec);
+json_t *import_json_new(const ImportRecord *rec);

@@ -209,7 +209,7 @@ static unsigned parse(Request *r, const struct _u_map *map, const char *const *i
         return 0;
 }
 
-char *import_filename_clean(const char *name) {
+char *import_options_filename(const char *name) {
         if (!name)
                 return NULL;
         /* Browsers on Windows used to send the whole path. */

@@ -24,6 +24,7 @@ typedef struct ImportOptions {
         int change_threshold; /* percent, for missing=archive */
 } ImportOptions;
 
+/* Frees what the options own (not o itself). */
 void import_options_done(ImportOptions *o);
 
 /* Reads the options from map (skipping the names in `ignore`, NULL-ended),
@@ -36,7 +37,7 @@ unsigned import_options_parse(Request *r, const struct _u_map *map, const char *
  * path component, Windows-1252 when it is not UTF-8, no control
  * characters, at most 255 bytes (not cutting a character). NULL when
  * nothing is left or out of memory. Free it. */
-char *import_filename_clean(const char *name);
+char *import_options_filename(const char *name);
 
 /* Parses just the delimiter option value: ",", ";", "\t" (or the words
  * comma, semicolon, tab), "auto" or empty for detection. -EINVAL else. */

@@ -56,7 +56,7 @@ static unsigned respond_import(Request *r, unsigned status, const char *id) {
         char location[80];
         snprintf(location, sizeof location, "/v1/imports/%s", rec.id);
         u_map_put(r->resp->map_header, "Location", location);
-        request_respond_json(r, status, import_to_json(&rec));
+        request_respond_json(r, status, import_json_new(&rec));
         import_store_record_done(&rec);
         return status;
 }
@@ -88,7 +88,7 @@ static unsigned respond_draft(Request *r, const ImportDraft *d, const char *id) 
         /* Replaces the 503 that the failed read set. */
         u_map_remove_from_key(r->resp->map_header, "Retry-After");
         u_map_put(r->resp->map_header, "Location", location);
-        request_respond_json(r, 202, import_to_json(&rec));
+        request_respond_json(r, 202, import_json_new(&rec));
         return 202;
 }
 
@@ -382,7 +382,7 @@ static unsigned create_raw(Request *r, char default_delimiter) {
                 }
                 return problem_database_unavailable(r);
         }
-        _cleanup_free_ char *filename = import_filename_clean(u_map_get(r->req->map_url, "filename"));
+        _cleanup_free_ char *filename = import_options_filename(u_map_get(r->req->map_url, "filename"));
         static const char *const ignore[] = { "filename", NULL };
         st = finish_upload(r, in, filename, r->req->map_url, ignore);
         admission_release(&slot);
@@ -453,7 +453,7 @@ unsigned imports_get(Request *r) {
         unsigned st = imports_load(r, &rec);
         if (st)
                 return st;
-        json_t *doc = import_to_json(&rec);
+        json_t *doc = import_json_new(&rec);
         _cleanup_free_ char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         json_decref(doc);
         len = text ? strlen(text) : 0;
@@ -514,7 +514,7 @@ unsigned imports_list(Request *r) {
         }
         json_t *items = json_array();
         for (size_t i = 0; i < n && i < (size_t) limit; i++)
-                json_array_append_new(items, import_to_json(&recs[i]));
+                json_array_append_new(items, import_json_new(&recs[i]));
         json_t *next = json_null();
         if (n > (size_t) limit) {
                 char raw[128], enc[192];

@@ -5,8 +5,11 @@
 #include "app.h"
 #include "import_store.h"
 
+/* POST /v1/imports: a multipart or raw CSV upload. */
 unsigned imports_create(Request *r);
+/* GET /v1/imports: the account's imports, newest first, by cursor. */
 unsigned imports_list(Request *r);
+/* GET /v1/imports/{id}: one import's state and counts. */
 unsigned imports_get(Request *r);
 
 /* Loads the caller's import named in the path into *rec (release it with

@@ -41,6 +41,7 @@ int ingest_commit(Ingest *in, ImportDraft *draft, char existing[UUID_STRING_SIZE
 /* Rolls back (when still open) and frees. NULL is a no-op. */
 void ingest_abort(Ingest *in);
 
+/* The import's id, chosen when the ingest began. Owned by in. */
 const char *ingest_id(const Ingest *in);
 /* The connection (inside the upload's transaction) until commit or
  * abort; NULL after. */

@@ -49,10 +49,10 @@ static const Route routes[] = {
         { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE, false },
         { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/errors", imports_errors, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/errors.csv", imports_errors_csv, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/events", imports_events, SCOPE_IMPORTS_READ, true },
-        { "POST", "/v1/imports/:id/events-token", imports_events_token, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/errors", import_errors_get, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/errors.csv", import_errors_csv, SCOPE_IMPORTS_READ, false },
+        { "GET", "/v1/imports/:id/events", events_get, SCOPE_IMPORTS_READ, true },
+        { "POST", "/v1/imports/:id/events-token", events_issue_token, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id/results", results_page, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id/results.csv", results_csv, SCOPE_IMPORTS_READ, false },
         { "GET", "/v1/imports/:id/webhook-deliveries", webhooks_deliveries, SCOPE_IMPORTS_READ, false },
@@ -79,7 +79,7 @@ static void begin(Request *r) {
         if (atomic_load(&r->app->draining))
                 u_map_put(r->resp->map_header, "Connection", "close");
 
-        const char *origin = cors_allowed_origin(r->app, request_header(r, "Origin"));
+        const char *origin = guard_cors_origin(r->app, request_header(r, "Origin"));
         if (origin) {
                 u_map_put(r->resp->map_header, "Access-Control-Allow-Origin", origin);
                 u_map_put(r->resp->map_header, "Access-Control-Expose-Headers",

@@ -120,7 +120,7 @@ static void start(Upload *u, const struct _u_request *request, const char *key, 
         if (import_options_delimiter(u_map_get(request->map_post_body, "delimiter"), &delim) < 0)
                 delim = 0; /* refused later, with the other options */
 
-        u->filename = import_filename_clean(filename);
+        u->filename = import_options_filename(filename);
         u->ingest = ingest_begin(app, delim, &st, err, sizeof err);
         if (!u->ingest) {
                 log_warning("cannot start storing an upload: %s", err);

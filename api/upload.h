@@ -32,8 +32,12 @@ typedef struct Upload {
         AdmissionSlot slot; /* the upload's place under the concurrency limits */
 } Upload;
 
+/* Empties the registry of uploads in flight; once, at start-up. */
 void upload_registry_init(void);
 
+/* ulfius's file callback: streams each part of a multipart upload into
+ * its ingest as it arrives. Returns U_OK, or U_ERROR to stop reading
+ * (the request's Upload then holds the error to answer with). */
 int upload_file_callback(const struct _u_request *request, const char *key, const char *filename,
                          const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
                          size_t size, void *cls);

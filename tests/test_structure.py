@@ -1,5 +1,7 @@
 """The layout the code keeps: libpq and hiredis are spoken in common/ only
-(its stores and clients); api/, worker/ and admin/ ask them."""
+(its stores and clients); api/, worker/ and admin/ ask them. Each module
+is a .c and its .h; the header names and explains everything the module
+exports."""
 
 import glob
 import os
@@ -29,3 +31,76 @@ def test_programs_do_not_call_libpq_or_hiredis():
 def test_the_check_sees_a_call():
     assert PQ_CALL.search("PQclear(res);") and REDIS_CALL.search("redisReply *r = redis_cmd(x, \"PING\");")
     assert not PQ_CALL.search("_cleanup_(PQclearp) PGresult *r") and not REDIS_CALL.search("redis_ping(r)")
+
+
+# A function declared at the start of a header line (not static inline).
+PROTOTYPE = re.compile(r"^[A-Za-z_][\w \*]*?\**\b([a-z_][a-z0-9_]*)\s*\(")
+TYPE_NAME = re.compile(r"(?:typedef\s+(?:struct|enum|union)\s*\w*\s+(\w+)\s*;|\}\s*(\w+)\s*;)")
+
+
+def headers():
+    for folder in ("common/core", "common/store", "common/util", "api", "worker", "admin"):
+        for path in sorted(glob.glob(os.path.join(REPO, folder, "*.h"))):
+            yield os.path.relpath(path, REPO), open(path, encoding="utf-8").read()
+
+
+def exported(text):
+    """(line index, name) of each function a header declares."""
+    for n, line in enumerate(text.splitlines()):
+        if not line.strip() or line.startswith(("typedef", "#", "static", "}", "{", " ", "\t", "/*", " *")):
+            continue
+        m = PROTOTYPE.match(line)
+        if m:
+            yield n, m.group(1)
+
+
+def documented(lines, n):
+    """Whether the declaration on line n has a comment right above it, or
+    above the run of declarations it belongs to (no blank line between)."""
+    k = n - 1
+    while k >= 0 and lines[k].strip() and not lines[k].rstrip().endswith("*/"):
+        k -= 1
+    return k >= 0 and lines[k].rstrip().endswith("*/")
+
+
+def snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def test_every_exported_function_has_a_comment():
+    missing = []
+    for path, text in headers():
+        lines = text.splitlines()
+        missing += [f"{path}:{n + 1}: {name}" for n, name in exported(text) if not documented(lines, n)]
+    assert not missing, "say what it returns, on error, and who frees:\n" + "\n".join(missing)
+
+
+def test_every_exported_function_is_named_for_its_module_or_a_type_it_declares():
+    wrong = []
+    for path, text in headers():
+        module = os.path.basename(path)[:-2]
+        prefixes = [module] + [snake(a or b) for a, b in TYPE_NAME.findall(text)]
+        for n, name in exported(text):
+            if not any(name == p or name.startswith(p + "_") for p in prefixes):
+                wrong.append(f"{path}:{n + 1}: {name} (expected a prefix of {', '.join(sorted(prefixes))})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_each_c_file_has_its_header():
+    lonely = []
+    for folder in ("common/core", "common/store", "common/util", "api", "worker", "admin"):
+        for path in glob.glob(os.path.join(REPO, folder, "*.c")):
+            name = os.path.basename(path)
+            if name != "main.c" and not os.path.exists(path[:-2] + ".h"):
+                lonely.append(os.path.relpath(path, REPO))
+    assert not lonely, "a module is a .c and its own .h: " + ", ".join(sorted(lonely))
+
+
+def test_the_header_checks_see_what_they_look_for():
+    text = "/* Does it. */\nint a_b(void);\nint a_c(void);\n\nvoid a_d(int x);\n"
+    lines = text.splitlines()
+    found = list(exported(text))
+    assert [name for _, name in found] == ["a_b", "a_c", "a_d"]
+    assert [documented(lines, n) for n, _ in found] == [True, True, False]
+    assert snake("EmailSet") == "email_set"
+    assert TYPE_NAME.findall("typedef struct EmailSet EmailSet;\n} UserRow;") == [("EmailSet", ""), ("", "UserRow")]

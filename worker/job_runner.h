@@ -43,6 +43,8 @@ typedef enum JobResult {
         JOB_LEFT, /* not acknowledged: another worker or a retry takes it */
 } JobResult;
 
+/* Runs one job message to its end, or to where this worker must leave
+ * it; see JobResult. */
 JobResult job_runner_run(JobEnv *env, const Job *job);
 
 /* For a worker that is stopping and was handed a job it will not start:

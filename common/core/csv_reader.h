@@ -70,6 +70,7 @@ int csv_reader_feed(CsvReader *r, const char *data, size_t len) _must_check_;
 /* Ends the stream: passes a last record without a line break. */
 int csv_reader_finish(CsvReader *r) _must_check_;
 
+/* The error that stopped the reader, or NULL. Owned by r. */
 const CsvError *csv_reader_error(const CsvReader *r);
 /* Describes a CSV error for a person: "line 7: a quote ..." into buf. */
 void csv_reader_error_format(const CsvError *e, char *buf, size_t size);

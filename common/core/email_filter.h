@@ -45,6 +45,8 @@ bool email_filter_may_repeat(const EmailFilter *f, const char *email, size_t len
  * about 1 in 10^13. Emails compare as in the filter. */
 typedef struct EmailSet EmailSet;
 
+/* A new empty set, or NULL when out of memory; free with
+ * email_set_free() (NULL is a no-op). */
 EmailSet *email_set_new(void);
 void email_set_free(EmailSet *s);
 DEFINE_CLEANUP_FUNC(EmailSet *, email_set_free);

@@ -67,6 +67,7 @@ int file_reader_feed(FileReader *r, const void *data, size_t len) _must_check_;
 /* Ends the input: passes a last record without a line break. */
 int file_reader_finish(FileReader *r) _must_check_;
 
+/* The CSV error that stopped the reader, or NULL. Owned by r. */
 const CsvError *file_reader_error(const FileReader *r);
 
 DEFINE_CLEANUP_FUNC(FileReader *, file_reader_free);

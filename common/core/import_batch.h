@@ -59,5 +59,7 @@ void import_batch_rewind(ImportBatch *b);
 size_t import_batch_failed(const ImportBatch *b);
 size_t import_batch_warned(const ImportBatch *b);
 
+/* Empties the batch for the next rows, keeping its memory /
+ * frees everything it holds (not b itself). */
 void import_batch_reset(ImportBatch *b);
 void import_batch_done(ImportBatch *b);

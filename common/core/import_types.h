@@ -42,6 +42,7 @@ typedef enum MissingMode {
         _MISSING_MODE_MAX,
 } MissingMode;
 
+/* The state's API name ("queued", ...); static storage. */
 const char *import_state_to_string(ImportState s);
 /* 0, or -EINVAL for a word that names no state. */
 int import_state_from_string(const char *s, ImportState *ret);
@@ -51,11 +52,11 @@ bool import_state_is_final(ImportState s);
 /* A worker is on it. */
 bool import_state_is_running(ImportState s);
 
+/* Each option's API name (static storage) and its parse: 0, or -EINVAL
+ * for a word that names no value (*ret untouched). */
 const char *import_mode_to_string(ImportMode m);
 int import_mode_from_string(const char *s, ImportMode *ret);
-
 const char *invite_mode_to_string(InviteMode m);
 int invite_mode_from_string(const char *s, InviteMode *ret);
-
 const char *missing_mode_to_string(MissingMode m);
 int missing_mode_from_string(const char *s, MissingMode *ret);

@@ -58,6 +58,7 @@ typedef enum Severity {
         SEVERITY_WARNING,
 } Severity;
 
+/* "error" or "warning"; static storage. */
 const char *row_rules_severity_name(Severity s);
 
 typedef struct RowIssue {

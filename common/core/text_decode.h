@@ -42,6 +42,7 @@ typedef struct TextSniffer {
         bool utf8_invalid;
 } TextSniffer;
 
+/* Starts a sniff / feeds it the next bytes of the file (any split). */
 void text_sniffer_init(TextSniffer *s);
 void text_sniffer_feed(TextSniffer *s, const void *data, size_t len);
 

@@ -60,6 +60,7 @@ bool upload_scan_failed(const UploadScan *s);
 /* Ends the scan and fills *report. 0 or -ENOMEM. */
 int upload_scan_finish(UploadScan *s, UploadReport *report) _must_check_;
 
+/* Frees what the report owns (not r itself). */
 void upload_scan_report_done(UploadReport *r);
 
 DEFINE_CLEANUP_FUNC(UploadScan *, upload_scan_free);

@@ -31,4 +31,5 @@ void urn_set_add(UrnSet *s, int64_t urn);
 /* Empties the set. */
 void urn_set_clear(UrnSet *s);
 
+/* How many URNs the set holds. */
 size_t urn_set_count(const UrnSet *s);

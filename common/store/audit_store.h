@@ -26,6 +26,8 @@ typedef struct AuditEvent {
         const char *request_id; /* NULL outside a request */
 } AuditEvent;
 
+/* Appends the event (in the caller's transaction, if any). 0, or
+ * -EAGAIN/-EIO (db->errmsg). */
 int audit_store_write(Db *db, const AuditEvent *e) _must_check_;
 
 /* One recorded event, as read back. */

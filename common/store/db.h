@@ -102,6 +102,10 @@ typedef struct DbCopy {
         Buf rows;
 } DbCopy;
 
+/* COPY ... FROM STDIN in pieces: start with the statement, append rows
+ * to c->rows (db_copy_text(), db_copy_null()), flush when it grows, end
+ * with status 0 to commit the COPY or negative to abort it. Each returns
+ * 0 or -EAGAIN/-EIO (db->errmsg). */
 int db_copy_start(DbCopy *c, Db *db, const char *sql) _must_check_;
 int db_copy_flush(DbCopy *c) _must_check_;
 int db_copy_end(DbCopy *c, int status) _must_check_;

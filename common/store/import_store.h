@@ -55,6 +55,7 @@ typedef struct ImportRecord {
         char deleted_by[128];
 } ImportRecord;
 
+/* Frees what the record owns (not r itself). */
 void import_store_record_done(ImportRecord *r);
 
 /* What the API learnt from an upload. */

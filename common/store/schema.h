@@ -14,4 +14,5 @@ int schema_migrate(Db *db, int *ret_from, int *ret_to) _must_check_;
  * it is not migrated (or older than this build), -EIO on failure. */
 int schema_check(Db *db);
 
+/* The version the migrations of this build reach. */
 int schema_latest_version(void);

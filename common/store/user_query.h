@@ -42,6 +42,7 @@ typedef struct UserView {
         char *linked; /* JSON object: link kind -> array of {id, email}, by email */
 } UserView;
 
+/* Frees n views and the array. NULL is a no-op. */
 void user_query_views_free(UserView *v, size_t n);
 
 /* Users of the account matching f, ordered by email (in lower case),

@@ -30,6 +30,7 @@ typedef struct WebhookDelivery {
         int attempt; /* this attempt's number, 1 for the first */
 } WebhookDelivery;
 
+/* Frees n deliveries and the array. NULL is a no-op. */
 void webhook_store_deliveries_free(WebhookDelivery *d, size_t n);
 
 /* Claims up to max due events, oldest first, for lease_seconds: no other

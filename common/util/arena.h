@@ -26,5 +26,7 @@ char *arena_strdup(Arena *a, const char *s);
 /* printf into the arena; NULL when out of memory. */
 char *arena_printf(Arena *a, const char *fmt, ...) _printf_(2, 3);
 
+/* Forgets every allocation, keeping one block for reuse /
+ * frees every block (not a itself). */
 void arena_reset(Arena *a);
 void arena_done(Arena *a);

@@ -17,6 +17,7 @@ typedef struct Sha256 {
         size_t fill; /* bytes waiting in block */
 } Sha256;
 
+/* Streaming SHA-256: init, update with the data in any pieces, final. */
 void sha256_init(Sha256 *s);
 void sha256_update(Sha256 *s, const void *data, size_t len);
 void sha256_final(Sha256 *s, uint8_t out[SHA256_DIGEST_SIZE]);
@@ -28,6 +29,7 @@ typedef struct Sha256Hmac {
         uint8_t key[64];
 } Sha256Hmac;
 
+/* As sha256_init() and friends, keyed. */
 void sha256_hmac_init(Sha256Hmac *h, const void *key, size_t key_len);
 void sha256_hmac_update(Sha256Hmac *h, const void *data, size_t len);
 void sha256_hmac_final(Sha256Hmac *h, uint8_t out[SHA256_DIGEST_SIZE]);
