@@ -9,17 +9,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth.h"
+#include "admission.h"
 #include "conn_watch.h"
 #include "log.h"
 #include "problem.h"
 #include "upload.h"
 #include "uuid.h"
 
-/* Multipart parts other than the file (options, framing) may add this
- * much to an upload; other requests' bodies may be this big. */
-#define FIELDS_MAX (1u << 20)
-#define OTHER_BODY_MAX (64u * 1024)
 /* CRLF "--" boundary "--", with RFC 2046's longest boundary (70). */
 #define BOUNDARY_MAX 70
 #define CLOSE_DELIM_MAX (2 + 2 + BOUNDARY_MAX + 2)
@@ -39,14 +35,15 @@ static App *guard_app;
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
                                     MHD_AccessHandlerCallback dh, void *dh_cls, ...);
 
+/* The one state the API keeps for a request between its headers and its
+ * end: what admission decided, the upload streaming in, and the guard's
+ * own counting. */
 typedef struct GuardState {
         const struct _u_request *request;
         struct GuardState *next;
-        bool has_auth;
-        AuthInfo auth;
-        bool upload; /* POST /v1/imports */
-        bool multipart_upload;
-        uint64_t bytes, limit;
+        Admission adm;
+        Upload upload;
+        uint64_t bytes;
         double started;
         /* A multipart upload is complete only once its close delimiter
          * (CRLF "--" boundary "--") has gone by; close_tail keeps the
@@ -55,11 +52,8 @@ typedef struct GuardState {
         size_t close_len, close_tail_len;
         char close_delim[CLOSE_DELIM_MAX];
         char close_tail[CLOSE_DELIM_MAX];
-        /* Set when the request is refused: the rest of the body is read
-         * and dropped, and this is the answer. */
-        unsigned status;
-        const char *code, *title;
-        char detail[256];
+        /* When adm.refusal is set, the rest of the body is read and
+         * dropped, and that is the answer. */
 } GuardState;
 
 static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -82,7 +76,17 @@ static GuardState *find(const struct _u_request *request) {
 
 const AuthInfo *guard_auth(const struct _u_request *request) {
         GuardState *g = find(request);
-        return g && g->has_auth ? &g->auth : NULL;
+        return g && g->adm.has_auth ? &g->adm.auth : NULL;
+}
+
+const Admission *guard_admission(const struct _u_request *request) {
+        GuardState *g = find(request);
+        return g ? &g->adm : NULL;
+}
+
+Upload *guard_upload(const struct _u_request *request) {
+        GuardState *g = find(request);
+        return g ? &g->upload : NULL;
 }
 
 void guard_request_done(const struct _u_request *request) {
@@ -94,6 +98,10 @@ void guard_request_done(const struct _u_request *request) {
         if (g)
                 *p = g->next;
         pthread_mutex_unlock(&states_lock);
+        if (g) {
+                upload_done(&g->upload);
+                admission_release(&g->adm.slot);
+        }
         free(g);
 }
 
@@ -106,33 +114,7 @@ const char *guard_cors_origin(const App *app, const char *origin) {
         return NULL;
 }
 
-static void refuse(GuardState *g, unsigned status, const char *code, const char *title, const char *fmt, ...)
-        _printf_(5, 6);
-static void refuse(GuardState *g, unsigned status, const char *code, const char *title, const char *fmt, ...) {
-        if (g->status)
-                return;
-        g->status = status;
-        g->code = code;
-        g->title = title;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(g->detail, sizeof g->detail, fmt, ap);
-        va_end(ap);
-}
-
-static void refuse_too_large(GuardState *g) {
-        if (g->multipart_upload)
-                refuse(g, 413, "file_too_large", "File too large", "the file is larger than the limit of %lld bytes",
-                       (long long) guard_app->cfg.max_upload_bytes);
-        else if (g->upload)
-                refuse(g, 413, "file_too_large", "Body too large",
-                       "a text/csv body may be at most %llu bytes; send larger files as multipart/form-data "
-                       "(field \"file\"), up to %lld bytes",
-                       (unsigned long long) g->limit, (long long) guard_app->cfg.max_upload_bytes);
-        else
-                refuse(g, 413, "body_too_large", "Body too large", "this request's body may be at most %llu bytes",
-                       (unsigned long long) g->limit);
-}
+#define refuse(g, ...) admission_refuse(&(g)->adm, __VA_ARGS__)
 
 /* Answers the request with the guard's problem; the body, if any is
  * left, is not read. */
@@ -140,12 +122,13 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *method, cons
         /* A refused request keeps nothing, and a client told so may look
          * at once: what it stored is rolled back before the answer goes
          * out, not when libmicrohttpd is done with the request. */
-        upload_request_completed(g->request);
+        upload_done(&g->upload);
+        const AdmissionRefusal *no = &g->adm.refusal;
 
         char id[65];
         request_id_choose(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"), id);
 
-        json_t *doc = problem_document(g->status, g->code, g->title, g->detail, id);
+        json_t *doc = problem_document(no->status, no->code, no->title, no->detail, id);
         char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         json_decref(doc);
         const char *body = text ? text : "{\"status\":500,\"title\":\"Internal error\"}";
@@ -157,9 +140,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *method, cons
         MHD_add_response_header(resp, "X-Request-Id", id);
         MHD_add_response_header(resp, "Cache-Control", "no-store");
         MHD_add_response_header(resp, "Connection", "close");
-        if (g->status == 401)
+        if (no->status == 429 || no->status == 503)
+                MHD_add_response_header(resp, "Retry-After", "5");
+        if (no->status == 401)
                 MHD_add_response_header(resp, "WWW-Authenticate",
-                                        strcmp(g->code, "invalid_token") == 0
+                                        strcmp(no->code, "invalid_token") == 0
                                                 ? "Bearer realm=\"roster\", error=\"invalid_token\""
                                                 : "Bearer realm=\"roster\"");
         const char *origin =
@@ -168,10 +153,10 @@ static enum MHD_Result answer(struct MHD_Connection *c, const char *method, cons
                 MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
                 MHD_add_response_header(resp, "Vary", "Origin");
         }
-        enum MHD_Result r = MHD_queue_response(c, g->status, resp);
+        enum MHD_Result r = MHD_queue_response(c, no->status, resp);
         MHD_destroy_response(resp);
-        atomic_fetch_add(&guard_app->responses[g->status / 100 < 6 ? g->status / 100 : 5], 1);
-        log_request(LOG_LEVEL_INFO, id, "%s %s %u (%s, %llu body bytes read)", method, url, g->status, g->code,
+        atomic_fetch_add(&guard_app->responses[no->status / 100 < 6 ? no->status / 100 : 5], 1);
+        log_request(LOG_LEVEL_INFO, id, "%s %s %u (%s, %llu body bytes read)", method, url, no->status, no->code,
                     (unsigned long long) g->bytes);
         return r;
 }
@@ -316,26 +301,10 @@ static bool framing_ok(GuardState *g, struct MHD_Connection *c, const char *vers
         return true;
 }
 
-/* A connection for auth_check(), taken only when it must ask the
- * database; the caller gives it back. */
-typedef struct PoolBorrow {
-        DbPool *pool;
-        Db *db;
-} PoolBorrow;
-
-static Db *borrow_db(void *userdata) {
-        PoolBorrow *b = userdata;
-        char err[128];
-        int e;
-        if (!b->db)
-                b->db = db_pool_acquire(b->pool, 5000, &e, err, sizeof err);
-        return b->db;
-}
-
-/* The first call, with the headers: decide what the body may be. */
+/* The first call, with the headers: what framing the body has, then
+ * whether it may come in at all (admission.h). */
 static void admit(GuardState *g, struct MHD_Connection *c, const char *url, const char *method,
                   const char *version) {
-        App *app = guard_app;
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 
         if (!framing_ok(g, c, version))
@@ -354,41 +323,24 @@ static void admit(GuardState *g, struct MHD_Connection *c, const char *url, cons
                         return;
                 }
         }
-        bool upload = strcmp(method, "POST") == 0 && strcmp(url, "/v1/imports") == 0;
-        g->upload = upload;
-        g->multipart_upload = upload && boundary;
-        if (g->multipart_upload) {
-                g->limit = (uint64_t) app->cfg.max_upload_bytes + FIELDS_MAX;
+        AdmissionHead head = {
+                .method = method,
+                .path = url,
+                .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                .content_length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length"),
+                .content_type = ct,
+                .boundary_len = blen,
+                .has_body = has_body(c),
+        };
+        admission_decide(guard_app, &head, &g->adm);
+        if (g->adm.multipart) {
                 /* The body may begin with the close delimiter: start as if
                  * a CRLF came before it. */
                 g->close_len = (size_t) snprintf(g->close_delim, sizeof g->close_delim, "\r\n--%.*s--", (int) blen,
                                                  boundary);
                 memcpy(g->close_tail, "\r\n", 2);
                 g->close_tail_len = 2;
-        } else if (upload) {
-                g->limit = (uint64_t) MIN(app->cfg.max_body_bytes, app->cfg.max_upload_bytes);
-        } else {
-                g->limit = OTHER_BODY_MAX;
         }
-
-        if (!has_body(c))
-                return;
-
-        /* A body is only read for a caller who may send one. */
-        const char *authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        AuthFailure fail;
-        PoolBorrow borrow = { app->pool, NULL };
-        unsigned st = auth_check(app, borrow_db, &borrow, authorization, 0, &g->auth, &fail);
-        db_pool_release(app->pool, borrow.db);
-        if (st) {
-                refuse(g, fail.status, fail.code, fail.title, "%s", fail.detail);
-                return;
-        }
-        g->has_auth = true;
-
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > g->limit)
-                refuse_too_large(g);
 }
 
 static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -409,13 +361,14 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
                 if (!g)
                         return MHD_NO;
                 g->request = request;
+                g->upload.app = guard_app;
                 g->started = now_s();
                 admit(g, c, url, method, version);
                 pthread_mutex_lock(&states_lock);
                 g->next = states;
                 states = g;
                 pthread_mutex_unlock(&states_lock);
-                if (g->status)
+                if (g->adm.refusal.status)
                         return answer(c, method, url, g);
                 return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
         }
@@ -427,12 +380,13 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
                         return MHD_NO;
                 }
                 g->bytes += *size;
-                if (!g->status && g->bytes > g->limit)
-                        refuse_too_large(g);
-                if (!g->status && g->multipart_upload && g->bytes - upload_file_bytes(request) > FIELDS_MAX)
+                if (g->bytes > g->adm.limit)
+                        admission_refuse_too_large(guard_app, &g->adm);
+                if (g->adm.multipart && g->bytes - upload_file_bytes(&g->upload) > ADMISSION_FIELDS_MAX)
                         refuse(g, 413, "fields_too_large", "Form too large",
-                               "the form fields other than \"file\" are larger than %u KiB", FIELDS_MAX / 1024);
-                if (g->status) {
+                               "the form fields other than \"file\" are larger than %u KiB",
+                               ADMISSION_FIELDS_MAX / 1024);
+                if (g->adm.refusal.status) {
                         /* Read and drop: ulfius sees no more of it. */
                         *size = 0;
                         return MHD_YES;
@@ -440,7 +394,7 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
                 size_t offered = *size;
                 enum MHD_Result r = inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
                 /* Only what ulfius took: the rest comes again. */
-                if (g->multipart_upload)
+                if (g->adm.multipart)
                         watch_close_delimiter(g, data, offered - *size);
                 return r;
         }
@@ -449,13 +403,12 @@ static enum MHD_Result guard_handler(void *cls, struct MHD_Connection *c, const 
          * with a length that matches what was sent): ulfius would take
          * what came as the whole file, less the bytes it held back in
          * case they began a delimiter. Refusing here means the endpoint
-         * never runs; upload_request_completed() rolls the stored part
-         * back. */
-        if (!g->status && g->multipart_upload && !g->close_seen)
+         * never runs; answer() rolls the stored part back. */
+        if (g->adm.multipart && !g->close_seen)
                 refuse(g, 400, "invalid_multipart", "Invalid multipart body",
                        "the body ends without the closing boundary of the form (\"--\" boundary \"--\"); the "
                        "upload looks cut off, so nothing was imported");
-        if (g->status)
+        if (g->adm.refusal.status)
                 return answer(c, method, url, g);
         return inner_handler(inner_cls, c, url, method, version, data, size, con_cls);
 }

@@ -337,30 +337,10 @@ static unsigned create_multipart(Request *r) {
         return finish_upload(r, in, u->filename, r->req->map_post_body, NULL);
 }
 
+/* A raw text/csv body: admission held it to its limit and gave it its
+ * slot before it was read (admission.h); ulfius holds it in memory. */
 static unsigned create_raw(Request *r, char default_delimiter) {
         App *app = r->app;
-        const char *cl = request_header(r, "Content-Length");
-        uint64_t announced = cl ? strtoull(cl, NULL, 10) : 0;
-        uint64_t limit = (uint64_t) MIN(app->cfg.max_body_bytes, app->cfg.max_upload_bytes);
-
-        /* ulfius keeps a raw body in memory, up to ROSTER_MAX_BODY_BYTES;
-         * past that it would be cut silently. */
-        if (announced > limit || r->req->binary_body_length >= (size_t) app->cfg.max_body_bytes) {
-                problem(r, 413, "file_too_large", "Body too large",
-                        "a text/csv body may be at most %llu bytes; send larger files as multipart/form-data "
-                        "(field \"file\"), up to %lld bytes",
-                        (unsigned long long) limit, (long long) app->cfg.max_upload_bytes);
-                return 413;
-        }
-        /* The same limits as a multipart upload's (upload.c). */
-        AdmissionSlot slot;
-        AdmissionRefusal no;
-        if (!admission_take(app, r->auth.account_id, &slot, &no)) {
-                u_map_put(r->resp->map_header, "Retry-After", "5");
-                problem(r, no.status, "too_many_uploads", "Too many uploads", "%s", no.detail);
-                return no.status;
-        }
-
         char delim = default_delimiter, err[256];
         const char *opt = u_map_get(r->req->map_url, "delimiter");
         if (opt && import_options_delimiter(opt, &delim) == 0 && delim == 0)
@@ -368,14 +348,12 @@ static unsigned create_raw(Request *r, char default_delimiter) {
         unsigned st;
         Ingest *in = ingest_begin(app, delim, &st, err, sizeof err);
         if (!in) {
-                admission_release(&slot);
                 log_request(LOG_LEVEL_WARNING, r->id, "cannot start storing an upload: %s", err);
                 return st == 503 ? problem_database_unavailable(r) : (problem(r, 500, "internal_error", "Internal error", "out of memory"), 500);
         }
         int k = ingest_feed(in, r->req->binary_body, r->req->binary_body_length);
         if (k < 0) {
                 ingest_abort(in);
-                admission_release(&slot);
                 if (k == -EFBIG) {
                         problem(r, 413, "file_too_large", "File too large", "the file is larger than the limit");
                         return 413;
@@ -384,9 +362,7 @@ static unsigned create_raw(Request *r, char default_delimiter) {
         }
         _cleanup_free_ char *filename = import_options_filename(u_map_get(r->req->map_url, "filename"));
         static const char *const ignore[] = { "filename", NULL };
-        st = finish_upload(r, in, filename, r->req->map_url, ignore);
-        admission_release(&slot);
-        return st;
+        return finish_upload(r, in, filename, r->req->map_url, ignore);
 }
 
 unsigned imports_create(Request *r) {

@@ -42,10 +42,8 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         struct connection_info_struct *ci = *con_cls;
         atomic_fetch_sub(&requests_open, 1);
         conn_watch_request_done(connection);
-        if (ci && ci->request) {
-                upload_request_completed(ci->request);
+        if (ci && ci->request)
                 guard_request_done(ci->request);
-        }
         mhd_request_completed(cls, connection, con_cls, toe);
 }
 
@@ -217,7 +215,6 @@ int main(int argc, char **argv) {
         if (app.redis->broken)
                 log_warning("Redis is not reachable yet: %s", app.redis->errstr);
         pthread_mutex_init(&app.redis_lock, NULL);
-        upload_registry_init();
 
         /* The port given here only satisfies ulfius: the socket address
          * that counts is MHD_OPTION_SOCK_ADDR below. */
@@ -228,9 +225,10 @@ int main(int argc, char **argv) {
                 goto out;
         }
         /* ulfius keeps every request body in memory up to this size (a
-         * multipart file part goes to the upload callback as well); it is
-         * also the most a raw text/csv body may be. */
-        inst.max_post_body_size = (size_t) app.cfg.max_body_bytes;
+         * multipart file part goes to the upload callback as well). The
+         * guard holds a raw text/csv body to ROSTER_MAX_BODY_BYTES
+         * (admission.h), so ulfius never cuts one short. */
+        inst.max_post_body_size = (size_t) app.cfg.max_body_bytes + 1;
         inst.max_post_param_size = 64 * 1024;
         /* Checked where it matters; otherwise ulfius drops values that are
          * not UTF-8 without a word. */

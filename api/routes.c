@@ -28,44 +28,34 @@
 #include "webhooks.h"
 #include "uuid.h"
 
-struct Route {
-        const char *method;
-        const char *path; /* ulfius format: ":name" matches one segment */
-        unsigned (*handler)(Request *r);
-        unsigned scope; /* 0: public */
-        /* Also takes an events token as ?access_token= (events_token.h),
-         * for browsers' EventSource, which cannot send headers. */
-        bool events_token;
-};
-
 static const Route routes[] = {
-        { "GET", "/healthz", health_live, 0, false },
-        { "GET", "/readyz", health_ready, 0, false },
-        { "GET", "/metrics", meta_metrics, 0, false },
-        { "GET", "/openapi.json", meta_openapi_json, 0, false },
-        { "GET", "/openapi.yaml", meta_openapi_yaml, 0, false },
-        { "GET", "/admin/", admin_page_index, 0, false },
-        { "GET", "/admin/:file", admin_page_file, 0, false },
-        { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE, false },
-        { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/errors", import_errors_get, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/errors.csv", import_errors_csv, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/events", events_get, SCOPE_IMPORTS_READ, true },
-        { "POST", "/v1/imports/:id/events-token", events_issue_token, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/results", results_page, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/results.csv", results_csv, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/imports/:id/webhook-deliveries", webhooks_deliveries, SCOPE_IMPORTS_READ, false },
-        { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false },
-        { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false },
-        { "DELETE", "/v1/imports/:id", imports_delete, SCOPE_IMPORTS_WRITE, false },
-        { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/users", users_list, SCOPE_USERS_READ, false },
-        { "GET", "/v1/users.csv", users_csv, SCOPE_USERS_READ, false },
-        { "GET", "/v1/users/:id", users_get, SCOPE_USERS_READ, false },
-        { "GET", "/v1/roles", directory_roles, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/teams", directory_teams, SCOPE_IMPORTS_READ, false },
-        { "GET", "/v1/audit", audit_list, SCOPE_AUDIT_READ, false },
+        { "GET", "/healthz", health_live, 0, false, ROUTE_BODY_SMALL },
+        { "GET", "/readyz", health_ready, 0, false, ROUTE_BODY_SMALL },
+        { "GET", "/metrics", meta_metrics, 0, false, ROUTE_BODY_SMALL },
+        { "GET", "/openapi.json", meta_openapi_json, 0, false, ROUTE_BODY_SMALL },
+        { "GET", "/openapi.yaml", meta_openapi_yaml, 0, false, ROUTE_BODY_SMALL },
+        { "GET", "/admin/", admin_page_index, 0, false, ROUTE_BODY_SMALL },
+        { "GET", "/admin/:file", admin_page_file, 0, false, ROUTE_BODY_SMALL },
+        { "POST", "/v1/imports", imports_create, SCOPE_IMPORTS_WRITE, false, ROUTE_BODY_UPLOAD },
+        { "GET", "/v1/imports", imports_list, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id", imports_get, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id/errors", import_errors_get, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id/errors.csv", import_errors_csv, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id/events", events_get, SCOPE_IMPORTS_READ, true, ROUTE_BODY_SMALL },
+        { "POST", "/v1/imports/:id/events-token", events_issue_token, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id/results", results_page, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id/results.csv", results_csv, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/imports/:id/webhook-deliveries", webhooks_deliveries, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "POST", "/v1/imports/:id/commit", imports_commit, SCOPE_IMPORTS_WRITE, false, ROUTE_BODY_SMALL },
+        { "POST", "/v1/imports/:id/cancel", imports_cancel, SCOPE_IMPORTS_WRITE, false, ROUTE_BODY_SMALL },
+        { "DELETE", "/v1/imports/:id", imports_delete, SCOPE_IMPORTS_WRITE, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/templates/users.csv", templates_users_csv, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/users", users_list, SCOPE_USERS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/users.csv", users_csv, SCOPE_USERS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/users/:id", users_get, SCOPE_USERS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/roles", directory_roles, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/teams", directory_teams, SCOPE_IMPORTS_READ, false, ROUTE_BODY_SMALL },
+        { "GET", "/v1/audit", audit_list, SCOPE_AUDIT_READ, false, ROUTE_BODY_SMALL },
 };
 
 static App *the_app;
@@ -196,6 +186,13 @@ static int fallback(const struct _u_request *req, struct _u_response *resp, void
         }
         finish(&r, status, started);
         return U_CALLBACK_COMPLETE;
+}
+
+const Route *routes_find(const char *method, const char *path) {
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                if (strcmp(routes[i].method, method) == 0 && path_matches(routes[i].path, path))
+                        return &routes[i];
+        return NULL;
 }
 
 int routes_register(struct _u_instance *inst, App *app) {

@@ -1,24 +1,25 @@
 /* Multipart uploads as they stream in.
  *
  * ulfius calls upload_file_callback() for every chunk of a file part
- * before the endpoint runs, with no per-request slot; an Upload is found
- * by its request pointer in a small registry. The first chunk
- * authenticates the caller (nothing is stored for a caller who may not
- * import), checks the part's name and the size announced, and starts an
- * Ingest. The endpoint (imports_create) takes the Upload over; whatever
- * happens, upload_request_completed() - called when the connection is
- * done with the request, also when the client went away mid-upload -
- * rolls back what was not committed and frees it. */
+ * before the endpoint runs. The request's Upload is part of the guard's
+ * state for it (guard.h), and the guard has admitted the request already
+ * (admission.h: the route takes an upload, the caller's token and scope,
+ * the size announced, the upload limits). The first chunk checks the
+ * part's name and starts an Ingest. The endpoint (imports_create) takes
+ * the Ingest over; whatever happens, upload_done() - called when the
+ * request is done, also when the client went away mid-upload - rolls back
+ * what was not committed. */
 #pragma once
 
-#include "admission.h"
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "app.h"
 #include "ingest.h"
 
 typedef struct Upload {
-        const struct _u_request *request;
-        struct Upload *next;
         App *app;
+        bool started; /* a file part came */
 
         /* 0 while the upload is acceptable; else the status to answer. */
         unsigned status;
@@ -26,14 +27,9 @@ typedef struct Upload {
         const char *title;
         char detail[512];
 
-        AuthInfo auth;
         Ingest *ingest;
         char *filename;
-        AdmissionSlot slot; /* the upload's place under the concurrency limits */
 } Upload;
-
-/* Empties the registry of uploads in flight; once, at start-up. */
-void upload_registry_init(void);
 
 /* ulfius's file callback: streams each part of a multipart upload into
  * its ingest as it arrives. Returns U_OK, or U_ERROR to stop reading
@@ -42,12 +38,13 @@ int upload_file_callback(const struct _u_request *request, const char *key, cons
                          const char *content_type, const char *transfer_encoding, const char *data, uint64_t off,
                          size_t size, void *cls);
 
-/* The Upload of a request, or NULL when it had no file part. It stays
- * registered: upload_request_completed() frees it. */
+/* The request's Upload, or NULL when it had no file part. Valid until the
+ * request is done (guard_request_done()). */
 Upload *upload_find(const struct _u_request *request);
 
-/* Bytes of the file part received so far for the request (0 when none). */
-uint64_t upload_file_bytes(const struct _u_request *request);
+/* Bytes of the file part received so far (0 when none). */
+uint64_t upload_file_bytes(const Upload *u);
 
-/* Frees the request's Upload, rolling back an uncommitted ingest. */
-void upload_request_completed(const struct _u_request *request);
+/* Rolls back an uncommitted ingest and frees what u holds (not u
+ * itself); u may be used again as not started. */
+void upload_done(Upload *u);

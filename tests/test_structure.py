@@ -104,3 +104,14 @@ def test_the_header_checks_see_what_they_look_for():
     assert [documented(lines, n) for n, _ in found] == [True, True, False]
     assert snake("EmailSet") == "email_set"
     assert TYPE_NAME.findall("typedef struct EmailSet EmailSet;\n} UserRow;") == [("EmailSet", ""), ("", "UserRow")]
+
+
+def test_paths_are_matched_in_the_route_table_only():
+    found = []
+    for path, text in program_sources():
+        if path == os.path.join("api", "routes.c"):
+            continue
+        for n, line in enumerate(text.splitlines(), 1):
+            if re.search(r"str(n?case)?cmp\([^;]*\"/(v1|admin|healthz|readyz|metrics)", line):
+                found.append(f"{path}:{n}: {line.strip()}")
+    assert not found, "ask routes_find() (api/routes.h) instead:\n" + "\n".join(found)

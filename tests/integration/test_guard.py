@@ -75,6 +75,27 @@ def test_a_bad_token_is_refused_before_the_body(guarded_api, account):
     s.close()
 
 
+def test_a_token_without_the_routes_scope_is_refused_before_the_body(guarded_api, account):
+    # The route table says POST /v1/imports needs imports:write: a read-only
+    # token learns so before it sends its 5 MB, by multipart or raw.
+    for ct in ("multipart/form-data; boundary=zz", "text/csv"):
+        s = open_request(guarded_api, {"Authorization": f"Bearer {account.token_with('imports:read')}",
+                                       "Content-Type": ct, "Content-Length": "5000000"})
+        status, data = read_status(s, timeout=10)
+        assert status == 403 and b"insufficient_scope" in data and b"imports:write" in data, data
+        s.close()
+
+
+def test_a_small_route_takes_a_small_body(guarded_api, account):
+    # Any route but the upload takes 64 KiB at most, whatever the token.
+    s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}", "Content-Type": "application/json",
+                                   "Content-Length": str(65 * 1024)},
+                     path="/v1/imports/00000000-0000-0000-0000-000000000000/cancel")
+    status, data = read_status(s, timeout=10)
+    assert status == 413 and b"body_too_large" in data and b"65536" in data, data
+    s.close()
+
+
 def test_announced_size_over_the_limit_is_refused_before_the_body(guarded_api, account):
     s = open_request(guarded_api, {"Authorization": f"Bearer {account.token}",
                                    "Content-Type": "multipart/form-data; boundary=zz",
@@ -134,6 +155,21 @@ def test_one_account_cannot_take_every_upload_slot(roster, account):
                           timeout=10)
         assert r.status_code == 429 and r.json()["code"] == "too_many_uploads", r.text
         assert r.headers.get("Retry-After") == "5"
+        # A raw body holds its slot while it streams in, as a multipart
+        # one does: two slow raw bodies fill the account's slots too.
+        for s in slow:
+            s.close()
+        wait_until(lambda: upload(api, account, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n",
+                                  role="la_user").status_code == 202, timeout=20)
+        slow = []
+        for _ in range(2):
+            s = open_request(api, {"Authorization": f"Bearer {account.token}", "Content-Type": "text/csv",
+                                   "Content-Length": "100000"}, path="/v1/imports?role=la_user")
+            s.sendall(b"Email,First Name,Last Name\n")
+            slow.append(s)
+        time.sleep(0.5)
+        r = upload(api, account, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n", role="la_user")
+        assert r.status_code == 429 and r.json()["code"] == "too_many_uploads", r.text
         other = roster.new_account()
         r = upload(api, other, data=b"Email,First Name,Last Name\nx@example.org,X,Y\n", role="la_user")
         assert r.status_code == 202, r.text
