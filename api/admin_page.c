@@ -1,5 +1,6 @@
 #include "admin_page.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "problem.h"
@@ -30,10 +31,15 @@ static unsigned serve(Request *r, const char *name) {
 }
 
 unsigned admin_page_index(Request *r) {
-        /* The page's relative URLs need the slash. */
-        if (strcmp(r->req->url_path, "/admin") == 0) {
+        /* The page's relative URLs need the slash (the route matches the
+         * path without it too). */
+        const char *path = r->req->url_path;
+        size_t len = strlen(path);
+        if (len == 0 || path[len - 1] != '/') {
+                char location[64];
+                snprintf(location, sizeof location, "%.62s/", path);
                 ulfius_set_empty_body_response(r->resp, 308);
-                u_map_put(r->resp->map_header, "Location", "/admin/");
+                u_map_put(r->resp->map_header, "Location", location);
                 return 308;
         }
         return serve(r, "index.html");
