@@ -413,3 +413,35 @@ int import_store_count_active(Db *db, int64_t counts[3]) {
                 counts[i] = get_i64(res, 0, i);
         return 0;
 }
+
+int import_store_get_state(Db *db, const char *id, ImportState *ret) {
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        /* The schema's CHECK allows no other words. */
+        return import_state_from_string(PQgetvalue(r, 0, 0), ret) < 0 ? -EPROTO : 0;
+}
+
+int import_store_lock(Db *db, const char *id, ImportStatus *ret) {
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT state, dry_run, missing, change_threshold, rows_total > 0 AND failed = rows_total "
+                "FROM imports WHERE id = $1 FOR UPDATE",
+                1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        ImportStatus s = { .dry_run = PQgetvalue(r, 0, 1)[0] == 't',
+                           .change_threshold = (int) get_i64(r, 0, 3),
+                           .all_failed = PQgetvalue(r, 0, 4)[0] == 't' };
+        if (import_state_from_string(PQgetvalue(r, 0, 0), &s.state) < 0 ||
+            missing_mode_from_string(PQgetvalue(r, 0, 2), &s.missing) < 0)
+                return -EPROTO;
+        *ret = s;
+        return 0;
+}

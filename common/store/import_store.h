@@ -112,6 +112,28 @@ void import_store_records_free(ImportRecord *r, size_t n);
  * processing, [2] validating. */
 int import_store_count_active(Db *db, int64_t counts[3]) _must_check_;
 
+/* What workers do to an import (range_store.h says when). Each runs
+ * inside the caller's transaction, or alone where said. */
+
+/* An import's state, read without a lock (alone or in a transaction).
+ * -ENOENT when there is no such import. */
+int import_store_get_state(Db *db, const char *id, ImportState *ret) _must_check_;
+
+/* What a worker decides by, read under the import's row lock. */
+typedef struct ImportStatus {
+        ImportState state;
+        bool dry_run;
+        MissingMode missing;
+        int change_threshold; /* percent */
+        bool all_failed; /* it has rows and every one failed */
+} ImportStatus;
+
+/* Locks the import's row (FOR UPDATE) until the caller's transaction
+ * ends, and reads its status into *ret. The lock comes first in every
+ * transaction that changes a running import: it orders workers claiming
+ * and finishing the same import. -ENOENT when there is no such import. */
+int import_store_lock(Db *db, const char *id, ImportStatus *ret) _must_check_;
+
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;

@@ -8,18 +8,12 @@
 
 #include "archive_store.h"
 #include "buf.h"
+#include "import_store.h"
 #include "import_types.h"
 #include "link_store.h"
 
 static int64_t get_i64(const PGresult *res, int row, int col) {
         return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* The state in a result; the schema allows no other words. */
-static ImportState get_state(const PGresult *res, int row, int col) {
-        ImportState s = IMPORT_STATE_FAILED;
-        (void) import_state_from_string(PQgetvalue(res, row, col), &s);
-        return s;
 }
 
 static int append_u64(Buf *b, uint64_t v) {
@@ -76,19 +70,30 @@ typedef struct ClaimTx {
         "NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq < r.seq "  \
         "            AND NOT x.done AND NOT x.registered)"
 
+/* How many of the import's ranges are not done yet. */
+static int ranges_left(Db *db, const char *import_id, int64_t *ret) {
+        const char *p[] = { import_id };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done", 1, p);
+        if (!r)
+                return db_error(db);
+        *ret = get_i64(r, 0, 0);
+        return 0;
+}
+
 static int claim_tx(Db *db, void *userdata) {
         ClaimTx *c = userdata;
         Claim *out = c->claim;
         const char *p[] = { c->id };
 
         *out = (Claim){ .outcome = CLAIM_GONE };
-        _cleanup_(PQclearp) PGresult *imp = db_exec(db, "SELECT state FROM imports WHERE id = $1 FOR UPDATE", 1, p);
-        if (!imp)
-                return db_error(db);
-        if (PQntuples(imp) == 0)
+        ImportStatus imp;
+        int k = import_store_lock(db, c->id, &imp);
+        if (k == -ENOENT)
                 return 0;
-        ImportState state = get_state(imp, 0, 0);
-        if (state != IMPORT_STATE_QUEUED && !import_state_is_running(state)) {
+        if (k < 0)
+                return k;
+        if (imp.state != IMPORT_STATE_QUEUED && !import_state_is_running(imp.state)) {
                 out->outcome = CLAIM_FINAL;
                 return 0;
         }
@@ -112,11 +117,10 @@ static int claim_tx(Db *db, void *userdata) {
         if (!res)
                 return db_error(db);
         if (PQntuples(res) == 0) {
-                _cleanup_(PQclearp) PGresult *left =
-                        db_exec(db, "SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done", 1, p);
-                if (!left)
-                        return db_error(db);
-                out->outcome = get_i64(left, 0, 0) == 0 ? CLAIM_FINISH : CLAIM_BUSY;
+                int64_t left;
+                if ((k = ranges_left(db, c->id, &left)) < 0)
+                        return k;
+                out->outcome = left == 0 ? CLAIM_FINISH : CLAIM_BUSY;
                 return 0;
         }
 
@@ -146,7 +150,7 @@ static int claim_tx(Db *db, void *userdata) {
                          "up on (rows already imported stay)",
                          attempts);
                 const char *f[] = { c->id, msg };
-                int k = db_run(db,
+                k = db_run(db,
                                "UPDATE imports SET state = 'failed', error_code = 'too_many_attempts', "
                                "error_message = $2, finished_at = now(), worker = NULL, heartbeat_at = NULL "
                                "WHERE id = $1",
@@ -221,24 +225,39 @@ int range_store_register(Db *db, const char *import_id, size_t n, const char *co
         return r;
 }
 
+/* Whether the import still runs: 0, -ECANCELED when it was cancelled,
+ * -ESTALE when it ended otherwise or is gone. A worker asks before it
+ * writes to a range, so that the range of an import that no longer runs
+ * is left as it stands. */
+static int running(Db *db, const char *import_id) {
+        ImportState state;
+        int r = import_store_get_state(db, import_id, &state);
+        if (r == -ENOENT)
+                return -ESTALE;
+        if (r < 0)
+                return r;
+        if (state == IMPORT_STATE_CANCELLED)
+                return -ECANCELED;
+        return import_state_is_running(state) ? 0 : -ESTALE;
+}
+
 /* Why a range statement found nothing: cancelled, or no longer ours. */
 static int lost(Db *db, const char *import_id) {
-        const char *p[] = { import_id };
-        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
-        if (!r)
-                return db_error(db);
-        return PQntuples(r) == 1 && get_state(r, 0, 0) == IMPORT_STATE_CANCELLED ? -ECANCELED : -ESTALE;
+        int r = running(db, import_id);
+        return r == 0 ? -ESTALE : r;
 }
 
 int range_store_touch(Db *db, const char *import_id, int seq, const char *worker) {
+        int k = running(db, import_id);
+        if (k < 0)
+                return k;
         char s[16];
         snprintf(s, sizeof s, "%d", seq);
         const char *p[] = { import_id, s, worker };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "UPDATE import_ranges r SET heartbeat_at = now() FROM imports i "
-                "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 AND NOT r.done "
-                "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
+                "UPDATE import_ranges SET heartbeat_at = now() "
+                "WHERE import_id = $1 AND seq = $2::int AND worker = $3 AND NOT done RETURNING 1",
                 3, p);
         if (!r)
                 return db_error(db);
@@ -251,19 +270,19 @@ int range_store_lock(Db *db, const char *import_id, int seq, const char *worker,
         const char *p[] = { import_id, s };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "SELECT coalesce(r.worker, ''), r.rows_done, r.done, i.state "
-                "FROM import_ranges r JOIN imports i ON i.id = r.import_id "
-                "WHERE r.import_id = $1 AND r.seq = $2::int FOR UPDATE OF r",
+                "SELECT coalesce(worker, ''), rows_done, done FROM import_ranges "
+                "WHERE import_id = $1 AND seq = $2::int FOR UPDATE",
                 2, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 0)
                 return -ESTALE;
-        ImportState state = get_state(r, 0, 3);
-        if (state == IMPORT_STATE_CANCELLED)
-                return -ECANCELED;
-        if (!import_state_is_running(state) || strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done ||
-            PQgetvalue(r, 0, 2)[0] == 't')
+        /* Read after the range's lock is held: a cancel committed while
+         * this waited for it is seen. */
+        int k = running(db, import_id);
+        if (k < 0)
+                return k;
+        if (strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done || PQgetvalue(r, 0, 2)[0] == 't')
                 return -ESTALE;
         return 0;
 }
@@ -287,20 +306,21 @@ int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCo
 }
 
 int range_store_done(Db *db, const char *import_id, const ImportRange *range, const char *worker) {
+        int k = running(db, import_id);
+        if (k < 0)
+                return k;
         char s[16];
         snprintf(s, sizeof s, "%d", range->seq);
         const char *p[] = { import_id, s, worker };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
                 range->task == RANGE_REGISTER
-                        ? "UPDATE import_ranges r SET registered = true, worker = NULL, progressed = true, "
-                          "  heartbeat_at = now() FROM imports i "
-                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 "
-                          "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1"
-                        : "UPDATE import_ranges r SET done = true, worker = NULL, progressed = true, "
-                          "  heartbeat_at = now() FROM imports i "
-                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 "
-                          "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
+                        ? "UPDATE import_ranges SET registered = true, worker = NULL, progressed = true, "
+                          "  heartbeat_at = now() "
+                          "WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1"
+                        : "UPDATE import_ranges SET done = true, worker = NULL, progressed = true, "
+                          "  heartbeat_at = now() "
+                          "WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1",
                 3, p);
         if (!r)
                 return db_error(db);
@@ -334,26 +354,25 @@ typedef struct Finish {
 static int finish_tx(Db *db, void *userdata) {
         Finish *f = userdata;
         const char *p[] = { f->id };
-        _cleanup_(PQclearp) PGresult *s = db_exec(
-                db,
-                "SELECT state, (SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done), "
-                "  missing = 'archive' AND NOT (rows_total > 0 AND failed = rows_total), dry_run, change_threshold "
-                "FROM imports WHERE id = $1 FOR UPDATE",
-                1, p);
-        if (!s)
-                return db_error(db);
-        if (PQntuples(s) == 0)
+        ImportStatus imp;
+        int64_t left;
+        int k = import_store_lock(db, f->id, &imp);
+        if (k == -ENOENT)
                 return -ESTALE;
-        ImportState state = get_state(s, 0, 0);
-        if (state == IMPORT_STATE_CANCELLED)
+        if (k < 0)
+                return k;
+        if (imp.state == IMPORT_STATE_CANCELLED)
                 return -ECANCELED;
-        if (!import_state_is_running(state) || get_i64(s, 0, 1) != 0)
+        if (!import_state_is_running(imp.state))
+                return -ESTALE;
+        if ((k = ranges_left(db, f->id, &left)) < 0)
+                return k;
+        if (left != 0)
                 return -ESTALE;
 
         /* Links to users the file created after the linking line. */
         int64_t unmade;
-        int k = link_store_resolve(db, f->id, &unmade);
-        if (k < 0)
+        if ((k = link_store_resolve(db, f->id, &unmade)) < 0)
                 return k;
 
         /* A full sync archives the users its file does not list, unless
@@ -361,16 +380,15 @@ static int finish_tx(Db *db, void *userdata) {
          * with what it would archive. A dry run only counts them. */
         bool held = false;
         int64_t archived = 0;
-        if (PQgetvalue(s, 0, 2)[0] == 't') {
-                int64_t pool, missing, threshold = get_i64(s, 0, 4);
+        if (imp.missing == MISSING_ARCHIVE && !imp.all_failed) {
+                int64_t pool, missing, threshold = imp.change_threshold;
                 k = archive_store_plan(db, f->id, &pool, &missing);
                 if (k < 0)
                         return k;
-                bool dry_run = PQgetvalue(s, 0, 3)[0] == 't';
                 archived = missing;
-                if (!dry_run && missing * 100 > threshold * pool)
+                if (!imp.dry_run && missing * 100 > threshold * pool)
                         held = true;
-                else if (!dry_run && (k = archive_store_apply(db, f->id, &archived)) < 0)
+                else if (!imp.dry_run && (k = archive_store_apply(db, f->id, &archived)) < 0)
                         return k;
         }
         char held_s[2] = { held ? 't' : 'f', 0 }, archived_s[24];
@@ -391,7 +409,8 @@ static int finish_tx(Db *db, void *userdata) {
                 3, q);
         if (!r)
                 return db_error(db);
-        f->state = get_state(r, 0, 0);
+        if (import_state_from_string(PQgetvalue(r, 0, 0), &f->state) < 0)
+                return -EPROTO;
         return range_store_forget_scratch(db, p[0]);
 }
 
