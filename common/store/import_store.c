@@ -445,3 +445,73 @@ int import_store_lock(Db *db, const char *id, ImportStatus *ret) {
         *ret = s;
         return 0;
 }
+
+#define RUNNING_STATES "('processing', 'validating')"
+
+int import_store_start(Db *db, const char *id, const char *worker, int attempts) {
+        char att[16];
+        snprintf(att, sizeof att, "%d", attempts);
+        const char *p[] = { id, worker, att };
+        return db_run(db,
+                      "UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
+                      "  worker = $2, heartbeat_at = now(), attempts = $3::int, "
+                      "  started_at = coalesce(started_at, now()) WHERE id = $1",
+                      3, p);
+}
+
+int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) {
+        char v[7][24];
+        const int64_t vals[7] = { c->rows, c->created, c->updated, c->unchanged, c->failed, c->invites, c->warned };
+        for (int i = 0; i < 7; i++)
+                snprintf(v[i], sizeof v[i], "%" PRId64, vals[i]);
+        const char *p[] = { id, v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
+        return db_run(db,
+                      "UPDATE imports SET rows_processed = rows_processed + $2, created = created + $3, "
+                      "updated = updated + $4, unchanged = unchanged + $5, failed = failed + $6, "
+                      "invites = invites + $7, warning_rows = warning_rows + $8, heartbeat_at = now() "
+                      "WHERE id = $1",
+                      8, p);
+}
+
+int import_store_requeue(Db *db, const char *id) {
+        const char *p[] = { id };
+        return db_run(db,
+                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now(), "
+                      "  attempts = greatest(attempts - 1, 0) "
+                      "WHERE id = $1 AND state IN " RUNNING_STATES,
+                      1, p);
+}
+
+int import_store_finish(Db *db, const char *id, bool held, int64_t archived, ImportState *ret_state) {
+        char held_s[2] = { held ? 't' : 'f', 0 }, archived_s[24];
+        snprintf(archived_s, sizeof archived_s, "%" PRId64, archived);
+        const char *p[] = { id, held_s, archived_s };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET archived = $3::int, "
+                "  state = CASE WHEN $2::boolean THEN 'held' WHEN dry_run THEN 'validated' "
+                "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
+                "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
+                "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                    THEN 'all_rows_failed' END, "
+                "  error_message = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
+                "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                "WHERE id = $1 RETURNING state",
+                3, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        return import_state_from_string(PQgetvalue(r, 0, 0), ret_state) < 0 ? -EPROTO : 0;
+}
+
+int import_store_fail(Db *db, const char *id, const char *code, const char *message) {
+        const char *p[] = { id, code, message };
+        return db_run(db,
+                      "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
+                      "finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                      "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
+                      "'cancelled', 'validated')",
+                      3, p);
+}

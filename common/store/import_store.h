@@ -134,6 +134,38 @@ typedef struct ImportStatus {
  * and finishing the same import. -ENOENT when there is no such import. */
 int import_store_lock(Db *db, const char *id, ImportStatus *ret) _must_check_;
 
+/* A worker claimed a range: the import's state becomes processing
+ * (validating for a dry run), with the worker, its attempts and a fresh
+ * heartbeat; started_at is set at the first claim. With the row locked. */
+int import_store_start(Db *db, const char *id, const char *worker, int attempts) _must_check_;
+
+/* What a batch adds to its import's counts. */
+typedef struct BatchCounts {
+        int64_t rows, created, updated, unchanged, failed, invites, warned;
+} BatchCounts;
+
+/* Adds a committed batch's counts to the import's (rows to
+ * rows_processed, warned to warning_rows) and renews its heartbeat. */
+int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) _must_check_;
+
+/* Puts a running import back in the queue when its last worker hands
+ * its range back: queued, no worker, enqueued now, and the hand-back not
+ * counted as an attempt. Nothing when it no longer runs. */
+int import_store_requeue(Db *db, const char *id) _must_check_;
+
+/* Ends a running import whose ranges are all done, with its row locked:
+ * held when `held`, else validated (dry run), failed (all_rows_failed)
+ * when it has rows and every one failed, completed_with_errors or
+ * completed. archived is what it archived, or would. Writes the state it
+ * ended in to *ret_state. */
+int import_store_finish(Db *db, const char *id, bool held, int64_t archived,
+                        ImportState *ret_state) _must_check_;
+
+/* Marks an import failed as a whole with a stable code and a message,
+ * unless it is completed, completed_with_errors, failed, cancelled or
+ * validated already (then nothing changes). */
+int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
+
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;

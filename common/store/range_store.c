@@ -84,7 +84,6 @@ static int ranges_left(Db *db, const char *import_id, int64_t *ret) {
 static int claim_tx(Db *db, void *userdata) {
         ClaimTx *c = userdata;
         Claim *out = c->claim;
-        const char *p[] = { c->id };
 
         *out = (Claim){ .outcome = CLAIM_GONE };
         ImportStatus imp;
@@ -149,14 +148,9 @@ static int claim_tx(Db *db, void *userdata) {
                          "the import was started %d times in a row without committing a single batch; it is given "
                          "up on (rows already imported stay)",
                          attempts);
-                const char *f[] = { c->id, msg };
-                k = db_run(db,
-                               "UPDATE imports SET state = 'failed', error_code = 'too_many_attempts', "
-                               "error_message = $2, finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                               "WHERE id = $1",
-                               2, f);
+                k = import_store_fail(db, c->id, "too_many_attempts", msg);
                 if (k == 0)
-                        k = range_store_forget_scratch(db, p[0]);
+                        k = range_store_forget_scratch(db, c->id);
                 out->outcome = CLAIM_EXHAUSTED;
                 out->attempts = attempts;
                 return k;
@@ -171,15 +165,14 @@ static int claim_tx(Db *db, void *userdata) {
                 db,
                 "WITH r AS (UPDATE import_ranges SET worker = $3, heartbeat_at = now(), attempts = $4::int, "
                 "                                    progressed = false "
-                "           WHERE import_id = $1 AND seq = $2::int), "
-                "i AS (UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
-                "        worker = $3, heartbeat_at = now(), attempts = $4::int, "
-                "        started_at = coalesce(started_at, now()) WHERE id = $1) "
+                "           WHERE import_id = $1 AND seq = $2::int) "
                 "SELECT EXISTS (SELECT 1 FROM import_ranges r WHERE import_id = $1 AND seq <> $2::int AND NOT done "
                 "               AND worker IS NULL AND (NOT registered OR " APPLICABLE "))",
                 4, u);
         if (!upd)
                 return db_error(db);
+        if ((k = import_store_start(db, c->id, c->worker, out->attempts)) < 0)
+                return k;
         out->more = PQgetvalue(upd, 0, 0)[0] == 't';
         out->outcome = CLAIM_OK;
         return 0;
@@ -288,21 +281,17 @@ int range_store_lock(Db *db, const char *import_id, int seq, const char *worker,
 }
 
 int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCounts *c) {
-        char v[8][24];
-        const int64_t vals[7] = { c->rows, c->created, c->updated, c->unchanged, c->failed, c->invites, c->warned };
-        for (int i = 0; i < 7; i++)
-                snprintf(v[i], sizeof v[i], "%" PRId64, vals[i]);
-        snprintf(v[7], sizeof v[7], "%d", seq);
-        const char *p[] = { import_id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] };
-        return db_run(db,
-                      "WITH r AS (UPDATE import_ranges SET rows_done = rows_done + $2, progressed = true, "
-                      "                                    heartbeat_at = now() "
-                      "           WHERE import_id = $1 AND seq = $9::int) "
-                      "UPDATE imports SET rows_processed = rows_processed + $2, created = created + $3, "
-                      "updated = updated + $4, unchanged = unchanged + $5, failed = failed + $6, "
-                      "invites = invites + $7, warning_rows = warning_rows + $8, heartbeat_at = now() "
-                      "WHERE id = $1",
-                      9, p);
+        char rows[24], s[16];
+        snprintf(rows, sizeof rows, "%" PRId64, c->rows);
+        snprintf(s, sizeof s, "%d", seq);
+        const char *p[] = { import_id, rows, s };
+        int r = db_run(db,
+                       "UPDATE import_ranges SET rows_done = rows_done + $2, progressed = true, heartbeat_at = now() "
+                       "WHERE import_id = $1 AND seq = $3::int",
+                       3, p);
+        if (r < 0)
+                return r;
+        return import_store_add_counts(db, import_id, c);
 }
 
 int range_store_done(Db *db, const char *import_id, const ImportRange *range, const char *worker) {
@@ -327,23 +316,35 @@ int range_store_done(Db *db, const char *import_id, const ImportRange *range, co
         return PQntuples(r) == 1 ? 0 : lost(db, import_id);
 }
 
+static int release_tx(Db *db, void *userdata) {
+        const char *const *p = userdata;
+        /* A hand-back is not a failed attempt: give it back too, or a few
+         * rolling restarts would use up ROSTER_MAX_ATTEMPTS. The import
+         * is queued again when no other worker is on it. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "WITH r AS (UPDATE import_ranges SET worker = NULL, heartbeat_at = NULL, "
+                "             attempts = greatest(attempts - 1, 0) "
+                "           WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1) "
+                "SELECT EXISTS (SELECT 1 FROM r) "
+                "  AND NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq <> $2::int "
+                "                  AND x.worker IS NOT NULL)",
+                3, p);
+        if (!r)
+                return db_error(db);
+        if (PQgetvalue(r, 0, 0)[0] != 't')
+                return 0;
+        return import_store_requeue(db, p[0]);
+}
+
 int range_store_release(Db *db, const char *import_id, int seq, const char *worker) {
         char s[16];
         snprintf(s, sizeof s, "%d", seq);
         const char *p[] = { import_id, s, worker };
-        /* A hand-back is not a failed attempt: give it back too, or a few
-         * rolling restarts would use up ROSTER_MAX_ATTEMPTS. The import
-         * is queued again when no other worker is on it. */
-        return db_run(db,
-                      "WITH r AS (UPDATE import_ranges SET worker = NULL, heartbeat_at = NULL, "
-                      "             attempts = greatest(attempts - 1, 0) "
-                      "           WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1) "
-                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now(), "
-                      "  attempts = greatest(attempts - 1, 0) "
-                      "WHERE id = $1 AND state IN " RUNNING_STATES " AND EXISTS (SELECT 1 FROM r) "
-                      "  AND NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq <> $2::int "
-                      "                  AND x.worker IS NOT NULL)",
-                      3, p);
+        /* One try: a stopping worker does not wait, and an import it
+         * could not hand back is queued again by the sweeper after a
+         * lease. */
+        return db_transaction(db, 1, release_tx, (void *) p);
 }
 
 typedef struct Finish {
@@ -353,7 +354,6 @@ typedef struct Finish {
 
 static int finish_tx(Db *db, void *userdata) {
         Finish *f = userdata;
-        const char *p[] = { f->id };
         ImportStatus imp;
         int64_t left;
         int k = import_store_lock(db, f->id, &imp);
@@ -391,27 +391,9 @@ static int finish_tx(Db *db, void *userdata) {
                 else if (!imp.dry_run && (k = archive_store_apply(db, f->id, &archived)) < 0)
                         return k;
         }
-        char held_s[2] = { held ? 't' : 'f', 0 }, archived_s[24];
-        snprintf(archived_s, sizeof archived_s, "%" PRId64, archived);
-        const char *q[] = { f->id, held_s, archived_s };
-        _cleanup_(PQclearp) PGresult *r = db_exec(
-                db,
-                "UPDATE imports SET archived = $3::int, "
-                "  state = CASE WHEN $2::boolean THEN 'held' WHEN dry_run THEN 'validated' "
-                "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
-                "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
-                "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
-                "                    THEN 'all_rows_failed' END, "
-                "  error_message = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
-                "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
-                "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                "WHERE id = $1 RETURNING state",
-                3, q);
-        if (!r)
-                return db_error(db);
-        if (import_state_from_string(PQgetvalue(r, 0, 0), &f->state) < 0)
-                return -EPROTO;
-        return range_store_forget_scratch(db, p[0]);
+        if ((k = import_store_finish(db, f->id, held, archived, &f->state)) < 0)
+                return k;
+        return range_store_forget_scratch(db, f->id);
 }
 
 int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
@@ -425,12 +407,7 @@ int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
 
 static int fail_tx(Db *db, void *userdata) {
         const char *const *p = userdata;
-        int k = db_run(db,
-                       "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
-                       "finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                       "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
-                       "'cancelled', 'validated')",
-                       3, p);
+        int k = import_store_fail(db, p[0], p[1], p[2]);
         if (k < 0)
                 return k;
         return range_store_forget_scratch(db, p[0]);
