@@ -5,7 +5,6 @@
 
 #include "import_purge.h"
 #include "import_store.h"
-#include "range_store.h"
 #include "invite_outbox.h"
 #include "job_queue.h"
 #include "log.h"
@@ -87,7 +86,7 @@ void maintenance_run(Maintenance *m) {
         /* Waiting one lease before deciding that Redis lost a queued
          * import's message leaves the API time to add it after its commit. */
         int lease = (int) m->cfg->job_lease_seconds;
-        if (range_store_stalled(m->db, lease, lease, 64, ids, &n) < 0) {
+        if (import_store_stalled(m->db, lease, lease, 64, ids, &n) < 0) {
                 log_warning("sweeper: %s", m->db->errmsg);
                 return;
         }

@@ -515,3 +515,37 @@ int import_store_fail(Db *db, const char *id, const char *code, const char *mess
                       "'cancelled', 'validated')",
                       3, p);
 }
+
+int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                         size_t *ret_n) {
+        char w[16], l[16], m[16];
+        snprintf(w, sizeof w, "%d", wait_seconds);
+        snprintf(l, sizeof l, "%d", lease_seconds);
+        snprintf(m, sizeof m, "%zu", max);
+        const char *p[] = { w, l, m };
+        /* SKIP LOCKED: an import whose state is changing right now is
+         * alive by definition. A running import's own heartbeat moves at
+         * claims and checkpoints only; a range registering its emails
+         * renews only the range's (range_store_touch()). Both are read in
+         * this one statement, so that the limit counts only imports that
+         * look stalled. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                "  SELECT i.id FROM imports i WHERE "
+                "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
+                "    OR (i.state IN " RUNNING_STATES " AND "
+                "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
+                "        NOT EXISTS (SELECT 1 FROM import_ranges r WHERE r.import_id = i.id "
+                "                    AND r.heartbeat_at >= now() - make_interval(secs => $2::int))) "
+                "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+                "RETURNING id",
+                3, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        for (size_t i = 0; i < n; i++)
+                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
+        *ret_n = n;
+        return 0;
+}

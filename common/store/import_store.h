@@ -166,6 +166,15 @@ int import_store_finish(Db *db, const char *id, bool held, int64_t archived,
  * validated already (then nothing changes). */
 int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
 
+/* Imports waiting for a worker that may have lost their queue message:
+ * queued for more than wait_seconds, or processing/validating with no
+ * heartbeat - neither the import's nor any of its ranges'
+ * (range_store.h) - for lease_seconds. Marks them enqueued now and writes
+ * up to max ids, oldest first; an import whose row is locked (its state
+ * is changing) is alive and skipped. Alone. */
+int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                         size_t *ret_n) _must_check_;
+
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;

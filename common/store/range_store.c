@@ -62,8 +62,6 @@ typedef struct ClaimTx {
         Claim *claim;
 } ClaimTx;
 
-#define RUNNING_STATES "('processing', 'validating')"
-
 /* Whether range r of import $1 can be applied: every range before it is
  * applied or registered. */
 #define APPLICABLE                                                                               \
@@ -416,36 +414,6 @@ static int fail_tx(Db *db, void *userdata) {
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) {
         const char *p[] = { import_id, code, message };
         return db_transaction(db, 10, fail_tx, (void *) p);
-}
-
-int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
-                        size_t *ret_n) {
-        char w[16], l[16], m[16];
-        snprintf(w, sizeof w, "%d", wait_seconds);
-        snprintf(l, sizeof l, "%d", lease_seconds);
-        snprintf(m, sizeof m, "%zu", max);
-        const char *p[] = { w, l, m };
-        /* SKIP LOCKED: an import whose state is changing right now is
-         * alive by definition. */
-        _cleanup_(PQclearp) PGresult *r = db_exec(
-                db,
-                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
-                "  SELECT i.id FROM imports i WHERE "
-                "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
-                "    OR (i.state IN " RUNNING_STATES " AND "
-                "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
-                "        NOT EXISTS (SELECT 1 FROM import_ranges r WHERE r.import_id = i.id "
-                "                    AND r.heartbeat_at >= now() - make_interval(secs => $2::int))) "
-                "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
-                "RETURNING id",
-                3, p);
-        if (!r)
-                return db_error(db);
-        size_t n = (size_t) PQntuples(r);
-        for (size_t i = 0; i < n; i++)
-                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
-        *ret_n = n;
-        return 0;
 }
 
 int range_store_forget_scratch(Db *db, const char *import_id) {

@@ -132,13 +132,6 @@ int range_store_forget_scratch(Db *db, const char *import_id) _must_check_;
  * (import_store_fail()) and forgets its scratch, in one transaction. */
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;
 
-/* Imports waiting for a worker that may have lost their queue message:
- * queued for more than wait_seconds, or processing/validating with no
- * heartbeat from any of their ranges for lease_seconds. Writes up to max
- * ids. */
-int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
-                        size_t *ret_n) _must_check_;
-
 /* Makes an import's ranges new again, for a committed dry run that runs
  * once more from its stored upload: nothing applied, no worker, a single
  * range needing no registering. Inside the caller's transaction. */
