@@ -48,7 +48,7 @@ int maintenance_publish(Redis *redis, Db *db, const char *import_id, int min_age
 static void purge_imports(Maintenance *m) {
         char ids[PURGE_IMPORTS][UUID_STRING_SIZE];
         size_t n = 0;
-        if (import_purge_due(m->db, (int) m->cfg->retention_days, PURGE_IMPORTS, ids, &n) < 0) {
+        if (import_store_purge_due(m->db, (int) m->cfg->retention_days, PURGE_IMPORTS, ids, &n) < 0) {
                 log_warning("retention: %s", m->db->errmsg);
                 return;
         }

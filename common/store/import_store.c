@@ -549,3 +549,35 @@ int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max
         *ret_n = n;
         return 0;
 }
+
+int import_store_purge_due(Db *db, int retention_days, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) {
+        char days[16], lim[24];
+        snprintf(days, sizeof days, "%d", retention_days);
+        snprintf(lim, sizeof lim, "%zu", max);
+        const char *p[] = { days, lim };
+        /* SKIP LOCKED: an import a client is committing or deleting is
+         * left for the next round. */
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "WITH due AS (UPDATE imports SET purged_at = now(), purge_pending = true "
+                "  WHERE id IN (SELECT id FROM imports WHERE purged_at IS NULL AND finished_at IS NOT NULL "
+                "                 AND finished_at < now() - $1::int * interval '1 day' "
+                "                 AND state IN ('validated', 'held', 'completed', 'completed_with_errors', "
+                "                               'failed', 'cancelled') "
+                "               ORDER BY finished_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+                "  RETURNING id) "
+                "SELECT id FROM due UNION SELECT id FROM imports WHERE purge_pending LIMIT $2::int",
+                2, p);
+        if (!res)
+                return db_error(db);
+        size_t n = 0;
+        for (int i = 0; i < PQntuples(res) && n < max; i++)
+                snprintf(ids[n++], UUID_STRING_SIZE, "%s", PQgetvalue(res, i, 0));
+        *ret_n = n;
+        return 0;
+}
+
+int import_store_purge_done(Db *db, const char *id) {
+        const char *p[] = { id };
+        return db_run(db, "UPDATE imports SET purge_pending = false WHERE id = $1::uuid", 1, p);
+}

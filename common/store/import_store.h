@@ -175,6 +175,17 @@ int import_store_fail(Db *db, const char *id, const char *code, const char *mess
 int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
                          size_t *ret_n) _must_check_;
 
+/* Marks for purging (purged_at, purge_pending: import_purge.h) up to max
+ * imports that ended more than retention_days ago, skipping any whose row
+ * is locked (a client committing or deleting it), and writes the ids of
+ * the imports marked and still pending, at most max, to ids. Alone. */
+int import_store_purge_due(Db *db, int retention_days, size_t max, char (*ids)[UUID_STRING_SIZE],
+                           size_t *ret_n) _must_check_;
+
+/* Clears purge_pending once the import's data are deleted
+ * (import_purge_data()). */
+int import_store_purge_done(Db *db, const char *id) _must_check_;
+
 /* Reads chunk seq of an import's upload into *out (cleared first).
  * -ENOENT after the last chunk. */
 int import_store_get_chunk(Db *db, const char *import_id, int seq, Buf *out) _must_check_;
