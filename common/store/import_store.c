@@ -550,6 +550,25 @@ int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max
         return 0;
 }
 
+int import_store_queued(Db *db, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) {
+        char m[16];
+        snprintf(m, sizeof m, "%zu", max);
+        const char *p[] = { m };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                "  SELECT id FROM imports WHERE state = 'queued' ORDER BY created_at LIMIT $1::int) "
+                "RETURNING id",
+                1, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        for (size_t i = 0; i < n; i++)
+                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
+        *ret_n = n;
+        return 0;
+}
+
 int import_store_purge_due(Db *db, int retention_days, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) {
         char days[16], lim[24];
         snprintf(days, sizeof days, "%d", retention_days);

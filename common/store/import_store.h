@@ -175,6 +175,11 @@ int import_store_fail(Db *db, const char *id, const char *code, const char *mess
 int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
                          size_t *ret_n) _must_check_;
 
+/* Marks up to max queued imports, oldest first, enqueued now and writes
+ * their ids: for a caller that enqueues them again at once (Redis lost
+ * its queue: redis_epoch.h). Inside the caller's transaction, or alone. */
+int import_store_queued(Db *db, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) _must_check_;
+
 /* Marks for purging (purged_at, purge_pending: import_purge.h) up to max
  * imports that ended more than retention_days ago, skipping any whose row
  * is locked (a client committing or deleting it), and writes the ids of
