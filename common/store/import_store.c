@@ -11,6 +11,8 @@
 #include "range_store.h"
 #include "result_log.h"
 
+#define RUNNING_STATES "('processing', 'validating')"
+
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
 
 /* The columns import_record_from() reads, in order. */
@@ -445,8 +447,6 @@ int import_store_lock(Db *db, const char *id, ImportStatus *ret) {
         *ret = s;
         return 0;
 }
-
-#define RUNNING_STATES "('processing', 'validating')"
 
 int import_store_start(Db *db, const char *id, const char *worker, int attempts) {
         char att[16];
