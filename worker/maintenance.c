@@ -5,7 +5,6 @@
 
 #include "import_purge.h"
 #include "import_store.h"
-#include "range_store.h"
 #include "invite_outbox.h"
 #include "job_queue.h"
 #include "log.h"
@@ -49,7 +48,7 @@ int maintenance_publish(Redis *redis, Db *db, const char *import_id, int min_age
 static void purge_imports(Maintenance *m) {
         char ids[PURGE_IMPORTS][UUID_STRING_SIZE];
         size_t n = 0;
-        if (import_purge_due(m->db, (int) m->cfg->retention_days, PURGE_IMPORTS, ids, &n) < 0) {
+        if (import_store_purge_due(m->db, (int) m->cfg->retention_days, PURGE_IMPORTS, ids, &n) < 0) {
                 log_warning("retention: %s", m->db->errmsg);
                 return;
         }
@@ -87,7 +86,7 @@ void maintenance_run(Maintenance *m) {
         /* Waiting one lease before deciding that Redis lost a queued
          * import's message leaves the API time to add it after its commit. */
         int lease = (int) m->cfg->job_lease_seconds;
-        if (range_store_stalled(m->db, lease, lease, 64, ids, &n) < 0) {
+        if (import_store_stalled(m->db, lease, lease, 64, ids, &n) < 0) {
                 log_warning("sweeper: %s", m->db->errmsg);
                 return;
         }

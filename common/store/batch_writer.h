@@ -15,7 +15,7 @@
 
 #include "db.h"
 #include "import_batch.h"
-#include "range_store.h"
+#include "import_store.h"
 #include "user_store.h"
 
 /* Writes the batch and fills *ret with its counts: rows, created,

@@ -4,13 +4,13 @@
  * archived or would (import_archived) and its scratch (import_emails,
  * import_links). The imports row stays: who, when, counts, sha256.
  *
- * Two steps: an import is first marked (purged_at, purge_pending) - by
- * import_purge_due() once ROSTER_RETENTION_DAYS have passed since it
- * ended, or by a DELETE (import_store_delete()) - and from then on its
- * errors and results answer 410; import_purge_data() then deletes the
- * rows in bounded batches, each its own statement, so that no lock is
- * held for long and imports go on meanwhile. What a crash leaves
- * half-done stays marked pending, and the next round finishes it.
+ * Two steps: an import is first marked on its imports row (purged_at,
+ * purge_pending) - by import_store_purge_due() once ROSTER_RETENTION_DAYS
+ * have passed since it ended, or by a DELETE (import_store_delete()) -
+ * and from then on its errors and results answer 410; import_purge_data()
+ * then deletes the rows in bounded batches, each its own statement, so
+ * that no lock is held for long and imports go on meanwhile. What a crash
+ * leaves half-done stays marked pending, and the next round finishes it.
  *
  * "Ended" means finished_at is set: a final state, a validated dry run
  * never committed, or a held import never committed.
@@ -24,12 +24,7 @@
 #include "db.h"
 #include "uuid.h"
 
-/* Marks up to max imports that ended more than retention_days ago, and
- * writes the ids of imports marked and still pending (at most max) to
- * ids. */
-int import_purge_due(Db *db, int retention_days, size_t max, char (*ids)[UUID_STRING_SIZE],
-                     size_t *ret_n) _must_check_;
-
 /* Deletes a marked import's data, batch_rows rows at a time, then clears
- * purge_pending. *ret_rows (may be NULL) is how many rows it deleted. */
+ * purge_pending (import_store_purge_done()). *ret_rows (may be NULL) is
+ * how many rows it deleted. */
 int import_purge_data(Db *db, const char *import_id, int batch_rows, int64_t *ret_rows) _must_check_;

@@ -11,6 +11,8 @@
 #include "range_store.h"
 #include "result_log.h"
 
+#define RUNNING_STATES "('processing', 'validating')"
+
 #define TS(col) "coalesce(to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '')"
 
 /* The columns import_record_from() reads, in order. */
@@ -412,4 +414,189 @@ int import_store_count_active(Db *db, int64_t counts[3]) {
         for (int i = 0; i < 3; i++)
                 counts[i] = get_i64(res, 0, i);
         return 0;
+}
+
+int import_store_get_state(Db *db, const char *id, ImportState *ret) {
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        /* The schema's CHECK allows no other words. */
+        return import_state_from_string(PQgetvalue(r, 0, 0), ret) < 0 ? -EPROTO : 0;
+}
+
+int import_store_lock(Db *db, const char *id, ImportStatus *ret) {
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT state, dry_run, missing, change_threshold, rows_total > 0 AND failed = rows_total "
+                "FROM imports WHERE id = $1 FOR UPDATE",
+                1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        ImportStatus s = { .dry_run = PQgetvalue(r, 0, 1)[0] == 't',
+                           .change_threshold = (int) get_i64(r, 0, 3),
+                           .all_failed = PQgetvalue(r, 0, 4)[0] == 't' };
+        if (import_state_from_string(PQgetvalue(r, 0, 0), &s.state) < 0 ||
+            missing_mode_from_string(PQgetvalue(r, 0, 2), &s.missing) < 0)
+                return -EPROTO;
+        *ret = s;
+        return 0;
+}
+
+int import_store_start(Db *db, const char *id, const char *worker, int attempts) {
+        char att[16];
+        snprintf(att, sizeof att, "%d", attempts);
+        const char *p[] = { id, worker, att };
+        return db_run(db,
+                      "UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
+                      "  worker = $2, heartbeat_at = now(), attempts = $3::int, "
+                      "  started_at = coalesce(started_at, now()) WHERE id = $1",
+                      3, p);
+}
+
+int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) {
+        char v[7][24];
+        const int64_t vals[7] = { c->rows, c->created, c->updated, c->unchanged, c->failed, c->invites, c->warned };
+        for (int i = 0; i < 7; i++)
+                snprintf(v[i], sizeof v[i], "%" PRId64, vals[i]);
+        const char *p[] = { id, v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
+        return db_run(db,
+                      "UPDATE imports SET rows_processed = rows_processed + $2, created = created + $3, "
+                      "updated = updated + $4, unchanged = unchanged + $5, failed = failed + $6, "
+                      "invites = invites + $7, warning_rows = warning_rows + $8, heartbeat_at = now() "
+                      "WHERE id = $1",
+                      8, p);
+}
+
+int import_store_requeue(Db *db, const char *id) {
+        const char *p[] = { id };
+        return db_run(db,
+                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now(), "
+                      "  attempts = greatest(attempts - 1, 0) "
+                      "WHERE id = $1 AND state IN " RUNNING_STATES,
+                      1, p);
+}
+
+int import_store_finish(Db *db, const char *id, bool held, int64_t archived, ImportState *ret_state) {
+        char held_s[2] = { held ? 't' : 'f', 0 }, archived_s[24];
+        snprintf(archived_s, sizeof archived_s, "%" PRId64, archived);
+        const char *p[] = { id, held_s, archived_s };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET archived = $3::int, "
+                "  state = CASE WHEN $2::boolean THEN 'held' WHEN dry_run THEN 'validated' "
+                "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
+                "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
+                "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                    THEN 'all_rows_failed' END, "
+                "  error_message = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
+                "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
+                "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                "WHERE id = $1 RETURNING state",
+                3, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        return import_state_from_string(PQgetvalue(r, 0, 0), ret_state) < 0 ? -EPROTO : 0;
+}
+
+int import_store_fail(Db *db, const char *id, const char *code, const char *message) {
+        const char *p[] = { id, code, message };
+        return db_run(db,
+                      "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
+                      "finished_at = now(), worker = NULL, heartbeat_at = NULL "
+                      "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
+                      "'cancelled', 'validated')",
+                      3, p);
+}
+
+int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                         size_t *ret_n) {
+        char w[16], l[16], m[16];
+        snprintf(w, sizeof w, "%d", wait_seconds);
+        snprintf(l, sizeof l, "%d", lease_seconds);
+        snprintf(m, sizeof m, "%zu", max);
+        const char *p[] = { w, l, m };
+        /* SKIP LOCKED: an import whose state is changing right now is
+         * alive by definition. A running import's own heartbeat moves at
+         * claims and checkpoints only; a range registering its emails
+         * renews only the range's (range_store_touch()). Both are read in
+         * this one statement, so that the limit counts only imports that
+         * look stalled. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                "  SELECT i.id FROM imports i WHERE "
+                "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
+                "    OR (i.state IN " RUNNING_STATES " AND "
+                "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
+                "        NOT EXISTS (SELECT 1 FROM import_ranges r WHERE r.import_id = i.id "
+                "                    AND r.heartbeat_at >= now() - make_interval(secs => $2::int))) "
+                "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+                "RETURNING id",
+                3, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        for (size_t i = 0; i < n; i++)
+                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
+        *ret_n = n;
+        return 0;
+}
+
+int import_store_queued(Db *db, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) {
+        char m[16];
+        snprintf(m, sizeof m, "%zu", max);
+        const char *p[] = { m };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                "  SELECT id FROM imports WHERE state = 'queued' ORDER BY created_at LIMIT $1::int) "
+                "RETURNING id",
+                1, p);
+        if (!r)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(r);
+        for (size_t i = 0; i < n; i++)
+                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
+        *ret_n = n;
+        return 0;
+}
+
+int import_store_purge_due(Db *db, int retention_days, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) {
+        char days[16], lim[24];
+        snprintf(days, sizeof days, "%d", retention_days);
+        snprintf(lim, sizeof lim, "%zu", max);
+        const char *p[] = { days, lim };
+        /* SKIP LOCKED: an import a client is committing or deleting is
+         * left for the next round. */
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "WITH due AS (UPDATE imports SET purged_at = now(), purge_pending = true "
+                "  WHERE id IN (SELECT id FROM imports WHERE purged_at IS NULL AND finished_at IS NOT NULL "
+                "                 AND finished_at < now() - $1::int * interval '1 day' "
+                "                 AND state IN ('validated', 'held', 'completed', 'completed_with_errors', "
+                "                               'failed', 'cancelled') "
+                "               ORDER BY finished_at LIMIT $2::int FOR UPDATE SKIP LOCKED) "
+                "  RETURNING id) "
+                "SELECT id FROM due UNION SELECT id FROM imports WHERE purge_pending LIMIT $2::int",
+                2, p);
+        if (!res)
+                return db_error(db);
+        size_t n = 0;
+        for (int i = 0; i < PQntuples(res) && n < max; i++)
+                snprintf(ids[n++], UUID_STRING_SIZE, "%s", PQgetvalue(res, i, 0));
+        *ret_n = n;
+        return 0;
+}
+
+int import_store_purge_done(Db *db, const char *id) {
+        const char *p[] = { id };
+        return db_run(db, "UPDATE imports SET purge_pending = false WHERE id = $1::uuid", 1, p);
 }

@@ -1,13 +1,21 @@
 /* The imports table: one row per accepted upload, the record of its state
- * and counts, plus its stored bytes (import_chunks).
+ * and counts, plus its stored bytes (import_chunks). import_store owns
+ * both tables: other modules read and change an import through the
+ * functions below rather than in statements of their own - except that
+ * link_store_resolve() and archive_store_plan() read an import's options
+ * in theirs (link_store_resolve() also adds to its warning_rows), and
+ * import_purge_data() deletes its chunks with the rest of its data.
  *
  * The API writes chunks as they arrive and the imports row at the end, in
  * one transaction (import_store_put_chunk, import_store_insert, with
  * range_store_insert). How workers claim, fence and finish an import is
- * range_store.h's.
+ * range_store.h's; the changes that makes to the imports row are written
+ * here, as are the marks of the maintenance rounds (stalled imports,
+ * purges).
  *
- * Functions return 0 or -ENOENT, -EEXIST, -ECANCELED, -ESTALE as said,
- * -EAGAIN/-EIO for database failures (db->errmsg), -ENOMEM. */
+ * Functions return 0 or the errors said, -EAGAIN/-EIO for database
+ * failures (db->errmsg), -ENOMEM, -EPROTO when a row holds a word the
+ * schema does not allow. */
 #pragma once
 
 #include <stdbool.h>
@@ -143,3 +151,86 @@ int import_store_cancel(Db *db, int64_t account_id, const char *id, const AuditE
 int import_store_delete(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
                         ImportState *ret_state) _must_check_;
 
+/* What a worker's ranges change on the import (range_store.h says when).
+ * Each is one statement, inside the caller's transaction when it holds
+ * one. */
+
+/* Reads an import's state, without a lock. -ENOENT when there is no such
+ * import. */
+int import_store_get_state(Db *db, const char *id, ImportState *ret) _must_check_;
+
+/* What a worker decides by, read under the import's row lock. */
+typedef struct ImportStatus {
+        ImportState state;
+        bool dry_run;
+        MissingMode missing;
+        int change_threshold; /* percent */
+        bool all_failed; /* it has rows and every one failed */
+} ImportStatus;
+
+/* Locks the import's row (FOR UPDATE) until the caller's transaction
+ * ends, and reads its status into *ret. A claim and an import's end take
+ * it before anything else, so that workers claiming and finishing the
+ * same import go one at a time. -ENOENT when there is no such import. */
+int import_store_lock(Db *db, const char *id, ImportStatus *ret) _must_check_;
+
+/* A worker claimed a range: the import's state becomes processing
+ * (validating for a dry run), with the worker, its attempts and a fresh
+ * heartbeat; started_at is set at the first claim. The caller holds the
+ * row's lock (import_store_lock()). */
+int import_store_start(Db *db, const char *id, const char *worker, int attempts) _must_check_;
+
+/* What a batch adds to its import's counts. */
+typedef struct BatchCounts {
+        int64_t rows, created, updated, unchanged, failed, invites, warned;
+} BatchCounts;
+
+/* Adds a committed batch's counts to the import's (rows to
+ * rows_processed, warned to warning_rows) and renews its heartbeat. */
+int import_store_add_counts(Db *db, const char *id, const BatchCounts *c) _must_check_;
+
+/* Puts a running import back in the queue when its last worker hands
+ * its range back: queued, no worker, enqueued now, and the hand-back not
+ * counted as an attempt. Nothing when it no longer runs. */
+int import_store_requeue(Db *db, const char *id) _must_check_;
+
+/* Ends a running import whose ranges are all done: held when `held`,
+ * else validated (dry run), failed (all_rows_failed) when it has rows and
+ * every one failed, completed_with_errors or completed. archived is what
+ * it archived, or would. Writes the state it ended in to *ret_state. The
+ * caller holds the row's lock (import_store_lock()). */
+int import_store_finish(Db *db, const char *id, bool held, int64_t archived,
+                        ImportState *ret_state) _must_check_;
+
+/* Marks an import failed as a whole with a stable code and a message,
+ * unless it is completed, completed_with_errors, failed, cancelled or
+ * validated already (then nothing changes). */
+int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
+
+/* For the maintenance rounds. ids is the caller's array of max entries;
+ * *ret_n says how many were written. */
+
+/* Imports waiting for a worker that may have lost their queue message:
+ * queued for more than wait_seconds, or processing/validating with no
+ * heartbeat - neither the import's nor any of its ranges'
+ * (range_store.h) - for lease_seconds. Marks them enqueued now and writes
+ * up to max ids, oldest first; an import whose row is locked (its state
+ * is changing) is alive and skipped. */
+int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
+                         size_t *ret_n) _must_check_;
+
+/* Marks up to max queued imports, oldest first, enqueued now and writes
+ * their ids: for a caller that enqueues them again at once (Redis lost
+ * its queue: redis_epoch.h), inside its transaction. */
+int import_store_queued(Db *db, size_t max, char (*ids)[UUID_STRING_SIZE], size_t *ret_n) _must_check_;
+
+/* Marks for purging (purged_at, purge_pending: import_purge.h) up to max
+ * imports that ended more than retention_days ago, skipping any whose row
+ * is locked (a client committing or deleting it), and writes the ids of
+ * the imports marked and still pending, at most max. */
+int import_store_purge_due(Db *db, int retention_days, size_t max, char (*ids)[UUID_STRING_SIZE],
+                           size_t *ret_n) _must_check_;
+
+/* Clears purge_pending once the import's data are deleted
+ * (import_purge_data()). */
+int import_store_purge_done(Db *db, const char *id) _must_check_;

@@ -8,18 +8,12 @@
 
 #include "archive_store.h"
 #include "buf.h"
+#include "import_store.h"
 #include "import_types.h"
 #include "link_store.h"
 
 static int64_t get_i64(const PGresult *res, int row, int col) {
         return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* The state in a result; the schema allows no other words. */
-static ImportState get_state(const PGresult *res, int row, int col) {
-        ImportState s = IMPORT_STATE_FAILED;
-        (void) import_state_from_string(PQgetvalue(res, row, col), &s);
-        return s;
 }
 
 static int append_u64(Buf *b, uint64_t v) {
@@ -68,27 +62,35 @@ typedef struct ClaimTx {
         Claim *claim;
 } ClaimTx;
 
-#define RUNNING_STATES "('processing', 'validating')"
-
 /* Whether range r of import $1 can be applied: every range before it is
  * applied or registered. */
 #define APPLICABLE                                                                               \
         "NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq < r.seq "  \
         "            AND NOT x.done AND NOT x.registered)"
 
+/* How many of the import's ranges are not done yet. */
+static int ranges_left(Db *db, const char *import_id, int64_t *ret) {
+        const char *p[] = { import_id };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done", 1, p);
+        if (!r)
+                return db_error(db);
+        *ret = get_i64(r, 0, 0);
+        return 0;
+}
+
 static int claim_tx(Db *db, void *userdata) {
         ClaimTx *c = userdata;
         Claim *out = c->claim;
-        const char *p[] = { c->id };
 
         *out = (Claim){ .outcome = CLAIM_GONE };
-        _cleanup_(PQclearp) PGresult *imp = db_exec(db, "SELECT state FROM imports WHERE id = $1 FOR UPDATE", 1, p);
-        if (!imp)
-                return db_error(db);
-        if (PQntuples(imp) == 0)
+        ImportStatus imp;
+        int k = import_store_lock(db, c->id, &imp);
+        if (k == -ENOENT)
                 return 0;
-        ImportState state = get_state(imp, 0, 0);
-        if (state != IMPORT_STATE_QUEUED && !import_state_is_running(state)) {
+        if (k < 0)
+                return k;
+        if (imp.state != IMPORT_STATE_QUEUED && !import_state_is_running(imp.state)) {
                 out->outcome = CLAIM_FINAL;
                 return 0;
         }
@@ -112,11 +114,10 @@ static int claim_tx(Db *db, void *userdata) {
         if (!res)
                 return db_error(db);
         if (PQntuples(res) == 0) {
-                _cleanup_(PQclearp) PGresult *left =
-                        db_exec(db, "SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done", 1, p);
-                if (!left)
-                        return db_error(db);
-                out->outcome = get_i64(left, 0, 0) == 0 ? CLAIM_FINISH : CLAIM_BUSY;
+                int64_t left;
+                if ((k = ranges_left(db, c->id, &left)) < 0)
+                        return k;
+                out->outcome = left == 0 ? CLAIM_FINISH : CLAIM_BUSY;
                 return 0;
         }
 
@@ -145,14 +146,9 @@ static int claim_tx(Db *db, void *userdata) {
                          "the import was started %d times in a row without committing a single batch; it is given "
                          "up on (rows already imported stay)",
                          attempts);
-                const char *f[] = { c->id, msg };
-                int k = db_run(db,
-                               "UPDATE imports SET state = 'failed', error_code = 'too_many_attempts', "
-                               "error_message = $2, finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                               "WHERE id = $1",
-                               2, f);
+                k = import_store_fail(db, c->id, "too_many_attempts", msg);
                 if (k == 0)
-                        k = range_store_forget_scratch(db, p[0]);
+                        k = range_store_forget_scratch(db, c->id);
                 out->outcome = CLAIM_EXHAUSTED;
                 out->attempts = attempts;
                 return k;
@@ -167,15 +163,14 @@ static int claim_tx(Db *db, void *userdata) {
                 db,
                 "WITH r AS (UPDATE import_ranges SET worker = $3, heartbeat_at = now(), attempts = $4::int, "
                 "                                    progressed = false "
-                "           WHERE import_id = $1 AND seq = $2::int), "
-                "i AS (UPDATE imports SET state = CASE WHEN dry_run THEN 'validating' ELSE 'processing' END, "
-                "        worker = $3, heartbeat_at = now(), attempts = $4::int, "
-                "        started_at = coalesce(started_at, now()) WHERE id = $1) "
+                "           WHERE import_id = $1 AND seq = $2::int) "
                 "SELECT EXISTS (SELECT 1 FROM import_ranges r WHERE import_id = $1 AND seq <> $2::int AND NOT done "
                 "               AND worker IS NULL AND (NOT registered OR " APPLICABLE "))",
                 4, u);
         if (!upd)
                 return db_error(db);
+        if ((k = import_store_start(db, c->id, c->worker, out->attempts)) < 0)
+                return k;
         out->more = PQgetvalue(upd, 0, 0)[0] == 't';
         out->outcome = CLAIM_OK;
         return 0;
@@ -221,24 +216,39 @@ int range_store_register(Db *db, const char *import_id, size_t n, const char *co
         return r;
 }
 
+/* Whether the import still runs: 0, -ECANCELED when it was cancelled,
+ * -ESTALE when it ended otherwise or is gone. A worker asks before it
+ * writes to a range, so that the range of an import that no longer runs
+ * is left as it stands. */
+static int running(Db *db, const char *import_id) {
+        ImportState state;
+        int r = import_store_get_state(db, import_id, &state);
+        if (r == -ENOENT)
+                return -ESTALE;
+        if (r < 0)
+                return r;
+        if (state == IMPORT_STATE_CANCELLED)
+                return -ECANCELED;
+        return import_state_is_running(state) ? 0 : -ESTALE;
+}
+
 /* Why a range statement found nothing: cancelled, or no longer ours. */
 static int lost(Db *db, const char *import_id) {
-        const char *p[] = { import_id };
-        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
-        if (!r)
-                return db_error(db);
-        return PQntuples(r) == 1 && get_state(r, 0, 0) == IMPORT_STATE_CANCELLED ? -ECANCELED : -ESTALE;
+        int r = running(db, import_id);
+        return r == 0 ? -ESTALE : r;
 }
 
 int range_store_touch(Db *db, const char *import_id, int seq, const char *worker) {
+        int k = running(db, import_id);
+        if (k < 0)
+                return k;
         char s[16];
         snprintf(s, sizeof s, "%d", seq);
         const char *p[] = { import_id, s, worker };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "UPDATE import_ranges r SET heartbeat_at = now() FROM imports i "
-                "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 AND NOT r.done "
-                "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
+                "UPDATE import_ranges SET heartbeat_at = now() "
+                "WHERE import_id = $1 AND seq = $2::int AND worker = $3 AND NOT done RETURNING 1",
                 3, p);
         if (!r)
                 return db_error(db);
@@ -251,79 +261,88 @@ int range_store_lock(Db *db, const char *import_id, int seq, const char *worker,
         const char *p[] = { import_id, s };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
-                "SELECT coalesce(r.worker, ''), r.rows_done, r.done, i.state "
-                "FROM import_ranges r JOIN imports i ON i.id = r.import_id "
-                "WHERE r.import_id = $1 AND r.seq = $2::int FOR UPDATE OF r",
+                "SELECT coalesce(worker, ''), rows_done, done FROM import_ranges "
+                "WHERE import_id = $1 AND seq = $2::int FOR UPDATE",
                 2, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 0)
                 return -ESTALE;
-        ImportState state = get_state(r, 0, 3);
-        if (state == IMPORT_STATE_CANCELLED)
-                return -ECANCELED;
-        if (!import_state_is_running(state) || strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done ||
-            PQgetvalue(r, 0, 2)[0] == 't')
+        /* Read after the range's lock is held: a cancel committed while
+         * this waited for it is seen. */
+        int k = running(db, import_id);
+        if (k < 0)
+                return k;
+        if (strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done || PQgetvalue(r, 0, 2)[0] == 't')
                 return -ESTALE;
         return 0;
 }
 
 int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCounts *c) {
-        char v[8][24];
-        const int64_t vals[7] = { c->rows, c->created, c->updated, c->unchanged, c->failed, c->invites, c->warned };
-        for (int i = 0; i < 7; i++)
-                snprintf(v[i], sizeof v[i], "%" PRId64, vals[i]);
-        snprintf(v[7], sizeof v[7], "%d", seq);
-        const char *p[] = { import_id, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] };
-        return db_run(db,
-                      "WITH r AS (UPDATE import_ranges SET rows_done = rows_done + $2, progressed = true, "
-                      "                                    heartbeat_at = now() "
-                      "           WHERE import_id = $1 AND seq = $9::int) "
-                      "UPDATE imports SET rows_processed = rows_processed + $2, created = created + $3, "
-                      "updated = updated + $4, unchanged = unchanged + $5, failed = failed + $6, "
-                      "invites = invites + $7, warning_rows = warning_rows + $8, heartbeat_at = now() "
-                      "WHERE id = $1",
-                      9, p);
+        char rows[24], s[16];
+        snprintf(rows, sizeof rows, "%" PRId64, c->rows);
+        snprintf(s, sizeof s, "%d", seq);
+        const char *p[] = { import_id, rows, s };
+        int r = db_run(db,
+                       "UPDATE import_ranges SET rows_done = rows_done + $2, progressed = true, heartbeat_at = now() "
+                       "WHERE import_id = $1 AND seq = $3::int",
+                       3, p);
+        if (r < 0)
+                return r;
+        return import_store_add_counts(db, import_id, c);
 }
 
 int range_store_done(Db *db, const char *import_id, const ImportRange *range, const char *worker) {
+        int k = running(db, import_id);
+        if (k < 0)
+                return k;
         char s[16];
         snprintf(s, sizeof s, "%d", range->seq);
         const char *p[] = { import_id, s, worker };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
                 range->task == RANGE_REGISTER
-                        ? "UPDATE import_ranges r SET registered = true, worker = NULL, progressed = true, "
-                          "  heartbeat_at = now() FROM imports i "
-                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 "
-                          "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1"
-                        : "UPDATE import_ranges r SET done = true, worker = NULL, progressed = true, "
-                          "  heartbeat_at = now() FROM imports i "
-                          "WHERE r.import_id = $1 AND r.seq = $2::int AND r.worker = $3 "
-                          "  AND i.id = r.import_id AND i.state IN " RUNNING_STATES " RETURNING 1",
+                        ? "UPDATE import_ranges SET registered = true, worker = NULL, progressed = true, "
+                          "  heartbeat_at = now() "
+                          "WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1"
+                        : "UPDATE import_ranges SET done = true, worker = NULL, progressed = true, "
+                          "  heartbeat_at = now() "
+                          "WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1",
                 3, p);
         if (!r)
                 return db_error(db);
         return PQntuples(r) == 1 ? 0 : lost(db, import_id);
 }
 
+static int release_tx(Db *db, void *userdata) {
+        const char *const *p = userdata;
+        /* A hand-back is not a failed attempt: give it back too, or a few
+         * rolling restarts would use up ROSTER_MAX_ATTEMPTS. The import
+         * is queued again when no other worker is on it. */
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "WITH r AS (UPDATE import_ranges SET worker = NULL, heartbeat_at = NULL, "
+                "             attempts = greatest(attempts - 1, 0) "
+                "           WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1) "
+                "SELECT EXISTS (SELECT 1 FROM r) "
+                "  AND NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq <> $2::int "
+                "                  AND x.worker IS NOT NULL)",
+                3, p);
+        if (!r)
+                return db_error(db);
+        if (PQgetvalue(r, 0, 0)[0] != 't')
+                return 0;
+        return import_store_requeue(db, p[0]);
+}
+
 int range_store_release(Db *db, const char *import_id, int seq, const char *worker) {
         char s[16];
         snprintf(s, sizeof s, "%d", seq);
         const char *p[] = { import_id, s, worker };
-        /* A hand-back is not a failed attempt: give it back too, or a few
-         * rolling restarts would use up ROSTER_MAX_ATTEMPTS. The import
-         * is queued again when no other worker is on it. */
-        return db_run(db,
-                      "WITH r AS (UPDATE import_ranges SET worker = NULL, heartbeat_at = NULL, "
-                      "             attempts = greatest(attempts - 1, 0) "
-                      "           WHERE import_id = $1 AND seq = $2::int AND worker = $3 RETURNING 1) "
-                      "UPDATE imports SET state = 'queued', worker = NULL, heartbeat_at = NULL, enqueued_at = now(), "
-                      "  attempts = greatest(attempts - 1, 0) "
-                      "WHERE id = $1 AND state IN " RUNNING_STATES " AND EXISTS (SELECT 1 FROM r) "
-                      "  AND NOT EXISTS (SELECT 1 FROM import_ranges x WHERE x.import_id = $1 AND x.seq <> $2::int "
-                      "                  AND x.worker IS NOT NULL)",
-                      3, p);
+        /* One try: a stopping worker does not wait, and an import it
+         * could not hand back is queued again by the sweeper after a
+         * lease. */
+        return db_transaction(db, 1, release_tx, (void *) p);
 }
 
 typedef struct Finish {
@@ -333,27 +352,25 @@ typedef struct Finish {
 
 static int finish_tx(Db *db, void *userdata) {
         Finish *f = userdata;
-        const char *p[] = { f->id };
-        _cleanup_(PQclearp) PGresult *s = db_exec(
-                db,
-                "SELECT state, (SELECT count(*) FROM import_ranges WHERE import_id = $1 AND NOT done), "
-                "  missing = 'archive' AND NOT (rows_total > 0 AND failed = rows_total), dry_run, change_threshold "
-                "FROM imports WHERE id = $1 FOR UPDATE",
-                1, p);
-        if (!s)
-                return db_error(db);
-        if (PQntuples(s) == 0)
+        ImportStatus imp;
+        int64_t left;
+        int k = import_store_lock(db, f->id, &imp);
+        if (k == -ENOENT)
                 return -ESTALE;
-        ImportState state = get_state(s, 0, 0);
-        if (state == IMPORT_STATE_CANCELLED)
+        if (k < 0)
+                return k;
+        if (imp.state == IMPORT_STATE_CANCELLED)
                 return -ECANCELED;
-        if (!import_state_is_running(state) || get_i64(s, 0, 1) != 0)
+        if (!import_state_is_running(imp.state))
+                return -ESTALE;
+        if ((k = ranges_left(db, f->id, &left)) < 0)
+                return k;
+        if (left != 0)
                 return -ESTALE;
 
         /* Links to users the file created after the linking line. */
         int64_t unmade;
-        int k = link_store_resolve(db, f->id, &unmade);
-        if (k < 0)
+        if ((k = link_store_resolve(db, f->id, &unmade)) < 0)
                 return k;
 
         /* A full sync archives the users its file does not list, unless
@@ -361,38 +378,20 @@ static int finish_tx(Db *db, void *userdata) {
          * with what it would archive. A dry run only counts them. */
         bool held = false;
         int64_t archived = 0;
-        if (PQgetvalue(s, 0, 2)[0] == 't') {
-                int64_t pool, missing, threshold = get_i64(s, 0, 4);
+        if (imp.missing == MISSING_ARCHIVE && !imp.all_failed) {
+                int64_t pool, missing, threshold = imp.change_threshold;
                 k = archive_store_plan(db, f->id, &pool, &missing);
                 if (k < 0)
                         return k;
-                bool dry_run = PQgetvalue(s, 0, 3)[0] == 't';
                 archived = missing;
-                if (!dry_run && missing * 100 > threshold * pool)
+                if (!imp.dry_run && missing * 100 > threshold * pool)
                         held = true;
-                else if (!dry_run && (k = archive_store_apply(db, f->id, &archived)) < 0)
+                else if (!imp.dry_run && (k = archive_store_apply(db, f->id, &archived)) < 0)
                         return k;
         }
-        char held_s[2] = { held ? 't' : 'f', 0 }, archived_s[24];
-        snprintf(archived_s, sizeof archived_s, "%" PRId64, archived);
-        const char *q[] = { f->id, held_s, archived_s };
-        _cleanup_(PQclearp) PGresult *r = db_exec(
-                db,
-                "UPDATE imports SET archived = $3::int, "
-                "  state = CASE WHEN $2::boolean THEN 'held' WHEN dry_run THEN 'validated' "
-                "               WHEN rows_total > 0 AND failed = rows_total THEN 'failed' "
-                "               WHEN failed > 0 THEN 'completed_with_errors' ELSE 'completed' END, "
-                "  error_code = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
-                "                    THEN 'all_rows_failed' END, "
-                "  error_message = CASE WHEN NOT dry_run AND rows_total > 0 AND failed = rows_total "
-                "                       THEN 'every row failed; nothing was imported (see the errors)' END, "
-                "  finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                "WHERE id = $1 RETURNING state",
-                3, q);
-        if (!r)
-                return db_error(db);
-        f->state = get_state(r, 0, 0);
-        return range_store_forget_scratch(db, p[0]);
+        if ((k = import_store_finish(db, f->id, held, archived, &f->state)) < 0)
+                return k;
+        return range_store_forget_scratch(db, f->id);
 }
 
 int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
@@ -406,12 +405,7 @@ int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
 
 static int fail_tx(Db *db, void *userdata) {
         const char *const *p = userdata;
-        int k = db_run(db,
-                       "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
-                       "finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                       "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
-                       "'cancelled', 'validated')",
-                       3, p);
+        int k = import_store_fail(db, p[0], p[1], p[2]);
         if (k < 0)
                 return k;
         return range_store_forget_scratch(db, p[0]);
@@ -420,36 +414,6 @@ static int fail_tx(Db *db, void *userdata) {
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) {
         const char *p[] = { import_id, code, message };
         return db_transaction(db, 10, fail_tx, (void *) p);
-}
-
-int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
-                        size_t *ret_n) {
-        char w[16], l[16], m[16];
-        snprintf(w, sizeof w, "%d", wait_seconds);
-        snprintf(l, sizeof l, "%d", lease_seconds);
-        snprintf(m, sizeof m, "%zu", max);
-        const char *p[] = { w, l, m };
-        /* SKIP LOCKED: an import whose state is changing right now is
-         * alive by definition. */
-        _cleanup_(PQclearp) PGresult *r = db_exec(
-                db,
-                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
-                "  SELECT i.id FROM imports i WHERE "
-                "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
-                "    OR (i.state IN " RUNNING_STATES " AND "
-                "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
-                "        NOT EXISTS (SELECT 1 FROM import_ranges r WHERE r.import_id = i.id "
-                "                    AND r.heartbeat_at >= now() - make_interval(secs => $2::int))) "
-                "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
-                "RETURNING id",
-                3, p);
-        if (!r)
-                return db_error(db);
-        size_t n = (size_t) PQntuples(r);
-        for (size_t i = 0; i < n; i++)
-                snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
-        *ret_n = n;
-        return 0;
 }
 
 int range_store_forget_scratch(Db *db, const char *import_id) {

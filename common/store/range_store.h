@@ -1,4 +1,7 @@
-/* How workers share an import: its ranges (import_ranges).
+/* How workers share an import: its ranges (import_ranges). The import's
+ * own row is import_store's: these functions ask it to lock the row, read
+ * the state and write the changes a range brings about, inside the same
+ * transaction as the range's.
  *
  * The upload scan cuts a big file into ranges of rows at row boundaries;
  * the API stores them with the import (range_store_insert). Workers claim
@@ -32,6 +35,7 @@
 
 #include "db.h"
 #include "file_reader.h"
+#include "import_store.h"
 #include "import_types.h"
 #include "uuid.h"
 
@@ -75,9 +79,9 @@ typedef struct Claim {
 } Claim;
 
 /* Takes the next range of an import for this worker (its own
- * transaction): the first that may be applied, else the first left to
- * register (see above). The import's state becomes processing
- * (validating for a dry run). */
+ * transaction, the import's row locked first): the first that may be
+ * applied, else the first left to register (see above). The import's
+ * state becomes processing (validating for a dry run). */
 int range_store_claim(Db *db, const char *import_id, const char *worker, int lease_seconds, int max_attempts,
                       Claim *ret) _must_check_;
 
@@ -97,12 +101,8 @@ int range_store_touch(Db *db, const char *import_id, int seq, const char *worker
  * and that the import still runs. -ECANCELED / -ESTALE. */
 int range_store_lock(Db *db, const char *import_id, int seq, const char *worker, int64_t rows_done) _must_check_;
 
-typedef struct BatchCounts {
-        int64_t rows, created, updated, unchanged, failed, invites, warned;
-} BatchCounts;
-
-/* Moves the range's checkpoint and adds the batch's counts to the import
- * (inside the batch's transaction). */
+/* Moves the range's checkpoint and adds the batch's counts to the
+ * import's (import_store_add_counts()), inside the batch's transaction. */
 int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCounts *c) _must_check_;
 
 /* Marks a range's task done (registered, or applied) and gives it up.
@@ -110,12 +110,15 @@ int range_store_add_counts(Db *db, const char *import_id, int seq, const BatchCo
 int range_store_done(Db *db, const char *import_id, const ImportRange *range, const char *worker) _must_check_;
 
 /* Gives a range back (graceful stop) so that another worker may take it
- * at once; the attempt is not counted. */
+ * at once; the attempt is not counted. When no other worker is on the
+ * import, it is queued again (import_store_requeue()). Its own
+ * transaction, tried once. */
 int range_store_release(Db *db, const char *import_id, int seq, const char *worker) _must_check_;
 
 /* Ends an import whose ranges are all done: validated (dry run),
- * completed, completed_with_errors, or failed when every row failed. Its
- * own transaction. -ESTALE when not every range is done or the import no
+ * completed, completed_with_errors, or failed when every row failed
+ * (import_store_finish()), after its links and what a full sync archives.
+ * Its own transaction, the import's row locked first. -ESTALE when not every range is done or the import no
  * longer runs (another worker finished it); -ECANCELED. */
 int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _must_check_;
 
@@ -125,15 +128,9 @@ int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _m
  * alone. */
 int range_store_forget_scratch(Db *db, const char *import_id) _must_check_;
 
-/* Marks an import failed as a whole with a stable code and a message. */
+/* Marks an import failed as a whole with a stable code and a message
+ * (import_store_fail()) and forgets its scratch, in one transaction. */
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;
-
-/* Imports waiting for a worker that may have lost their queue message:
- * queued for more than wait_seconds, or processing/validating with no
- * heartbeat from any of their ranges for lease_seconds. Writes up to max
- * ids. */
-int range_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max, char (*ids)[UUID_STRING_SIZE],
-                        size_t *ret_n) _must_check_;
 
 /* Makes an import's ranges new again, for a committed dry run that runs
  * once more from its stored upload: nothing applied, no worker, a single

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "import_store.h"
 #include "invite_outbox.h"
 #include "job_queue.h"
 #include "uuid.h"
@@ -67,19 +68,8 @@ static int change_tx(Db *db, void *userdata) {
         if (k < 0)
                 return k;
 
-        char max[16];
-        snprintf(max, sizeof max, "%zu", c->max_ids);
-        const char *q[] = { max };
-        _cleanup_(PQclearp) PGresult *im = db_exec(
-                db,
-                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
-                "  SELECT id FROM imports WHERE state = 'queued' ORDER BY created_at LIMIT $1::int) "
-                "RETURNING id",
-                1, q);
-        if (!im)
-                return db_error(db);
-        for (int i = 0; i < PQntuples(im); i++)
-                snprintf(c->ids[c->n_ids++], UUID_STRING_SIZE, "%s", PQgetvalue(im, i, 0));
+        if ((k = import_store_queued(db, c->max_ids, c->ids, &c->n_ids)) < 0)
+                return k;
         return db_run(db, "UPDATE redis_state SET epoch = $1::uuid, changed_at = now() WHERE id = 1", 1, p);
 }
 

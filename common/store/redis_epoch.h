@@ -7,8 +7,8 @@
  * replica): redis_epoch_check() then, in one transaction, marks every
  * invite event published into an earlier epoch as unpublished again (the
  * outbox keeps them for ROSTER_INVITE_RETENTION_DAYS) and, after it,
- * enqueues again every import that waits in the queue, at once rather than
- * after a lease.
+ * enqueues again every import that waits in the queue
+ * (import_store_queued()), at once rather than after a lease.
  *
  * Publishers hold pg_advisory_xact_lock_shared(REDIS_EPOCH_LOCK) while
  * they publish and mark events (redis_epoch_lock_shared()); an epoch change takes it exclusively, so
