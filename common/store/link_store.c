@@ -1,7 +1,6 @@
 #include "link_store.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,44 +17,46 @@ static bool target_known(const UserStoreJob *job, const EmailSet *found, const c
                (found && email_set_has(found, email, strlen(email)));
 }
 
-/* The users of the account among the emails the batch's links name that
- * the file does not give: one statement, an index probe each. */
-static int find_users(Db *db, const UserStoreJob *job, const ImportBatch *batch, EmailSet **ret) {
-        Buf emails = BUF_INIT;
-        int r = buf_append_char(&emails, '{');
-        size_t asked = 0;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+/* The links a batch may write: those of its rows that did not fail. */
+static size_t count_links(const ImportBatch *batch) {
+        size_t n = 0;
+        for (size_t i = 0; i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
-                for (size_t l = 0; !u->failed && r >= 0 && l < u->n_links; l++)
-                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++)
-                                if (!target_known(job, NULL, u->links[l].emails[k])) {
-                                        r = db_array_text(&emails, u->links[l].emails[k]);
-                                        asked++;
-                                }
+                for (size_t l = 0; !u->failed && l < u->n_links; l++)
+                        n += u->links[l].n;
         }
-        if (r >= 0)
-                r = buf_append_char(&emails, '}');
-        if (r < 0 || asked == 0) {
-                buf_done(&emails);
+        return n;
+}
+
+/* The users of the account among the emails the batch's links name that
+ * the file does not give (user_store_find_ids(): one statement, an index
+ * probe each). */
+static int find_users(Db *db, const UserStoreJob *job, const ImportBatch *batch, EmailSet **ret) {
+        size_t most = count_links(batch), n = 0;
+        if (most == 0)
+                return 0;
+        _cleanup_free_ const char **emails = malloc(most * sizeof *emails);
+        _cleanup_free_ int64_t *ids = malloc(most * sizeof *ids);
+        if (!emails || !ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                for (size_t l = 0; !u->failed && l < u->n_links; l++)
+                        for (size_t k = 0; k < u->links[l].n; k++)
+                                if (!target_known(job, NULL, u->links[l].emails[k]))
+                                        emails[n++] = u->links[l].emails[k];
+        }
+        if (n == 0)
+                return 0;
+        int r = user_store_find_ids(db, job->account_id, n, emails, ids);
+        if (r < 0)
                 return r;
-        }
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, emails.data };
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x FROM (SELECT DISTINCT x FROM unnest($2::text[]) AS x) d "
-                        "WHERE (SELECT u.id FROM users u WHERE u.account_id = $1::bigint AND lower(u.email) = d.x "
-                        "       LIMIT 1) IS NOT NULL",
-                        2, p);
-        buf_done(&emails);
-        if (!res)
-                return db_error(db);
         EmailSet *found = email_set_new();
         if (!found)
                 return -ENOMEM;
-        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
-                r = email_set_add(found, PQgetvalue(res, i, 0), (size_t) PQgetlength(res, i, 0));
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (ids[i])
+                        r = email_set_add(found, emails[i], strlen(emails[i]));
         if (r < 0) {
                 email_set_free(found);
                 return r;
@@ -165,18 +166,15 @@ int link_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
 }
 
 /* The links of the batch: for each email of each row that did not fail,
- * its line, data row, user, kind and email. $1 account, $2 import. Each
- * target is found by the account's email index; the row's links of that
- * kind that it no longer names are deleted by primary key; the links
- * whose users do not exist yet wait. Returns ('d'|'w', line) for rows
- * whose links were deleted or wait, ('i', user) for users given new
- * links. */
+ * its line, data row, user, kind, email and target, the user it names
+ * (NULL when there is none yet). $1 import. The row's links of that kind
+ * that it no longer names are deleted by primary key; the links whose
+ * users do not exist yet wait. Returns ('d'|'w', line) for rows whose
+ * links were deleted or wait, ('i', user) for users given new links. */
 static const char write_sql[] =
         "WITH x AS MATERIALIZED ("
-        "  SELECT x.line, x.row_number, x.user_id, x.kind, x.email, "
-        "         (SELECT t.id FROM users t WHERE t.account_id = $1::bigint AND lower(t.email) = x.email) AS target "
-        "  FROM unnest($3::int[], $4::int[], $5::bigint[], $6::text[], $7::text[]) "
-        "       AS x(line, row_number, user_id, kind, email)), "
+        "  SELECT * FROM unnest($2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) "
+        "       AS x(line, row_number, user_id, kind, email, target)), "
         "k AS MATERIALIZED ("
         "  SELECT line, user_id, kind, coalesce(array_agg(target) FILTER (WHERE target IS NOT NULL), '{}') AS targets "
         "  FROM x GROUP BY line, user_id, kind), "
@@ -190,7 +188,7 @@ static const char write_sql[] =
         "  ON CONFLICT DO NOTHING RETURNING user_id), "
         "wait AS ("
         "  INSERT INTO import_links (import_id, line, row_number, user_id, kind, email_lower) "
-        "  SELECT $2::uuid, line, row_number, user_id, kind, email FROM x WHERE target IS NULL "
+        "  SELECT $1::uuid, line, row_number, user_id, kind, email FROM x WHERE target IS NULL "
         "  ON CONFLICT DO NOTHING RETURNING line) "
         "SELECT 'd', line FROM del UNION ALL SELECT 'w', line FROM wait UNION ALL SELECT 'i', user_id FROM ins";
 
@@ -219,34 +217,61 @@ static int cmp_user(const void *a, const void *b) {
 
 int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, const int64_t *user_ids,
                      bool *changed) {
+        size_t most = count_links(batch), n = 0;
+        if (most == 0)
+                return 0;
+        _cleanup_free_ const char **emails = malloc(most * sizeof *emails);
+        _cleanup_free_ int64_t *targets = malloc(most * sizeof *targets);
+        if (!emails || !targets)
+                return -ENOMEM;
+        for (size_t i = 0; i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                for (size_t l = 0; !u->failed && user_ids[i] && l < u->n_links; l++)
+                        for (size_t k = 0; k < u->links[l].n; k++)
+                                emails[n++] = u->links[l].emails[k];
+        }
+        if (n == 0)
+                return 0;
+        /* The targets, found before the write: the batch's users are
+         * written already. */
+        int r = user_store_find_ids(db, job->account_id, n, emails, targets);
+        if (r < 0)
+                return r;
+
         LinkArrays a = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
-        Buf *all[] = { &a.lines, &a.rows, &a.users, &a.kinds, &a.emails };
-        size_t n = 0;
-        int r = 0;
+        Buf target_ids = BUF_INIT;
+        Buf *all[] = { &a.lines, &a.rows, &a.users, &a.kinds, &a.emails, &target_ids };
         for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
                 r = buf_append_char(all[k], '{');
+        size_t j = 0;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
                 if (u->failed || !user_ids[i])
                         continue;
                 for (size_t l = 0; r >= 0 && l < u->n_links; l++)
-                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++, n++)
+                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++, j++) {
                                 r = link_arrays_add(&a, u, user_ids[i], &u->links[l], u->links[l].emails[k]);
+                                if (r >= 0)
+                                        r = db_array_sep(&target_ids);
+                                if (r >= 0)
+                                        r = targets[j] ? buf_append_i64(&target_ids, targets[j])
+                                                       : buf_append_str(&target_ids, "NULL");
+                        }
         }
         for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
                 r = buf_append_char(all[k], '}');
-        if (r < 0 || n == 0) {
-                link_arrays_done(&a);
-                return r;
+        PGresult *res = NULL;
+        if (r >= 0) {
+                const char *p[] = { job->import_id, a.lines.data, a.rows.data, a.users.data, a.kinds.data,
+                                    a.emails.data, target_ids.data };
+                res = db_exec(db, write_sql, 7, p);
+                if (!res)
+                        r = db_error(db);
         }
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, job->import_id, a.lines.data, a.rows.data, a.users.data, a.kinds.data,
-                            a.emails.data };
-        PGresult *res = db_exec(db, write_sql, 7, p);
         link_arrays_done(&a);
-        if (!res)
-                return db_error(db);
+        buf_done(&target_ids);
+        if (r < 0)
+                return r;
         /* The rows with links by user, for the users given new links (a
          * user is on one row of a batch). */
         UserRowIndex *by_user = calloc(batch->n + 1, sizeof *by_user);
