@@ -189,3 +189,95 @@ int error_log_forget(Db *db, const char *import_id) {
                       "DELETE FROM import_rows WHERE import_id = $1",
                       1, p);
 }
+
+int error_log_failed_emails(Db *db, const char *import_id, int email_column, size_t n, const char *const *emails,
+                            bool *failed) {
+        if (n == 0)
+                return 0;
+        Buf arr = BUF_INIT;
+        int r = buf_append_char(&arr, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = db_array_text(&arr, emails[i]);
+        if (r >= 0)
+                r = buf_append_char(&arr, '}');
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        char column[16];
+        snprintf(column, sizeof column, "%d", email_column);
+        const char *p[] = { import_id, column, arr.data };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT x.i FROM unnest($3::text[]) WITH ORDINALITY AS x(email, i) "
+                        "WHERE EXISTS (SELECT 1 FROM import_rows f WHERE f.import_id = $1::uuid AND f.failed "
+                        "                AND lower(btrim(f.cells ->> $2::int)) = x.email)",
+                        3, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        for (size_t i = 0; i < n; i++)
+                failed[i] = false;
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n)
+                        failed[k - 1] = true;
+        }
+        return 0;
+}
+
+int error_log_add_link_warnings(Db *db, const char *import_id, const LinkMiss *misses, size_t n,
+                                int64_t *ret_new_lines) {
+        if (n == 0) {
+                *ret_new_lines = 0;
+                return 0;
+        }
+        Buf lines = BUF_INIT, rows = BUF_INIT, kinds = BUF_INIT, counts = BUF_INIT;
+        Buf *all[] = { &lines, &rows, &kinds, &counts };
+        int r = 0;
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
+                r = buf_append_char(all[k], '{');
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_i64(&lines, misses[i].line)) < 0 ||
+                    (r = db_array_sep(&rows)) < 0 || (r = buf_append_i64(&rows, misses[i].row_number)) < 0 ||
+                    (r = db_array_text(&kinds, misses[i].kind)) < 0 || (r = db_array_sep(&counts)) < 0)
+                        break;
+                r = buf_append_i64(&counts, misses[i].n);
+        }
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
+                r = buf_append_char(all[k], '}');
+        PGresult *res = NULL;
+        if (r >= 0) {
+                const char *p[] = { import_id, lines.data, rows.data, kinds.data, counts.data };
+                /* The lines that had no issue are counted in the snapshot
+                 * the statement starts from: before its own inserts. */
+                res = db_exec(
+                        db,
+                        "WITH m AS (SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::bigint[]) "
+                        "           AS m(line, row_number, kind, n)), "
+                        "issues AS ("
+                        "  INSERT INTO import_issues (import_id, line, seq, row_number, severity, field, code, "
+                        "                             message) "
+                        "  SELECT $1::uuid, m.line, "
+                        "         coalesce((SELECT max(i.seq) FROM import_issues i "
+                        "                   WHERE i.import_id = $1::uuid AND i.line = m.line), -1) "
+                        "           + row_number() OVER (PARTITION BY m.line ORDER BY m.kind), "
+                        "         m.row_number, 'warning', 'link.' || m.kind, 'link_target_failed', "
+                        "         'link.' || m.kind || ': ' || CASE WHEN m.n = 1 THEN 'a user this cell names was' "
+                        "                                          ELSE m.n || ' users this cell names were' END "
+                        "           || ' not imported (their own lines failed), so the link was not made; "
+                        "correct those lines ' || 'and import them again' "
+                        "  FROM m) "
+                        "SELECT count(DISTINCT m.line) FROM m WHERE NOT EXISTS ("
+                        "  SELECT 1 FROM import_issues i WHERE i.import_id = $1::uuid AND i.line = m.line)",
+                        5, p);
+                if (!res)
+                        r = db_error(db);
+        }
+        if (r >= 0)
+                *ret_new_lines = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+        PQclear(res);
+        for (size_t k = 0; k < ELEMENTSOF(all); k++)
+                buf_done(all[k]);
+        return r;
+}

@@ -2,9 +2,14 @@
  * row, in file order, and the original cells of each row that has one.
  *
  * The worker writes a batch's issues with error_log_write() inside the
- * batch's transaction. The API reads them page by page (error_log_page)
- * and the failed rows for the error CSV (error_log_failed_rows; the CSV
- * itself is written with csv_writer).
+ * batch's transaction, and at the import's end the warnings of links
+ * that could not be made (error_log_add_link_warnings, for link_store.h).
+ * The API reads them page by page (error_log_page) and the failed rows
+ * for the error CSV (error_log_failed_rows; the CSV itself is written
+ * with csv_writer).
+ *
+ * Its tables are import_issues and import_rows; no other module names
+ * them.
  *
  * Functions return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
 #pragma once
@@ -61,3 +66,29 @@ int error_log_cells(Db *db, const char *import_id, const long *lines, size_t n, 
 /* Forgets an import's error log (a committed dry run's, before the real
  * run writes its own), inside the caller's transaction. */
 int error_log_forget(Db *db, const char *import_id) _must_check_;
+
+/* Which of these emails (lower case) are the email of a line of the
+ * import that failed, as its stored cells (column email_column of the
+ * file) give it, trimmed and in lower case: failed[i] for emails[i]. One
+ * statement. On failure failed is left as it was. The caller owns both
+ * arrays. */
+int error_log_failed_emails(Db *db, const char *import_id, int email_column, size_t n, const char *const *emails,
+                            bool *failed) _must_check_;
+
+/* Links of one cell that could not be made because the lines they name
+ * failed: the linking line, its data row, the kind (the cell's field is
+ * link.<kind>) and how many of its emails. */
+typedef struct LinkMiss {
+        long line;
+        long row_number;
+        const char *kind;
+        int64_t n;
+} LinkMiss;
+
+/* Gives each miss's line the warning link_target_failed, after the line's
+ * other issues (a line's misses in the order of their kinds), inside the
+ * caller's transaction; a line must have one miss per kind.
+ * *ret_new_lines is how many of the lines had no issue before: the rows
+ * with warnings that are new. The caller owns the array. */
+int error_log_add_link_warnings(Db *db, const char *import_id, const LinkMiss *misses, size_t n,
+                                int64_t *ret_new_lines) _must_check_;

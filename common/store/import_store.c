@@ -600,3 +600,26 @@ int import_store_purge_done(Db *db, const char *id) {
         const char *p[] = { id };
         return db_run(db, "UPDATE imports SET purge_pending = false WHERE id = $1::uuid", 1, p);
 }
+
+int import_store_get_scope(Db *db, const char *id, ImportScope *ret) {
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r =
+                db_exec(db, "SELECT account_id, dry_run, coalesce(email_column, -1) FROM imports WHERE id = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        *ret = (ImportScope){
+                .account_id = get_i64(r, 0, 0),
+                .dry_run = PQgetvalue(r, 0, 1)[0] == 't',
+                .email_column = (int) get_i64(r, 0, 2),
+        };
+        return 0;
+}
+
+int import_store_add_warning_rows(Db *db, const char *id, int64_t n) {
+        char s[24];
+        snprintf(s, sizeof s, "%" PRId64, n);
+        const char *p[] = { id, s };
+        return db_run(db, "UPDATE imports SET warning_rows = warning_rows + $2::bigint WHERE id = $1", 2, p);
+}

@@ -234,3 +234,21 @@ int import_store_purge_due(Db *db, int retention_days, size_t max, char (*ids)[U
 /* Clears purge_pending once the import's data are deleted
  * (import_purge_data()). */
 int import_store_purge_done(Db *db, const char *id) _must_check_;
+
+/* What an import's links are resolved against: whose users its rows
+ * name, whether it is a dry run, and where its file's emails are. */
+typedef struct ImportScope {
+        int64_t account_id;
+        bool dry_run;
+        int email_column; /* the file's Email column, -1 when none */
+} ImportScope;
+
+/* Reads an import's scope, inside the caller's transaction or alone.
+ * -ENOENT when there is no such import; *ret is left as it was on
+ * failure. */
+int import_store_get_scope(Db *db, const char *id, ImportScope *ret) _must_check_;
+
+/* Adds n to an import's count of rows with warnings (warning_rows),
+ * inside the caller's transaction: rows that got their first warning
+ * after their batch was written. */
+int import_store_add_warning_rows(Db *db, const char *id, int64_t n) _must_check_;

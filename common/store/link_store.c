@@ -1,13 +1,14 @@
 #include "link_store.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "email_filter.h"
+#include "error_log.h"
+#include "import_store.h"
 #include "macro.h"
 
 /* Whether a link to email may be made: its user is on a line of the file
@@ -18,44 +19,46 @@ static bool target_known(const UserStoreJob *job, const EmailSet *found, const c
                (found && email_set_has(found, email, strlen(email)));
 }
 
-/* The users of the account among the emails the batch's links name that
- * the file does not give: one statement, an index probe each. */
-static int find_users(Db *db, const UserStoreJob *job, const ImportBatch *batch, EmailSet **ret) {
-        Buf emails = BUF_INIT;
-        int r = buf_append_char(&emails, '{');
-        size_t asked = 0;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+/* The links a batch may write: those of its rows that did not fail. */
+static size_t count_links(const ImportBatch *batch) {
+        size_t n = 0;
+        for (size_t i = 0; i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
-                for (size_t l = 0; !u->failed && r >= 0 && l < u->n_links; l++)
-                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++)
-                                if (!target_known(job, NULL, u->links[l].emails[k])) {
-                                        r = db_array_text(&emails, u->links[l].emails[k]);
-                                        asked++;
-                                }
+                for (size_t l = 0; !u->failed && l < u->n_links; l++)
+                        n += u->links[l].n;
         }
-        if (r >= 0)
-                r = buf_append_char(&emails, '}');
-        if (r < 0 || asked == 0) {
-                buf_done(&emails);
+        return n;
+}
+
+/* The users of the account among the emails the batch's links name that
+ * the file does not give (user_store_find_ids(): one statement, an index
+ * probe each). */
+static int find_users(Db *db, const UserStoreJob *job, const ImportBatch *batch, EmailSet **ret) {
+        size_t most = count_links(batch), n = 0;
+        if (most == 0)
+                return 0;
+        _cleanup_free_ const char **emails = malloc(most * sizeof *emails);
+        _cleanup_free_ int64_t *ids = malloc(most * sizeof *ids);
+        if (!emails || !ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                for (size_t l = 0; !u->failed && l < u->n_links; l++)
+                        for (size_t k = 0; k < u->links[l].n; k++)
+                                if (!target_known(job, NULL, u->links[l].emails[k]))
+                                        emails[n++] = u->links[l].emails[k];
+        }
+        if (n == 0)
+                return 0;
+        int r = user_store_find_ids(db, job->account_id, n, emails, ids);
+        if (r < 0)
                 return r;
-        }
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, emails.data };
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x FROM (SELECT DISTINCT x FROM unnest($2::text[]) AS x) d "
-                        "WHERE (SELECT u.id FROM users u WHERE u.account_id = $1::bigint AND lower(u.email) = d.x "
-                        "       LIMIT 1) IS NOT NULL",
-                        2, p);
-        buf_done(&emails);
-        if (!res)
-                return db_error(db);
         EmailSet *found = email_set_new();
         if (!found)
                 return -ENOMEM;
-        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
-                r = email_set_add(found, PQgetvalue(res, i, 0), (size_t) PQgetlength(res, i, 0));
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (ids[i])
+                        r = email_set_add(found, emails[i], strlen(emails[i]));
         if (r < 0) {
                 email_set_free(found);
                 return r;
@@ -165,18 +168,15 @@ int link_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
 }
 
 /* The links of the batch: for each email of each row that did not fail,
- * its line, data row, user, kind and email. $1 account, $2 import. Each
- * target is found by the account's email index; the row's links of that
- * kind that it no longer names are deleted by primary key; the links
- * whose users do not exist yet wait. Returns ('d'|'w', line) for rows
- * whose links were deleted or wait, ('i', user) for users given new
- * links. */
+ * its line, data row, user, kind, email and target, the user it names
+ * (NULL when there is none yet). $1 import. The row's links of that kind
+ * that it no longer names are deleted by primary key; the links whose
+ * users do not exist yet wait. Returns ('d'|'w', line) for rows whose
+ * links were deleted or wait, ('i', user) for users given new links. */
 static const char write_sql[] =
         "WITH x AS MATERIALIZED ("
-        "  SELECT x.line, x.row_number, x.user_id, x.kind, x.email, "
-        "         (SELECT t.id FROM users t WHERE t.account_id = $1::bigint AND lower(t.email) = x.email) AS target "
-        "  FROM unnest($3::int[], $4::int[], $5::bigint[], $6::text[], $7::text[]) "
-        "       AS x(line, row_number, user_id, kind, email)), "
+        "  SELECT * FROM unnest($2::int[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::bigint[]) "
+        "       AS x(line, row_number, user_id, kind, email, target)), "
         "k AS MATERIALIZED ("
         "  SELECT line, user_id, kind, coalesce(array_agg(target) FILTER (WHERE target IS NOT NULL), '{}') AS targets "
         "  FROM x GROUP BY line, user_id, kind), "
@@ -190,7 +190,7 @@ static const char write_sql[] =
         "  ON CONFLICT DO NOTHING RETURNING user_id), "
         "wait AS ("
         "  INSERT INTO import_links (import_id, line, row_number, user_id, kind, email_lower) "
-        "  SELECT $2::uuid, line, row_number, user_id, kind, email FROM x WHERE target IS NULL "
+        "  SELECT $1::uuid, line, row_number, user_id, kind, email FROM x WHERE target IS NULL "
         "  ON CONFLICT DO NOTHING RETURNING line) "
         "SELECT 'd', line FROM del UNION ALL SELECT 'w', line FROM wait UNION ALL SELECT 'i', user_id FROM ins";
 
@@ -219,34 +219,61 @@ static int cmp_user(const void *a, const void *b) {
 
 int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, const int64_t *user_ids,
                      bool *changed) {
+        size_t most = count_links(batch), n = 0;
+        if (most == 0)
+                return 0;
+        _cleanup_free_ const char **emails = malloc(most * sizeof *emails);
+        _cleanup_free_ int64_t *targets = malloc(most * sizeof *targets);
+        if (!emails || !targets)
+                return -ENOMEM;
+        for (size_t i = 0; i < batch->n; i++) {
+                const UserRow *u = &batch->rows[i].user;
+                for (size_t l = 0; !u->failed && user_ids[i] && l < u->n_links; l++)
+                        for (size_t k = 0; k < u->links[l].n; k++)
+                                emails[n++] = u->links[l].emails[k];
+        }
+        if (n == 0)
+                return 0;
+        /* The targets, found before the write: the batch's users are
+         * written already. */
+        int r = user_store_find_ids(db, job->account_id, n, emails, targets);
+        if (r < 0)
+                return r;
+
         LinkArrays a = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
-        Buf *all[] = { &a.lines, &a.rows, &a.users, &a.kinds, &a.emails };
-        size_t n = 0;
-        int r = 0;
+        Buf target_ids = BUF_INIT;
+        Buf *all[] = { &a.lines, &a.rows, &a.users, &a.kinds, &a.emails, &target_ids };
         for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
                 r = buf_append_char(all[k], '{');
+        size_t j = 0;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
                 if (u->failed || !user_ids[i])
                         continue;
                 for (size_t l = 0; r >= 0 && l < u->n_links; l++)
-                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++, n++)
+                        for (size_t k = 0; r >= 0 && k < u->links[l].n; k++, j++) {
                                 r = link_arrays_add(&a, u, user_ids[i], &u->links[l], u->links[l].emails[k]);
+                                if (r >= 0)
+                                        r = db_array_sep(&target_ids);
+                                if (r >= 0)
+                                        r = targets[j] ? buf_append_i64(&target_ids, targets[j])
+                                                       : buf_append_str(&target_ids, "NULL");
+                        }
         }
         for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
                 r = buf_append_char(all[k], '}');
-        if (r < 0 || n == 0) {
-                link_arrays_done(&a);
-                return r;
+        PGresult *res = NULL;
+        if (r >= 0) {
+                const char *p[] = { job->import_id, a.lines.data, a.rows.data, a.users.data, a.kinds.data,
+                                    a.emails.data, target_ids.data };
+                res = db_exec(db, write_sql, 7, p);
+                if (!res)
+                        r = db_error(db);
         }
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, job->import_id, a.lines.data, a.rows.data, a.users.data, a.kinds.data,
-                            a.emails.data };
-        PGresult *res = db_exec(db, write_sql, 7, p);
         link_arrays_done(&a);
-        if (!res)
-                return db_error(db);
+        buf_done(&target_ids);
+        if (r < 0)
+                return r;
         /* The rows with links by user, for the users given new links (a
          * user is on one row of a batch). */
         UserRowIndex *by_user = calloc(batch->n + 1, sizeof *by_user);
@@ -277,61 +304,216 @@ int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, 
         return 0;
 }
 
-/* One statement: the waiting links are taken out of import_links; those
- * whose user exists now are made (unless their linking user was deleted
- * meanwhile); the others give their line one warning per kind, after
- * its other issues, and lines that had none join the count of rows with
- * warnings. Users are found as the write finds them: by the account's
- * email index. */
-static const char resolve_sql[] =
-        "WITH imp AS (SELECT account_id, dry_run, email_column FROM imports WHERE id = $1::uuid), "
-        "w AS (DELETE FROM import_links WHERE import_id = $1::uuid RETURNING *), "
-        "t AS MATERIALIZED ("
-        "  SELECT w.line, w.row_number, w.user_id, w.kind, w.email_lower, imp.dry_run, imp.email_column, "
-        "         (SELECT t.id FROM users t WHERE t.account_id = imp.account_id "
-        "                                     AND lower(t.email) = w.email_lower) AS target "
-        "  FROM w, imp WHERE imp.dry_run OR EXISTS (SELECT 1 FROM users s WHERE s.id = w.user_id)), "
-        /* A dry run created no one: a link there fails only when its email
-         * is a failed line's (and no user's). */
-        "r AS MATERIALIZED ("
-        "  SELECT line, row_number, user_id, kind, target, dry_run, "
-        "         CASE WHEN NOT dry_run THEN target IS NOT NULL "
-        "              ELSE target IS NOT NULL OR email_column IS NULL OR NOT EXISTS ("
-        "                SELECT 1 FROM import_rows f WHERE f.import_id = $1::uuid AND f.failed "
-        "                  AND lower(btrim(f.cells ->> email_column)) = t.email_lower) END AS ok "
-        "  FROM t), "
-        "made AS ("
-        "  INSERT INTO user_links (user_id, kind, target_id) "
-        "  SELECT user_id, kind, target FROM r WHERE target IS NOT NULL AND NOT dry_run "
-        "  ON CONFLICT DO NOTHING), "
-"miss AS MATERIALIZED ("
-        "  SELECT line, row_number, kind, count(*) AS n FROM r WHERE NOT ok "
-        "  GROUP BY line, row_number, kind), "
-        "issues AS ("
-        "  INSERT INTO import_issues (import_id, line, seq, row_number, severity, field, code, message) "
-        "  SELECT $1::uuid, m.line, "
-        "         coalesce((SELECT max(i.seq) FROM import_issues i "
-        "                   WHERE i.import_id = $1::uuid AND i.line = m.line), -1) "
-        "           + row_number() OVER (PARTITION BY m.line ORDER BY m.kind), "
-        "         m.row_number, 'warning', 'link.' || m.kind, 'link_target_failed', "
-        "         'link.' || m.kind || ': ' || CASE WHEN m.n = 1 THEN 'a user this cell names was' "
-        "                                          ELSE m.n || ' users this cell names were' END "
-        "           || ' not imported (their own lines failed), so the link was not made; correct those lines '"
-        "           || 'and import them again' "
-        "  FROM miss m), "
-        "warned AS ("
-        "  UPDATE imports SET warning_rows = warning_rows + ("
-        "    SELECT count(DISTINCT m.line) FROM miss m WHERE NOT EXISTS ("
-        "      SELECT 1 FROM import_issues i WHERE i.import_id = $1::uuid AND i.line = m.line)) "
-        "  WHERE id = $1::uuid) "
-        "SELECT coalesce(sum(n), 0) FROM miss";
+static int cmp_miss(const void *a, const void *b) {
+        const LinkMiss *x = a, *y = b;
+        if (x->line != y->line)
+                return x->line < y->line ? -1 : 1;
+        return strcmp(x->kind, y->kind);
+}
+
+/* The links of one import that wait for their users, as taken out of
+ * import_links: column W_* of row i of `res`. */
+enum { W_LINE, W_ROW, W_USER, W_KIND, W_EMAIL };
+
+/* Makes the waiting links whose linking user is still there (alive) and
+ * whose target was found, in one statement. */
+static int make_links(Db *db, const PGresult *res, const bool *alive, const int64_t *targets) {
+        Buf users = BUF_INIT, kinds = BUF_INIT, target_ids = BUF_INIT;
+        Buf *all[] = { &users, &kinds, &target_ids };
+        size_t n = 0;
+        int r = 0;
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
+                r = buf_append_char(all[k], '{');
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                if (!alive[i] || !targets[i])
+                        continue;
+                if ((r = db_array_sep(&users)) < 0 || (r = buf_append_str(&users, PQgetvalue(res, i, W_USER))) < 0 ||
+                    (r = db_array_text(&kinds, PQgetvalue(res, i, W_KIND))) < 0 ||
+                    (r = db_array_sep(&target_ids)) < 0)
+                        break;
+                r = buf_append_i64(&target_ids, targets[i]);
+                n++;
+        }
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(all); k++)
+                r = buf_append_char(all[k], '}');
+        if (r >= 0 && n > 0) {
+                const char *p[] = { users.data, kinds.data, target_ids.data };
+                r = db_run(db,
+                           "INSERT INTO user_links (user_id, kind, target_id) "
+                           "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                           3, p);
+        }
+        for (size_t k = 0; k < ELEMENTSOF(all); k++)
+                buf_done(all[k]);
+        return r;
+}
+
+/* The links that could not be made, one per line and kind with how many
+ * of its emails, go to the error log as warnings. *ret_new_lines: the
+ * lines that had no issue before. */
+static int warn_misses(Db *db, const char *import_id, const PGresult *res, const bool *miss, size_t n_miss,
+                       int64_t *ret_new_lines) {
+        _cleanup_free_ LinkMiss *m = malloc(n_miss * sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        size_t n = 0;
+        for (int i = 0; i < PQntuples(res); i++)
+                if (miss[i])
+                        m[n++] = (LinkMiss){ .line = strtol(PQgetvalue(res, i, W_LINE), NULL, 10),
+                                             .row_number = strtol(PQgetvalue(res, i, W_ROW), NULL, 10),
+                                             .kind = PQgetvalue(res, i, W_KIND),
+                                             .n = 1 };
+        qsort(m, n, sizeof *m, cmp_miss);
+        size_t groups = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (groups > 0 && cmp_miss(&m[groups - 1], &m[i]) == 0)
+                        m[groups - 1].n++;
+                else
+                        m[groups++] = m[i];
+        }
+        return error_log_add_link_warnings(db, import_id, m, groups, ret_new_lines);
+}
+
+/* Waiting links are taken out of import_links this many at a time (and
+ * the rest of the last line's, so that a line's links are resolved
+ * together): the end of an import with a great many of them needs a
+ * bounded amount of memory, some 30 MiB. */
+#define RESOLVE_CHUNK 100000
+
+/* Takes out the next chunk of an import's waiting links: those on lines
+ * after `after`, in line order. */
+static PGresult *take_links(Db *db, const char *import_id, long after) {
+        char after_s[24], chunk[24];
+        snprintf(after_s, sizeof after_s, "%ld", after);
+        snprintf(chunk, sizeof chunk, "%d", RESOLVE_CHUNK);
+        const char *p[] = { import_id, after_s, chunk };
+        return db_exec(db,
+                       "DELETE FROM import_links WHERE import_id = $1::uuid AND line > $2::int "
+                       "  AND line <= coalesce((SELECT line FROM import_links "
+                       "                        WHERE import_id = $1::uuid AND line > $2::int "
+                       "                        ORDER BY line OFFSET $3::int LIMIT 1), 2147483647) "
+                       "RETURNING line, row_number, user_id, kind, email_lower",
+                       3, p);
+}
+
+/* Resolves one chunk of waiting links (the rows of res): those whose user
+ * exists now are made (unless their linking user was deleted
+ * meanwhile); the others give their line one warning per kind. Users are
+ * found as the write finds them: by the account's email index. Adds to
+ * *unmade and *new_lines (lines warned for the first time). */
+static int resolve_links(Db *db, const char *import_id, const ImportScope *scope, const PGresult *res,
+                         int64_t *unmade, int64_t *new_lines) {
+        size_t n = (size_t) PQntuples(res);
+        _cleanup_free_ const char **emails = malloc(n * sizeof *emails);
+        _cleanup_free_ int64_t *users = malloc(n * sizeof *users);
+        _cleanup_free_ int64_t *targets = malloc(n * sizeof *targets);
+        _cleanup_free_ bool *alive = malloc(n * sizeof *alive);
+        _cleanup_free_ bool *miss = calloc(n, sizeof *miss);
+        if (!emails || !users || !targets || !alive || !miss)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                emails[i] = PQgetvalue(res, (int) i, W_EMAIL);
+                users[i] = strtoll(PQgetvalue(res, (int) i, W_USER), NULL, 10);
+                alive[i] = true;
+        }
+        int r = user_store_find_ids(db, scope->account_id, n, emails, targets);
+        if (r < 0)
+                return r;
+        /* A dry run's links wait with no linking user (link_store_check()). */
+        if (!scope->dry_run && (r = user_store_exist(db, n, users, alive)) < 0)
+                return r;
+
+        size_t n_miss = 0;
+        if (!scope->dry_run) {
+                for (size_t i = 0; i < n; i++)
+                        if ((miss[i] = alive[i] && !targets[i]))
+                                n_miss++;
+                if ((r = make_links(db, res, alive, targets)) < 0)
+                        return r;
+        } else if (scope->email_column >= 0) {
+                /* A dry run created no one: a link there fails only when its
+                 * email is a failed line's (and no user's). Those with no
+                 * user are asked, moved to the front of `emails`. */
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (!targets[i])
+                                emails[m++] = emails[i];
+                _cleanup_free_ bool *failed = malloc((m ? m : 1) * sizeof *failed);
+                if (!failed)
+                        return -ENOMEM;
+                if ((r = error_log_failed_emails(db, import_id, scope->email_column, m, emails, failed)) < 0)
+                        return r;
+                for (size_t i = 0, k = 0; i < n; i++)
+                        if (!targets[i] && (miss[i] = failed[k++]))
+                                n_miss++;
+        }
+        if (n_miss == 0)
+                return 0;
+        int64_t warned = 0;
+        if ((r = warn_misses(db, import_id, res, miss, n_miss, &warned)) < 0)
+                return r;
+        *unmade += (int64_t) n_miss;
+        *new_lines += warned;
+        return 0;
+}
+
+/* Resolves an import's waiting links, chunk by chunk, and adds the lines
+ * it warned to the import's rows with warnings. */
+static int resolve(Db *db, const char *import_id, int64_t *ret_unmade) {
+        ImportScope scope;
+        bool scoped = false;
+        int64_t unmade = 0, new_lines = 0;
+        long after = 0;
+        int r;
+        for (;;) {
+                _cleanup_(PQclearp) PGresult *res = take_links(db, import_id, after);
+                if (!res)
+                        return db_error(db);
+                int n = PQntuples(res);
+                if (n == 0)
+                        break;
+                if (!scoped) {
+                        r = import_store_get_scope(db, import_id, &scope);
+                        if (r == -ENOENT) {
+                                /* No import: its links go, with nothing to make. */
+                                const char *p[] = { import_id };
+                                return db_run(db, "DELETE FROM import_links WHERE import_id = $1::uuid", 1, p);
+                        }
+                        if (r < 0)
+                                return r;
+                        scoped = true;
+                }
+                for (int i = 0; i < n; i++)
+                        after = MAX(after, strtol(PQgetvalue(res, i, W_LINE), NULL, 10));
+                if ((r = resolve_links(db, import_id, &scope, res, &unmade, &new_lines)) < 0)
+                        return r;
+        }
+        if (new_lines > 0 && (r = import_store_add_warning_rows(db, import_id, new_lines)) < 0)
+                return r;
+        *ret_unmade = unmade;
+        return 0;
+}
+
+typedef struct Resolve {
+        const char *import_id;
+        int64_t unmade;
+} Resolve;
+
+static int resolve_tx(Db *db, void *userdata) {
+        Resolve *s = userdata;
+        s->unmade = 0;
+        return resolve(db, s->import_id, &s->unmade);
+}
 
 int link_store_resolve(Db *db, const char *import_id, int64_t *ret_unmade) {
-        const char *p[] = { import_id };
-        _cleanup_(PQclearp) PGresult *res = db_exec(db, resolve_sql, 1, p);
-        if (!res)
-                return db_error(db);
+        Resolve s = { import_id, 0 };
+        /* Its statements stand or fall together: called outside a
+         * transaction, it runs in one of its own. */
+        int r = db->conn && PQtransactionStatus(db->conn) == PQTRANS_IDLE ? db_transaction(db, 10, resolve_tx, &s)
+                                                                          : resolve_tx(db, &s);
+        if (r < 0)
+                return r;
         if (ret_unmade)
-                *ret_unmade = PQntuples(res) ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+                *ret_unmade = s.unmade;
         return 0;
 }

@@ -14,6 +14,11 @@
  * makes no link but gives the same warnings: its links to lines of the
  * file wait, and its end tells from the failed lines which would fail.
  *
+ * Its tables are user_links and import_links. Users are found through
+ * user_store (user_store_find_ids(), user_store_exist()), what an import
+ * is through import_store, and the warnings go to error_log: their SQL
+ * is theirs.
+ *
  * link_store_check() and link_store_write() run inside the batch's
  * transaction, after user_store_check() and user_store_write();
  * link_store_resolve() inside the transaction that ends the import, with
@@ -37,6 +42,11 @@ int link_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_
 int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, const int64_t *user_ids,
                      bool *changed) _must_check_;
 
-/* Makes the import's waiting links and forgets them. *ret_unmade (may be
- * NULL) is how many could not be made. */
+/* Makes the import's waiting links and forgets them, warning the lines
+ * whose links could not be made (and adding those lines to the import's
+ * rows with warnings). *ret_unmade (may be NULL) is how many could not be
+ * made. Inside the caller's transaction; called outside one, it runs in
+ * a transaction of its own, so that its statements stand or fall
+ * together. The waiting links are taken out and made some 100,000 at a
+ * time: the memory it needs stays bounded however many wait. */
 int link_store_resolve(Db *db, const char *import_id, int64_t *ret_unmade) _must_check_;

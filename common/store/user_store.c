@@ -730,3 +730,95 @@ int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *
         }
         return r;
 }
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+int user_store_find_ids(Db *db, int64_t account_id, size_t n, const char *const *emails, int64_t *ids) {
+        if (n == 0)
+                return 0;
+        /* Each email is asked once: a file's links name the same few
+         * people (a school's head, a team's manager) again and again. */
+        const char **distinct = malloc(n * sizeof *distinct);
+        int64_t *found = calloc(n, sizeof *found);
+        Buf arr = BUF_INIT;
+        PGresult *res = NULL;
+        int r = distinct && found ? 0 : -ENOMEM;
+        if (r < 0)
+                goto out;
+        memcpy(distinct, emails, n * sizeof *distinct);
+        qsort(distinct, n, sizeof *distinct, cmp_str);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                if (m == 0 || strcmp(distinct[m - 1], distinct[i]) != 0)
+                        distinct[m++] = distinct[i];
+        r = buf_append_char(&arr, '{');
+        for (size_t i = 0; r >= 0 && i < m; i++)
+                r = db_array_text(&arr, distinct[i]);
+        if (r >= 0)
+                r = buf_append_char(&arr, '}');
+        if (r < 0)
+                goto out;
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account, arr.data };
+        /* One probe of the account's email index each. */
+        res = db_exec(db,
+                      "SELECT x.i, u.id FROM unnest($2::text[]) WITH ORDINALITY AS x(email, i) "
+                      "CROSS JOIN LATERAL (SELECT u.id FROM users u "
+                      "                    WHERE u.account_id = $1::bigint AND lower(u.email) = x.email LIMIT 1) u",
+                      2, p);
+        if (!res) {
+                r = db_error(db);
+                goto out;
+        }
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= m)
+                        found[k - 1] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char **hit = bsearch(&emails[i], distinct, m, sizeof *distinct, cmp_str);
+                ids[i] = hit ? found[hit - distinct] : 0;
+        }
+out:
+        PQclear(res);
+        buf_done(&arr);
+        free(distinct);
+        free(found);
+        return r;
+}
+
+int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
+        if (n == 0)
+                return 0;
+        Buf arr = BUF_INIT;
+        int r = buf_append_char(&arr, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(&arr)) >= 0)
+                        r = buf_append_i64(&arr, ids[i]);
+        if (r >= 0)
+                r = buf_append_char(&arr, '}');
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        const char *p[] = { arr.data };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT x.i FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i) "
+                        "WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = x.id)",
+                        1, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        for (size_t i = 0; i < n; i++)
+                exists[i] = false;
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n)
+                        exists[k - 1] = true;
+        }
+        return 0;
+}

@@ -19,6 +19,11 @@
  * user_store_check() and user_store_write() run inside the caller's
  * transaction. Issues the database finds are added to the batch rows
  * (import_batch_rewind() undoes them and the look-up, for a retry).
+ *
+ * Other stores that need users by email or by id (link_store.h) ask
+ * user_store_find_ids() and user_store_exist(): the users table is named
+ * here only.
+ *
  * Returns 0, -EAGAIN/-EIO (db->errmsg), -ENOMEM. */
 #pragma once
 
@@ -77,3 +82,15 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
                      int64_t *user_ids, int64_t *ret_invites) _must_check_;
 
+/* The users of an account with these emails (lower case), as one
+ * statement finds them by the account's email index: ids[i] is the id of
+ * emails[i]'s user, 0 when there is none. Emails may repeat (each is
+ * asked once). Inside the caller's transaction or alone; on failure ids
+ * is left as it was. The caller owns both arrays. */
+int user_store_find_ids(Db *db, int64_t account_id, size_t n, const char *const *emails,
+                        int64_t *ids) _must_check_;
+
+/* Which of these users (of any account) exist: exists[i] for ids[i], by
+ * primary key, in one statement. On failure exists is left as it was.
+ * The caller owns both arrays. */
+int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) _must_check_;
