@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "archive_store.h"
+#include "buf.h"
 #include "error_log.h"
 #include "range_store.h"
 #include "result_log.h"
@@ -522,31 +523,58 @@ int import_store_stalled(Db *db, int wait_seconds, int lease_seconds, size_t max
         snprintf(w, sizeof w, "%d", wait_seconds);
         snprintf(l, sizeof l, "%d", lease_seconds);
         snprintf(m, sizeof m, "%zu", max);
-        const char *p[] = { w, l, m };
+
+        /* The running imports whose own heartbeat is old: it moves at
+         * claims and checkpoints only. Those with a range whose worker
+         * renewed its heartbeat since (range_store_touch(), while it
+         * registers the range's emails) are alive. */
+        Buf quiet = BUF_INIT, alive = BUF_INIT;
+        const char *q[] = { l };
+        PGresult *r = db_exec(db,
+                              "SELECT id FROM imports WHERE state IN " RUNNING_STATES " "
+                              "AND coalesce(heartbeat_at, '-infinity') < now() - make_interval(secs => $1::int)",
+                              1, q);
+        if (!r)
+                return db_error(db);
+        int k = buf_append_char(&quiet, '{');
+        for (int i = 0; k >= 0 && i < PQntuples(r); i++)
+                k = db_array_text(&quiet, PQgetvalue(r, i, 0));
+        if (k >= 0)
+                k = buf_append_char(&quiet, '}');
+        if (k >= 0 && PQntuples(r) > 0)
+                k = range_store_alive(db, quiet.data, lease_seconds, &alive);
+        else if (k >= 0)
+                k = buf_append(&alive, "{}", 2);
+        PQclear(r);
+        if (k < 0) {
+                buf_done(&quiet);
+                buf_done(&alive);
+                return k;
+        }
+
         /* SKIP LOCKED: an import whose state is changing right now is
-         * alive by definition. A running import's own heartbeat moves at
-         * claims and checkpoints only; a range registering its emails
-         * renews only the range's (range_store_touch()). Both are read in
-         * this one statement, so that the limit counts only imports that
-         * look stalled. */
-        _cleanup_(PQclearp) PGresult *r = db_exec(
-                db,
-                "UPDATE imports SET enqueued_at = now() WHERE id IN ("
-                "  SELECT i.id FROM imports i WHERE "
-                "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
-                "    OR (i.state IN " RUNNING_STATES " AND "
-                "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
-                "        NOT EXISTS (SELECT 1 FROM import_ranges r WHERE r.import_id = i.id "
-                "                    AND r.heartbeat_at >= now() - make_interval(secs => $2::int))) "
-                "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
-                "RETURNING id",
-                3, p);
+         * alive by definition. The limit counts only imports that look
+         * stalled. */
+        const char *p[] = { w, l, m, quiet.data, alive.data };
+        r = db_exec(db,
+                    "UPDATE imports SET enqueued_at = now() WHERE id IN ("
+                    "  SELECT i.id FROM imports i WHERE "
+                    "    (i.state = 'queued' AND i.enqueued_at < now() - make_interval(secs => $1::int)) "
+                    "    OR (i.state IN " RUNNING_STATES " AND "
+                    "        coalesce(i.heartbeat_at, '-infinity') < now() - make_interval(secs => $2::int) AND "
+                    "        i.id = ANY ($4::uuid[]) AND NOT (i.id = ANY ($5::uuid[]))) "
+                    "  ORDER BY i.created_at LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+                    "RETURNING id",
+                    5, p);
+        buf_done(&quiet);
+        buf_done(&alive);
         if (!r)
                 return db_error(db);
         size_t n = (size_t) PQntuples(r);
         for (size_t i = 0; i < n; i++)
                 snprintf(ids[i], UUID_STRING_SIZE, "%s", PQgetvalue(r, (int) i, 0));
         *ret_n = n;
+        PQclear(r);
         return 0;
 }
 

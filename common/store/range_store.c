@@ -476,3 +476,20 @@ int range_store_check_emails(Db *db, const char *import_id, const char *lines, c
         *ret_n = n;
         return 0;
 }
+
+int range_store_alive(Db *db, const char *imports, int lease_seconds, Buf *ret) {
+        char l[16];
+        snprintf(l, sizeof l, "%d", lease_seconds);
+        const char *p[] = { imports, l };
+        _cleanup_(PQclearp) PGresult *r = db_exec(
+                db,
+                "SELECT DISTINCT import_id FROM import_ranges "
+                "WHERE import_id = ANY ($1::uuid[]) AND heartbeat_at >= now() - make_interval(secs => $2::int)",
+                2, p);
+        if (!r)
+                return db_error(db);
+        int k = buf_append_char(ret, '{');
+        for (int i = 0; k >= 0 && i < PQntuples(r); i++)
+                k = db_array_text(ret, PQgetvalue(r, i, 0));
+        return k < 0 ? k : buf_append_char(ret, '}');
+}

@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "db.h"
 #include "file_reader.h"
 #include "import_store.h"
@@ -151,3 +152,9 @@ typedef struct EmailSeen {
  * seen before belongs to the caller (free()). */
 int range_store_check_emails(Db *db, const char *import_id, const char *lines, const char *emails,
                              const char *registers, EmailSeen **ret, size_t *ret_n) _must_check_;
+
+/* Of imports (a PostgreSQL uuid[] literal), those with a range whose
+ * worker renewed its heartbeat within lease_seconds, appended to ret as
+ * a uuid[] literal (for import_store_stalled(): such an import is
+ * alive). 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
+int range_store_alive(Db *db, const char *imports, int lease_seconds, Buf *ret) _must_check_;
