@@ -5,8 +5,9 @@
  * batch's transaction (result_log_write()), holding the batch's outcomes
  * (a letter each) and user ids, and its lines only when a record spans
  * several. Emails are not stored again: a line's is its user's, or, for a
- * failed line, the Email cell the error log keeps. The API reads them a
- * page at a time in line order (result_log_page()). A dry run's results
+ * failed line, the Email cell the error log keeps, asked of user_store.h
+ * and error_log.h: the only table named here is import_results. The API
+ * reads them a page at a time in line order (result_log_page()). A dry run's results
  * say what a commit would do; a user it would create has no id yet.
  *
  * Functions return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */

@@ -94,3 +94,10 @@ int user_store_find_ids(Db *db, int64_t account_id, size_t n, const char *const 
  * primary key, in one statement. On failure exists is left as it was.
  * The caller owns both arrays. */
 int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) _must_check_;
+
+/* The emails of these users (of any account), in one statement:
+ * emails[i] becomes a copy of ids[i]'s email, and stays as it was (NULL)
+ * where ids[i] is 0 or there is no such user. On failure some entries may
+ * have been set: the caller frees every entry (free()) either way, and
+ * owns both arrays. */
+int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) _must_check_;
