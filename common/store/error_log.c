@@ -318,3 +318,16 @@ int error_log_line_emails(Db *db, const char *import_id, int email_column, size_
         }
         return 0;
 }
+
+int error_log_failed_emails_into(Db *db, const char *import_id, int email_column, const char *table) {
+        if (!*table || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
+                return -EINVAL;
+        char sql[256], column[16];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO pg_temp.%s (email) SELECT lower(btrim(f.cells ->> $2::int)) FROM import_rows f "
+                 "WHERE f.import_id = $1 AND f.failed AND f.cells ->> $2::int IS NOT NULL",
+                 table);
+        snprintf(column, sizeof column, "%d", email_column);
+        const char *p[] = { import_id, column };
+        return db_run(db, sql, 2, p);
+}

@@ -191,3 +191,17 @@ int result_log_forget(Db *db, const char *import_id) {
         const char *p[] = { import_id };
         return db_run(db, "DELETE FROM import_results WHERE import_id = $1", 1, p);
 }
+
+int result_log_user_ids_into(Db *db, const char *import_id, const char *table) {
+        if (!*table || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
+                return -EINVAL;
+        /* The caller's scratch table is named, not ours: a full sync's
+         * listed users may be a million, and stay in the server. */
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO pg_temp.%s (id) SELECT x.id FROM import_results r "
+                 "CROSS JOIN LATERAL unnest(r.user_ids) AS x(id) WHERE r.import_id = $1 AND x.id <> 0",
+                 table);
+        const char *p[] = { import_id };
+        return db_run(db, sql, 1, p);
+}

@@ -55,3 +55,11 @@ void result_log_items_free(ResultItem *items, size_t n);
 /* Forgets an import's results (a committed dry run's), inside the
  * caller's transaction. */
 int result_log_forget(Db *db, const char *import_id) _must_check_;
+
+/* Adds to the caller's temporary table `table` (pg_temp; a column id
+ * bigint) the ids of the users the import's lines name - every user id
+ * its results hold, repeats included - in one statement, inside the
+ * caller's transaction. table is a name the caller spells in its code
+ * (archive_store.c's scratch table), never input: -EINVAL unless it is
+ * lower-case letters and underscores. */
+int result_log_user_ids_into(Db *db, const char *import_id, const char *table) _must_check_;
