@@ -320,7 +320,7 @@ int error_log_line_emails(Db *db, const char *import_id, int email_column, size_
 }
 
 int error_log_failed_emails_into(Db *db, const char *import_id, int email_column, const char *table) {
-        if (!*table || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
+        if (!*table || strlen(table) > 63 || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
                 return -EINVAL;
         char sql[256], column[16];
         snprintf(sql, sizeof sql,

@@ -108,5 +108,5 @@ int error_log_line_emails(Db *db, const char *import_id, int email_column, size_
  * lines without one add nothing. One statement, inside the caller's
  * transaction. table is a name the caller spells in its code
  * (archive_store.c's scratch table), never input: -EINVAL unless it is
- * lower-case letters and underscores. */
+ * at most 63 lower-case letters and underscores. */
 int error_log_failed_emails_into(Db *db, const char *import_id, int email_column, const char *table) _must_check_;

@@ -193,7 +193,7 @@ int result_log_forget(Db *db, const char *import_id) {
 }
 
 int result_log_user_ids_into(Db *db, const char *import_id, const char *table) {
-        if (!*table || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
+        if (!*table || strlen(table) > 63 || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
                 return -EINVAL;
         /* The caller's scratch table is named, not ours: a full sync's
          * listed users may be a million, and stay in the server. */

@@ -61,5 +61,5 @@ int result_log_forget(Db *db, const char *import_id) _must_check_;
  * its results hold, repeats included - in one statement, inside the
  * caller's transaction. table is a name the caller spells in its code
  * (archive_store.c's scratch table), never input: -EINVAL unless it is
- * lower-case letters and underscores. */
+ * at most 63 lower-case letters and underscores. */
 int result_log_user_ids_into(Db *db, const char *import_id, const char *table) _must_check_;

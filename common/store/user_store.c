@@ -863,13 +863,13 @@ int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) {
 }
 
 static bool temp_table_name_ok(const char *name) {
-        return *name && strspn(name, "abcdefghijklmnopqrstuvwxyz_") == strlen(name);
+        return *name && strlen(name) <= 63 && strspn(name, "abcdefghijklmnopqrstuvwxyz_") == strlen(name);
 }
 
 int user_store_ids_by_emails_into(Db *db, int64_t account_id, const char *emails_table, const char *ids_table) {
         if (!temp_table_name_ok(emails_table) || !temp_table_name_ok(ids_table))
                 return -EINVAL;
-        char sql[256], account[24];
+        char sql[320], account[24];
         snprintf(sql, sizeof sql,
                  "INSERT INTO pg_temp.%s (id) SELECT u.id FROM pg_temp.%s e "
                  "JOIN users u ON u.account_id = $1::bigint AND lower(u.email) = e.email",

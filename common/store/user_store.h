@@ -105,9 +105,9 @@ int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) _must
 /* For a full sync's plan (archive_store.c), which keeps the sets it works
  * on - up to all of an account's users - in temporary tables of its own
  * rather than bringing them through C. Table names are ones the caller
- * spells in its code, never input: -EINVAL unless lower-case letters and
- * underscores; each is looked up in pg_temp only. All run one statement
- * inside the caller's transaction. */
+ * spells in its code, never input: -EINVAL unless at most 63 lower-case
+ * letters and underscores; each is looked up in pg_temp only. All run
+ * one statement inside the caller's transaction. */
 
 /* Adds to ids_table (a column id bigint) the ids of the account's users
  * whose email in lower case is one of emails_table's (a column email
