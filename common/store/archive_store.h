@@ -10,6 +10,14 @@
  * import's roles" are the roles of the users it lists and its role
  * option.
  *
+ * Its table is import_archived; no other module names it. What it needs
+ * of other tables it asks their owners: import_store.h (the import's
+ * account, role option and Email column), account_store.h (the role's
+ * id), result_log.h and error_log.h (whom the lines name), user_store.h
+ * (the users, their roles, archiving them, their emails). The plan keeps
+ * its sets, up to an account's every user, in temporary tables of its own
+ * that those owners fill and read by name, rather than through C.
+ *
  * Functions run inside the caller's transaction, with the import's row
  * locked. They return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
 #pragma once

@@ -281,3 +281,53 @@ int error_log_add_link_warnings(Db *db, const char *import_id, const LinkMiss *m
                 buf_done(all[k]);
         return r;
 }
+
+int error_log_line_emails(Db *db, const char *import_id, int email_column, size_t n, const int64_t *lines,
+                          char **emails) {
+        if (n == 0)
+                return 0;
+        Buf arr = BUF_INIT;
+        int r = buf_append_char(&arr, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(&arr)) >= 0)
+                        r = buf_append_i64(&arr, lines[i]);
+        if (r >= 0)
+                r = buf_append_char(&arr, '}');
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        char column[16];
+        snprintf(column, sizeof column, "%d", email_column);
+        const char *p[] = { import_id, arr.data, column };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT x.i, f.cells ->> $3::int FROM unnest($2::int[]) WITH ORDINALITY AS x(line, i) "
+                        "JOIN import_rows f ON f.import_id = $1::uuid AND f.line = x.line "
+                        "WHERE f.cells ->> $3::int IS NOT NULL",
+                        3, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k < 1 || (size_t) k > n || emails[k - 1])
+                        continue;
+                if (!(emails[k - 1] = strdup(PQgetvalue(res, i, 1))))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int error_log_failed_emails_into(Db *db, const char *import_id, int email_column, const char *table) {
+        if (!*table || strlen(table) > 63 || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
+                return -EINVAL;
+        char sql[256], column[16];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO pg_temp.%s (email) SELECT lower(btrim(f.cells ->> $2::int)) FROM import_rows f "
+                 "WHERE f.import_id = $1 AND f.failed AND f.cells ->> $2::int IS NOT NULL",
+                 table);
+        snprintf(column, sizeof column, "%d", email_column);
+        const char *p[] = { import_id, column };
+        return db_run(db, sql, 2, p);
+}

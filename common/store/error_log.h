@@ -92,3 +92,21 @@ typedef struct LinkMiss {
  * with warnings that are new. The caller owns the array. */
 int error_log_add_link_warnings(Db *db, const char *import_id, const LinkMiss *misses, size_t n,
                                 int64_t *ret_new_lines) _must_check_;
+
+/* The Email cells of these lines of the import, in one statement:
+ * emails[i] becomes a copy of the cell at column email_column (from 0, as
+ * jsonb's ->> reads an array) of lines[i]'s stored cells, and stays as it
+ * was (NULL) where the line has no stored cells or no such cell. On
+ * failure some entries may have been set: the caller frees every entry
+ * (free()) either way, and owns both arrays. */
+int error_log_line_emails(Db *db, const char *import_id, int email_column, size_t n, const int64_t *lines,
+                          char **emails) _must_check_;
+
+/* Adds to the caller's temporary table `table` (pg_temp; a column email
+ * text) the email of each failed line of the import, as its stored cells
+ * (column email_column of the file) give it, trimmed and in lower case;
+ * lines without one add nothing. One statement, inside the caller's
+ * transaction. table is a name the caller spells in its code
+ * (archive_store.c's scratch table), never input: -EINVAL unless it is
+ * at most 63 lower-case letters and underscores. */
+int error_log_failed_emails_into(Db *db, const char *import_id, int email_column, const char *table) _must_check_;

@@ -2,8 +2,6 @@
  * and counts, plus its stored bytes (import_chunks). import_store owns
  * both tables: other modules read and change an import through the
  * functions below rather than in statements of their own - except that
- * link_store_resolve() and archive_store_plan() read an import's options
- * in theirs (link_store_resolve() also adds to its warning_rows), and
  * import_purge_data() deletes its chunks with the rest of its data.
  *
  * The API writes chunks as they arrive and the imports row at the end, in

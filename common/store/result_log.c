@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "error_log.h"
+#include "user_store.h"
 
 const char *result_log_outcome_name(RowOutcome o) {
         switch (o) {
@@ -94,29 +96,26 @@ void result_log_items_free(ResultItem *items, size_t n) {
 }
 
 /* Appends the results after *after of the first batch holding any, at
- * most want; moves *after to the last line read. */
-static int page_from_batch(Db *db, const char *import_id, int email_column, int64_t *after, int want,
-                           ResultItem *items, size_t *n) {
-        char after_s[24], want_s[16], column[16];
+ * most want; moves *after to the last line read. Their emails come
+ * after, a page at a time (add_emails()). */
+static int page_from_batch(Db *db, const char *import_id, int64_t *after, int want, ResultItem *items, size_t *n) {
+        char after_s[24], want_s[16];
         snprintf(after_s, sizeof after_s, "%" PRId64, *after);
         snprintf(want_s, sizeof want_s, "%d", want);
-        snprintf(column, sizeof column, "%d", email_column);
-        const char *p[] = { import_id, after_s, want_s, column };
+        const char *p[] = { import_id, after_s, want_s };
         /* One batch at a time: the planner, not knowing how many lines a
          * batch holds, would otherwise unnest every later batch before it
          * sorts and cuts. */
         _cleanup_(PQclearp) PGresult *res = db_exec(
                 db,
-                "SELECT x.line, x.outcome, x.user_id, coalesce(u.email, f.cells ->> $4::int) "
+                "SELECT x.line, x.outcome, x.user_id "
                 "FROM (SELECT * FROM import_results WHERE import_id = $1 AND last_line > $2::int "
                 "      ORDER BY first_line LIMIT 1) r "
                 "CROSS JOIN LATERAL unnest(coalesce(r.lines, ARRAY(SELECT generate_series(r.first_line, "
                 "     r.last_line))), string_to_array(r.outcomes, NULL), r.user_ids) "
                 "     WITH ORDINALITY AS x(line, outcome, user_id, n) "
-                "LEFT JOIN users u ON x.user_id <> 0 AND u.id = x.user_id "
-                "LEFT JOIN import_rows f ON x.outcome = 'f' AND f.import_id = r.import_id AND f.line = x.line "
                 "WHERE x.line > $2::int ORDER BY x.n LIMIT $3",
-                4, p);
+                3, p);
         if (!res)
                 return db_error(db);
         int rows = PQntuples(res);
@@ -125,11 +124,45 @@ static int page_from_batch(Db *db, const char *import_id, int email_column, int6
                 it->line = strtoll(PQgetvalue(res, i, 0), NULL, 10);
                 it->outcome = (RowOutcome) PQgetvalue(res, i, 1)[0];
                 it->user_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-                if (!PQgetisnull(res, i, 3) && !(it->email = strdup(PQgetvalue(res, i, 3))))
-                        return -ENOMEM;
                 *after = it->line;
         }
         return rows;
+}
+
+/* Gives the items their emails: a user's from user_store, and for a
+ * failed line without one, its Email cell from the error log - one
+ * statement each for the page. */
+static int add_emails(Db *db, const char *import_id, int email_column, ResultItem *items, size_t n) {
+        int64_t *keys = calloc(n + 1, sizeof *keys);
+        char **emails = calloc(n + 1, sizeof *emails);
+        size_t *at = calloc(n + 1, sizeof *at);
+        size_t m = 0;
+        int r = keys && emails && at ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (items[i].user_id != 0) {
+                        at[m] = i;
+                        keys[m++] = items[i].user_id;
+                }
+        if (r >= 0)
+                r = user_store_emails(db, m, keys, emails);
+        for (size_t j = 0; r >= 0 && j < m; j++)
+                items[at[j]].email = TAKE_PTR(emails[j]);
+        m = 0;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (items[i].outcome == ROW_FAILED && !items[i].email) {
+                        at[m] = i;
+                        keys[m++] = items[i].line;
+                }
+        if (r >= 0)
+                r = error_log_line_emails(db, import_id, email_column, m, keys, emails);
+        for (size_t j = 0; r >= 0 && j < m; j++)
+                items[at[j]].email = TAKE_PTR(emails[j]);
+        for (size_t j = 0; emails && j < n; j++)
+                free(emails[j]);
+        free(emails);
+        free(keys);
+        free(at);
+        return r;
 }
 
 int result_log_page(Db *db, const char *import_id, int email_column, int64_t after_line, int limit,
@@ -141,8 +174,10 @@ int result_log_page(Db *db, const char *import_id, int email_column, int64_t aft
         /* A batch that holds a line after `after` gives at least one. */
         int r = 0;
         while (n < (size_t) limit &&
-               (r = page_from_batch(db, import_id, email_column, &after_line, limit - (int) n, items, &n)) > 0)
+               (r = page_from_batch(db, import_id, &after_line, limit - (int) n, items, &n)) > 0)
                 ;
+        if (r >= 0)
+                r = add_emails(db, import_id, email_column, items, n);
         if (r < 0) {
                 result_log_items_free(items, n);
                 return r;
@@ -155,4 +190,18 @@ int result_log_page(Db *db, const char *import_id, int email_column, int64_t aft
 int result_log_forget(Db *db, const char *import_id) {
         const char *p[] = { import_id };
         return db_run(db, "DELETE FROM import_results WHERE import_id = $1", 1, p);
+}
+
+int result_log_user_ids_into(Db *db, const char *import_id, const char *table) {
+        if (!*table || strlen(table) > 63 || strspn(table, "abcdefghijklmnopqrstuvwxyz_") != strlen(table))
+                return -EINVAL;
+        /* The caller's scratch table is named, not ours: a full sync's
+         * listed users may be a million, and stay in the server. */
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO pg_temp.%s (id) SELECT x.id FROM import_results r "
+                 "CROSS JOIN LATERAL unnest(r.user_ids) AS x(id) WHERE r.import_id = $1 AND x.id <> 0",
+                 table);
+        const char *p[] = { import_id };
+        return db_run(db, sql, 1, p);
 }

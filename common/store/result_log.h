@@ -5,8 +5,9 @@
  * batch's transaction (result_log_write()), holding the batch's outcomes
  * (a letter each) and user ids, and its lines only when a record spans
  * several. Emails are not stored again: a line's is its user's, or, for a
- * failed line, the Email cell the error log keeps. The API reads them a
- * page at a time in line order (result_log_page()). A dry run's results
+ * failed line, the Email cell the error log keeps, asked of user_store.h
+ * and error_log.h: the only table named here is import_results. The API
+ * reads them a page at a time in line order (result_log_page()). A dry run's results
  * say what a commit would do; a user it would create has no id yet.
  *
  * Functions return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
@@ -54,3 +55,11 @@ void result_log_items_free(ResultItem *items, size_t n);
 /* Forgets an import's results (a committed dry run's), inside the
  * caller's transaction. */
 int result_log_forget(Db *db, const char *import_id) _must_check_;
+
+/* Adds to the caller's temporary table `table` (pg_temp; a column id
+ * bigint) the ids of the users the import's lines name - every user id
+ * its results hold, repeats included - in one statement, inside the
+ * caller's transaction. table is a name the caller spells in its code
+ * (archive_store.c's scratch table), never input: -EINVAL unless it is
+ * at most 63 lower-case letters and underscores. */
+int result_log_user_ids_into(Db *db, const char *import_id, const char *table) _must_check_;

@@ -822,3 +822,152 @@ int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
         }
         return 0;
 }
+
+/* A bigint[] literal of ids, "{1,2,3}", into arr. */
+static int id_array(Buf *arr, size_t n, const int64_t *ids) {
+        int r = buf_append_char(arr, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(arr)) >= 0)
+                        r = buf_append_i64(arr, ids[i]);
+        if (r >= 0)
+                r = buf_append_char(arr, '}');
+        return r;
+}
+
+int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) {
+        if (n == 0)
+                return 0;
+        Buf arr = BUF_INIT;
+        int r = id_array(&arr, n, ids);
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        const char *p[] = { arr.data };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT x.i, u.email FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i) "
+                        "JOIN users u ON u.id = x.id WHERE x.id <> 0",
+                        1, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k < 1 || (size_t) k > n || emails[k - 1])
+                        continue;
+                if (!(emails[k - 1] = strdup(PQgetvalue(res, i, 1))))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static bool temp_table_name_ok(const char *name) {
+        return *name && strlen(name) <= 63 && strspn(name, "abcdefghijklmnopqrstuvwxyz_") == strlen(name);
+}
+
+int user_store_ids_by_emails_into(Db *db, int64_t account_id, const char *emails_table, const char *ids_table) {
+        if (!temp_table_name_ok(emails_table) || !temp_table_name_ok(ids_table))
+                return -EINVAL;
+        char sql[320], account[24];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO pg_temp.%s (id) SELECT u.id FROM pg_temp.%s e "
+                 "JOIN users u ON u.account_id = $1::bigint AND lower(u.email) = e.email",
+                 ids_table, emails_table);
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        return db_run(db, sql, 1, p);
+}
+
+int user_store_roles_of(Db *db, const char *ids_table, int64_t **ret, size_t *ret_n) {
+        if (!temp_table_name_ok(ids_table))
+                return -EINVAL;
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT DISTINCT u.role_id FROM users u WHERE u.id IN (SELECT id FROM pg_temp.%s)",
+                 ids_table);
+        _cleanup_(PQclearp) PGresult *res = db_exec(db, sql, 0, NULL);
+        if (!res)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(res);
+        int64_t *roles = calloc(n + 1, sizeof *roles);
+        if (!roles)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                roles[i] = strtoll(PQgetvalue(res, (int) i, 0), NULL, 10);
+        *ret = roles;
+        *ret_n = n;
+        return 0;
+}
+
+int user_store_active_except_into(Db *db, int64_t account_id, size_t n_roles, const int64_t *role_ids,
+                                  const char *except_table, const char *into_table, int64_t *ret_pool,
+                                  int64_t *ret_added) {
+        if (!temp_table_name_ok(except_table) || !temp_table_name_ok(into_table))
+                return -EINVAL;
+        Buf arr = BUF_INIT;
+        int r = id_array(&arr, n_roles, role_ids);
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        char sql[512], account[24];
+        /* NOT EXISTS, not NOT IN: an anti join that may spill to disk,
+         * where NOT IN over a set larger than work_mem would look up each
+         * user in turn. */
+        snprintf(sql, sizeof sql,
+                 "WITH pool AS ("
+                 "  SELECT u.id FROM users u "
+                 "  WHERE u.account_id = $1::bigint AND u.active AND u.role_id = ANY ($2::bigint[])), "
+                 "ins AS ("
+                 "  INSERT INTO pg_temp.%s (id) SELECT p.id FROM pool p "
+                 "  WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s l WHERE l.id = p.id) RETURNING id) "
+                 "SELECT (SELECT count(*) FROM pool), (SELECT count(*) FROM ins)",
+                 into_table, except_table);
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account, arr.data };
+        _cleanup_(PQclearp) PGresult *res = db_exec(db, sql, 2, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        *ret_pool = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *ret_added = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        return 0;
+}
+
+int user_store_deactivate(Db *db, const char *import_id, size_t n, const int64_t *ids, bool *changed,
+                          int64_t *ret_changed) {
+        if (n == 0) {
+                *ret_changed = 0;
+                return 0;
+        }
+        Buf arr = BUF_INIT;
+        int r = id_array(&arr, n, ids);
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        const char *p[] = { import_id, arr.data };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "WITH done AS ("
+                        "  UPDATE users u SET active = false, updated_at = now(), updated_by_import = $1::uuid "
+                        "  WHERE u.id IN (SELECT unnest($2::bigint[])) AND u.active RETURNING u.id) "
+                        "SELECT x.i FROM unnest($2::bigint[]) WITH ORDINALITY AS x(id, i) "
+                        "WHERE x.id IN (SELECT id FROM done)",
+                        2, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        for (size_t i = 0; i < n; i++)
+                changed[i] = false;
+        int64_t count = 0;
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n && !changed[k - 1]) {
+                        changed[k - 1] = true;
+                        count++;
+                }
+        }
+        *ret_changed = count;
+        return 0;
+}

@@ -94,3 +94,43 @@ int user_store_find_ids(Db *db, int64_t account_id, size_t n, const char *const 
  * primary key, in one statement. On failure exists is left as it was.
  * The caller owns both arrays. */
 int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) _must_check_;
+
+/* The emails of these users (of any account), in one statement:
+ * emails[i] becomes a copy of ids[i]'s email, and stays as it was (NULL)
+ * where ids[i] is 0 or there is no such user. On failure some entries may
+ * have been set: the caller frees every entry (free()) either way, and
+ * owns both arrays. */
+int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) _must_check_;
+
+/* For a full sync's plan (archive_store.c), which keeps the sets it works
+ * on - up to all of an account's users - in temporary tables of its own
+ * rather than bringing them through C. Table names are ones the caller
+ * spells in its code, never input: -EINVAL unless at most 63 lower-case
+ * letters and underscores; each is looked up in pg_temp only. All run
+ * one statement inside the caller's transaction. */
+
+/* Adds to ids_table (a column id bigint) the ids of the account's users
+ * whose email in lower case is one of emails_table's (a column email
+ * text, in lower case), by the account's email index. */
+int user_store_ids_by_emails_into(Db *db, int64_t account_id, const char *emails_table,
+                                  const char *ids_table) _must_check_;
+
+/* The roles (ids, each once, in no order) of the users whose ids are in
+ * ids_table. The array belongs to the caller: free(). */
+int user_store_roles_of(Db *db, const char *ids_table, int64_t **ret, size_t *ret_n) _must_check_;
+
+/* The account's active users of these roles: *ret_pool is how many; the
+ * ids of those not in except_table are added to into_table (a column id
+ * bigint), *ret_added how many. On failure the counts are left as they
+ * were. The caller owns role_ids. */
+int user_store_active_except_into(Db *db, int64_t account_id, size_t n_roles, const int64_t *role_ids,
+                                  const char *except_table, const char *into_table, int64_t *ret_pool,
+                                  int64_t *ret_added) _must_check_;
+
+/* Archives those of these users (of any account, no id twice) that are
+ * active: sets them inactive, updated now by the import. changed[i] says
+ * whether ids[i] was, *ret_changed how many were. One statement, inside the
+ * caller's transaction; on failure changed and *ret_changed are left as
+ * they were. The caller owns both arrays. */
+int user_store_deactivate(Db *db, const char *import_id, size_t n, const int64_t *ids, bool *changed,
+                          int64_t *ret_changed) _must_check_;
