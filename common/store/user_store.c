@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_util.h"
+#include "user_batch.h"
 
 /* The staging table lives as long as the connection; rows go with each
  * commit. Created again after a reconnect, hence IF NOT EXISTS each time.
@@ -25,93 +25,6 @@ static const char stage_ddl[] =
         "  user_id bigint"
         ") ON COMMIT DELETE ROWS";
 
-static int put_text(Buf *b, const char *s) {
-        int r = s ? db_copy_text(b, s) : db_copy_null(b);
-        return r < 0 ? r : buf_append_char(b, '\t');
-}
-
-static int put_int(Buf *b, long long v) {
-        int r = buf_append_i64(b, v);
-        return r < 0 ? r : buf_append_char(b, '\t');
-}
-
-static int put_custom(Buf *b, const UserRow *u) {
-        if (u->n_custom == 0)
-                return put_text(b, NULL);
-        Buf j = BUF_INIT;
-        int r = buf_append_char(&j, '{');
-        for (size_t i = 0; r >= 0 && i < u->n_custom; i++) {
-                if (i)
-                        r = buf_append_char(&j, ',');
-                if (r >= 0)
-                        r = json_util_append_string(&j, u->custom[i].key);
-                if (r >= 0)
-                        r = buf_append_char(&j, ':');
-                if (r >= 0)
-                        r = json_util_append_string(&j, u->custom[i].value);
-        }
-        if (r >= 0)
-                r = buf_append_char(&j, '}');
-        if (r >= 0)
-                r = put_text(b, buf_str(&j));
-        buf_done(&j);
-        return r;
-}
-
-/* Whether the row goes into the staging table: rows that failed or would
- * change nothing are left out. */
-static bool staged(const BatchRow *row) {
-        return !row->user.failed && !row->unchanged;
-}
-
-/* One staging row in COPY text format. */
-static int stage_row(Buf *b, const BatchRow *row) {
-        const UserRow *u = &row->user;
-        bool ok = !u->failed;
-        int r;
-
-        if ((r = put_int(b, (long long) u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 ||
-            (r = put_text(b, u->email)) < 0 || (r = put_text(b, u->email_lower)) < 0 ||
-            (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
-            (r = put_text(b, ok ? u->last_name : NULL)) < 0 || (r = put_text(b, ok ? u->job_title : NULL)) < 0 ||
-            (r = put_text(b, ok ? u->phone : NULL)) < 0)
-                return r;
-        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_int(b, u->urn);
-        if (r < 0)
-                return r;
-        r = ok && u->role ? put_int(b, u->role->id) : put_text(b, NULL);
-        if (r < 0)
-                return r;
-        r = put_text(b, u->active < 0 ? NULL : u->active ? "t" : "f");
-        if (r < 0 || (r = ok ? put_custom(b, u) : put_text(b, NULL)) < 0)
-                return r;
-
-        /* UPNs are A-Z0-9 and team ids digits: no array quoting needed. */
-        if (ok && u->set_pupils && !row->pupils_ignored) {
-                r = buf_append_char(b, '{');
-                for (size_t i = 0; r >= 0 && i < u->n_upns; i++)
-                        r = buf_printf(b, "%s%s", i ? "," : "", u->upns[i]);
-                if (r >= 0)
-                        r = buf_append_str(b, "}\tt\t");
-        } else
-                r = buf_append_str(b, "\\N\tf\t");
-        if (r < 0)
-                return r;
-        if (ok && u->set_teams) {
-                r = buf_append_char(b, '{');
-                for (size_t i = 0; r >= 0 && i < u->n_teams; i++)
-                        r = buf_printf(b, "%s%" PRId64, i ? "," : "", u->team_ids[i]);
-                if (r >= 0)
-                        r = buf_append_str(b, "}\tt");
-        } else
-                r = buf_append_str(b, "\\N\tf");
-        if (r >= 0)
-                r = buf_append_char(b, '\t');
-        if (r >= 0)
-                r = row->user_id ? buf_append_i64(b, row->user_id) : buf_append_str(b, "\\N");
-        return r < 0 ? r : buf_append_char(b, '\n');
-}
-
 static int copy_stage(Db *db, const ImportBatch *batch) {
         DbCopy c;
         int r = db_copy_start(&c, db,
@@ -121,47 +34,13 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                if (!staged(&batch->rows[i]))
+                if (!user_batch_staged(&batch->rows[i]))
                         continue;
-                r = stage_row(&c.rows, &batch->rows[i]);
+                r = user_batch_stage_row(&c.rows, &batch->rows[i]);
                 if (r >= 0)
                         r = db_copy_flush(&c);
         }
         return db_copy_end(&c, r);
-}
-
-/* Rows are in line order; so are the results read back. */
-static BatchRow *row_at_line(ImportBatch *batch, unsigned long line, size_t *hint) {
-        for (size_t i = *hint; i < batch->n; i++)
-                if (batch->rows[i].user.line == line) {
-                        *hint = i + 1;
-                        return &batch->rows[i];
-                }
-        for (size_t i = 0; i < *hint && i < batch->n; i++)
-                if (batch->rows[i].user.line == line)
-                        return &batch->rows[i];
-        return NULL;
-}
-
-static int add(ImportBatch *batch, BatchRow *row, const char *field, const char *code, const char *msg) {
-        return row_rules_add_issue(&row->user, &batch->arena, SEVERITY_ERROR, field, code, msg);
-}
-
-/* The row repeats the email of an earlier line of the file: a duplicate
- * found within the batch is told the first line of the file instead. */
-static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_line) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "the same email is on line %s; the first occurrence is imported", first_line);
-        UserRow *u = &row->user;
-        for (size_t k = 0; k < u->n_issues; k++)
-                if (strcmp(u->issues[k].code, "duplicate_in_file") == 0) {
-                        const char *m = arena_strdup(&batch->arena, msg);
-                        if (!m)
-                                return -ENOMEM;
-                        u->issues[k].message = m;
-                        return 0;
-                }
-        return add(batch, row, "email", "duplicate_in_file", msg);
 }
 
 /* Whether the user as the checks read it (columns `col`.. of res: first
@@ -254,14 +133,14 @@ out:
 
 /* Reads what look_up_send() asked into the rows: user_id, user_linked,
  * urn_unknown and matches_user, and adds the URNs found to `known`. Adds
- * no issue (check_issues() does). */
+ * no issue (user_batch_check_issues() does). */
 static int look_up_receive(Db *db, UrnSet *known, ImportBatch *batch) {
         _cleanup_(PQclearp) PGresult *res = db_receive(db);
         if (!res)
                 return db_error(db);
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (!row)
                         continue;
                 row->urn_unknown = PQgetvalue(res, i, 1)[0] == 't';
@@ -315,11 +194,9 @@ static int find_duplicates(Db *db, const UserStoreJob *job, ImportBatch *batch) 
                 goto out;
         size_t hint = 0;
         for (size_t i = 0; i < n_seen && r >= 0; i++) {
-                BatchRow *row = row_at_line(batch, seen[i].line, &hint);
-                char first[24];
-                snprintf(first, sizeof first, "%lu", seen[i].first_line);
+                BatchRow *row = user_batch_row_at_line(batch, seen[i].line, &hint);
                 if (row)
-                        r = set_duplicate(batch, row, first);
+                        r = user_batch_set_duplicate(batch, row, seen[i].first_line);
         }
         free(seen);
 out:
@@ -329,57 +206,15 @@ out:
         return r;
 }
 
-/* The issues of what look_up() found, and which rows change nothing. */
-static int check_issues(const UserStoreJob *job, ImportBatch *batch) {
-        int r;
-        for (size_t i = 0; i < batch->n; i++) {
-                BatchRow *row = &batch->rows[i];
-                UserRow *u = &row->user;
-                bool exists = row->user_id != 0;
-                if (row->urn_unknown &&
-                    (r = add(batch, row, "urn", "unknown_establishment",
-                             "no establishment has this URN; load the establishments (GIAS) or correct the URN")) < 0)
-                        return r;
-                if (exists && job->mode == IMPORT_MODE_CREATE_ONLY &&
-                    (r = add(batch, row, "email", "already_exists",
-                             "a user with this email already exists, and the import only creates users")) < 0)
-                        return r;
-                if (u->email_lower && !exists && job->mode == IMPORT_MODE_UPDATE_ONLY &&
-                    (r = add(batch, row, "email", "not_found",
-                             "no user has this email, and the import only updates users")) < 0)
-                        return r;
-                /* The row leaves the URN alone, and the user has one: the
-                 * establishment overrides pupil links. */
-                if (!u->failed && u->set_pupils && u->urn == URN_KEEP && exists && row->user_linked) {
-                        row->pupils_ignored = true;
-                        if ((r = row_rules_add_issue(u, &batch->arena, SEVERITY_WARNING, "upn", "upns_ignored",
-                                                     "the user is linked to an establishment, which overrides "
-                                                     "pupil links; the UPNs are ignored")) < 0)
-                                return r;
-                }
-                row->unchanged = !u->failed && exists && row->matches_user;
-        }
-        return 0;
-}
-
 /* Lines (of ok rows) that a statement's result names in its first column,
  * marked in `changed` (indexed like batch->rows). */
 static void mark_lines(ImportBatch *batch, const PGresult *res, bool *changed) {
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (row)
                         changed[row - batch->rows] = true;
         }
-}
-
-static bool any_links(const ImportBatch *batch) {
-        for (size_t i = 0; i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                if (!u->failed && (u->set_teams || (u->set_pupils && !batch->rows[i].pupils_ignored)))
-                        return true;
-        }
-        return false;
 }
 
 /* The columns a row sets, and whether they differ from the user's (u):
@@ -451,7 +286,7 @@ static int users_still_there(Db *db, const ImportBatch *batch, const bool *chang
         bool any = false;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const BatchRow *row = &batch->rows[i];
-                if (!staged(row) || !row->user_id || changed[i])
+                if (!user_batch_staged(row) || !row->user_id || changed[i])
                         continue;
                 r = buf_printf(&lines, "%s%lu", any ? "," : "", row->user.line);
                 any = true;
@@ -478,15 +313,6 @@ out:
         return r;
 }
 
-/* Lines as a PostgreSQL array literal. */
-static int lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
-        int r = buf_append_char(b, '{');
-        for (size_t i = 0; r >= 0 && i < batch->n; i++)
-                if (pick[i])
-                        r = buf_printf(b, "%s%lu", b->len > 1 ? "," : "", batch->rows[i].user.line);
-        return r < 0 ? r : buf_append_char(b, '}');
-}
-
 /* Rows that failed after they were staged leave the stage's later
  * statements (links). */
 static int unstage_failed(Db *db, const ImportBatch *batch) {
@@ -504,21 +330,6 @@ static int unstage_failed(Db *db, const ImportBatch *batch) {
         return r;
 }
 
-/* The row that created the user with this email: ins returns users in
- * the order of their lines, so it is the next row meant to create one;
- * should that order not hold, any such row. batch->n when none. */
-static size_t row_of_created(const ImportBatch *batch, const char *email, size_t *next) {
-        for (int pass = 0; pass < 2; pass++)
-                for (size_t i = pass ? 0 : *next; i < batch->n; i++) {
-                        const BatchRow *row = &batch->rows[i];
-                        if (staged(row) && !row->user_id && strcmp(row->user.email, email) == 0) {
-                                *next = i + 1;
-                                return i;
-                        }
-                }
-        return batch->n;
-}
-
 /* Rows the write meant to create that another import created first: they
  * exist now; in create_only mode they fail, otherwise they are updated
  * like any existing user. raced[i] marks them. */
@@ -526,7 +337,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
                        int64_t *user_ids, const char *account) {
         Buf lines = BUF_INIT;
         PGresult *res = NULL;
-        int r = lines_array(&lines, batch, raced);
+        int r = user_batch_lines_array(&lines, batch, raced);
         if (r < 0)
                 goto out;
         const char *q[] = { account, lines.data };
@@ -541,7 +352,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
         }
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (row)
                         user_ids[row - batch->rows] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
         }
@@ -552,7 +363,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
                 for (size_t i = 0; i < batch->n && r >= 0; i++)
                         if (raced[i]) {
                                 user_ids[i] = 0;
-                                r = add(batch, &batch->rows[i], "email", "already_exists",
+                                r = user_batch_add_error(batch, &batch->rows[i], "email", "already_exists",
                                         "a user with this email already exists, and the import only creates users");
                         }
                 if (r >= 0)
@@ -601,12 +412,12 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         size_t n_created = 0, n_tried = 0, hint = 0, next = 0;
         for (int i = 0; i < PQntuples(res); i++) {
                 if (PQgetvalue(res, i, 0)[0] == 'u') {
-                        BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 1), NULL, 10), &hint);
+                        BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 1), NULL, 10), &hint);
                         if (row)
                                 changed[row - batch->rows] = true;
                         continue;
                 }
-                size_t k = row_of_created(batch, PQgetvalue(res, i, 2), &next);
+                size_t k = user_batch_row_of_created(batch, PQgetvalue(res, i, 2), &next);
                 if (k < batch->n) {
                         created[k] = true;
                         user_ids[k] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
@@ -622,7 +433,7 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         if (!raced)
                 return -ENOMEM;
         for (size_t i = 0; inserts && i < batch->n; i++)
-                if (staged(&batch->rows[i]) && !batch->rows[i].user_id) {
+                if (user_batch_staged(&batch->rows[i]) && !batch->rows[i].user_id) {
                         n_tried++;
                         raced[i] = !created[i];
                 }
@@ -632,7 +443,7 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         if (r < 0)
                 return r;
 
-        if (!any_links(batch))
+        if (!user_batch_any_links(batch))
                 return 0;
         /* Statistics for the link statements' joins. */
         if ((r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
@@ -703,7 +514,7 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
                 return r;
         if ((r = find_duplicates(db, job, batch)) < 0)
                 return r;
-        return check_issues(job, batch);
+        return user_batch_check_issues(batch, job->mode);
 }
 
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
@@ -715,7 +526,7 @@ int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *
         /* Rows that failed or change nothing are not written. */
         bool any = false;
         for (size_t i = 0; i < batch->n && !any; i++)
-                any = staged(&batch->rows[i]);
+                any = user_batch_staged(&batch->rows[i]);
         if (!any)
                 return 0;
         if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
