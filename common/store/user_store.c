@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "account_store.h"
+#include "establishment_store.h"
+#include "link_store.h"
 #include "user_batch.h"
 
 /* The staging table lives as long as the connection; rows go with each
@@ -74,67 +78,87 @@ static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, in
 }
 
 static const char look_up_sql[] =
-        "SELECT x.line, "
-        "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
-        "  u.id, u.establishment_urn IS NOT NULL, "
+        "SELECT x.line, u.id, u.establishment_urn IS NOT NULL, "
         "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
-        "FROM unnest($2::int[], $3::text[], $4::int[]) AS x(line, email_lower, urn) "
-        "LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
-        "                          establishment_urn, active FROM users "
-        "                   WHERE x.email_lower IS NOT NULL AND account_id = $1::bigint "
-        "                     AND lower(email) = x.email_lower "
-        "                   OFFSET 0) u ON true "
+        "FROM unnest($2::int[], $3::text[]) AS x(line, email_lower) "
+        "CROSS JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
+        "                           establishment_urn, active FROM users "
+        "                    WHERE account_id = $1::bigint AND lower(email) = x.email_lower "
+        "                    OFFSET 0) u "
         "ORDER BY x.line";
 
-/* Sends the statement that looks up what the database knows of each row
- * (look_up_sql): the user of its email (and the values that tell whether
- * the row would change it) and whether its URN exists - only the URNs not
- * in `known`, which may be NULL. One index probe per row, whatever the
- * statistics say: OFFSET 0 keeps the planner from flattening the lookups
- * into joins it would plan from stale statistics, and from hashing every
- * establishment for the few URNs a batch still asks for. Returns 1 when
- * sent, 0 when there is nothing to ask. */
-static int look_up_send(Db *db, const UserStoreJob *job, const UrnSet *known, const ImportBatch *batch) {
-        Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT;
+/* Asks establishment_store which of the rows' URNs exist - only those not
+ * in `known`, which may be NULL - setting urn_unknown and adding the URNs
+ * found to `known`. */
+static int look_up_urns(Db *db, UrnSet *known, ImportBatch *batch) {
+        int *urns = malloc((batch->n ? batch->n : 1) * sizeof *urns);
+        size_t *rows = malloc((batch->n ? batch->n : 1) * sizeof *rows);
+        bool *exists = malloc((batch->n ? batch->n : 1) * sizeof *exists);
+        size_t n = 0;
+        int r = urns && rows && exists ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                int urn = batch->rows[i].user.urn;
+                if (urn > 0 && !urn_set_has(known, urn)) {
+                        urns[n] = urn;
+                        rows[n++] = i;
+                }
+        }
+        if (r >= 0 && n > 0)
+                r = establishment_store_exist(db, urns, n, exists);
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                batch->rows[rows[k]].urn_unknown = !exists[k];
+                if (exists[k])
+                        urn_set_add(known, urns[k]);
+        }
+        free(urns);
+        free(rows);
+        free(exists);
+        return r;
+}
+
+/* Sends the statement that looks up the user of each row's email
+ * (look_up_sql), with the values that tell whether the row would change
+ * it, after asking which URNs exist (look_up_urns()). One index probe
+ * per row, whatever the statistics say: OFFSET 0 keeps the planner from
+ * flattening the lookups into joins it would plan from stale statistics.
+ * Returns 1 when sent, 0 when there is nothing to ask. */
+static int look_up_send(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
+        Buf lines = BUF_INIT, emails = BUF_INIT;
         bool any = false;
-        int r = 0;
-        if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
-            (r = buf_append_char(&urns, '{')) < 0)
+        int r = look_up_urns(db, known, batch);
+        if (r < 0 || (r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0)
                 goto out;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
                 const UserRow *u = &batch->rows[i].user;
-                bool ask_urn = u->urn > 0 && !urn_set_has(known, u->urn);
-                if (!u->email_lower && !ask_urn)
+                if (!u->email_lower)
                         continue;
-                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
-                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0)
-                        break;
-                r = ask_urn ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL");
+                if ((r = db_array_sep(&lines)) >= 0 && (r = buf_append_u64(&lines, u->line)) >= 0)
+                        r = db_array_text(&emails, u->email_lower);
                 any = true;
         }
         if (r < 0 || !any)
                 goto out;
-        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
-            (r = buf_append_char(&urns, '}')) < 0)
+        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0)
                 goto out;
 
         char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, lines.data, emails.data, urns.data };
-        r = db_send(db, look_up_sql, 4, p);
+        const char *p[] = { account, lines.data, emails.data };
+        r = db_send(db, look_up_sql, 3, p);
         if (r == 0)
                 r = 1;
 out:
+        /* On failure the batch is as it was: not looked up. */
+        for (size_t i = 0; r < 0 && i < batch->n; i++)
+                batch->rows[i].urn_unknown = false;
         buf_done(&lines);
         buf_done(&emails);
-        buf_done(&urns);
         return r;
 }
 
-/* Reads what look_up_send() asked into the rows: user_id, user_linked,
- * urn_unknown and matches_user, and adds the URNs found to `known`. Adds
- * no issue (user_batch_check_issues() does). */
-static int look_up_receive(Db *db, UrnSet *known, ImportBatch *batch) {
+/* Reads what look_up_send() asked into the rows: user_id, user_linked
+ * and matches_user. Adds no issue (user_batch_check_issues() does). */
+static int look_up_receive(Db *db, ImportBatch *batch) {
         _cleanup_(PQclearp) PGresult *res = db_receive(db);
         if (!res)
                 return db_error(db);
@@ -143,21 +167,16 @@ static int look_up_receive(Db *db, UrnSet *known, ImportBatch *batch) {
                 BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (!row)
                         continue;
-                row->urn_unknown = PQgetvalue(res, i, 1)[0] == 't';
-                if (!row->urn_unknown && row->user.urn > 0)
-                        urn_set_add(known, row->user.urn);
-                if (PQgetisnull(res, i, 2))
-                        continue;
-                row->user_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-                row->user_linked = PQgetvalue(res, i, 3)[0] == 't';
-                row->matches_user = row_matches_user(row, res, i, 4);
+                row->user_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+                row->user_linked = PQgetvalue(res, i, 2)[0] == 't';
+                row->matches_user = row_matches_user(row, res, i, 3);
         }
         return 0;
 }
 
 static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
         int r = look_up_send(db, job, known, batch);
-        return r <= 0 ? r : look_up_receive(db, known, batch);
+        return r <= 0 ? r : look_up_receive(db, batch);
 }
 
 /* In-file duplicates of earlier batches and ranges, registering this
@@ -498,7 +517,7 @@ int user_store_look_up_send(Db *db, const UserStoreJob *job, ImportBatch *batch)
 }
 
 int user_store_look_up_receive(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        int r = look_up_receive(db, job->known_urns, batch);
+        int r = look_up_receive(db, batch);
         if (r < 0) {
                 import_batch_rewind(batch);
                 return r;
@@ -632,4 +651,346 @@ int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
                         exists[k - 1] = true;
         }
         return 0;
+}
+
+/* Reading users for the API. A user names its role, teams and links by
+ * id, and those tables are their owners': a page is one statement for
+ * the users, then the names it needs, a fixed few statements whatever
+ * its size. */
+
+#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* The teams come in as arrays ($2 ids, $3 names, the account's): the
+ * database orders them, in its collation, as it always has. */
+#define TEAMS_OF_U "FROM user_teams ut JOIN unnest($2::bigint[], $3::text[]) AS t(id, name) ON t.id = ut.team_id " \
+                   "WHERE ut.user_id = u.id"
+
+/* The columns view_from() reads, in order. */
+#define VIEW_SELECT                                                                                             \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.job_title, u.phone, u.role_id, "                   \
+        "coalesce(u.establishment_urn, 0), u.active, u.custom::text, "                                          \
+        "coalesce((SELECT json_agg(p.upn ORDER BY p.upn) FROM user_pupils p WHERE p.user_id = u.id), '[]')::text, " \
+        "coalesce((SELECT json_agg(json_build_object('id', t.id, 'name', t.name) ORDER BY lower(t.name), t.id) " \
+        TEAMS_OF_U "), '[]')::text, "                                                                          \
+        "coalesce((SELECT string_agg(t.name, '; ' ORDER BY lower(t.name), t.id) " TEAMS_OF_U "), ''), "        \
+        TS("u.created_at") ", " TS("u.updated_at") ", coalesce(u.created_by_import::text, ''), "               \
+        "coalesce(u.updated_by_import::text, ''), lower(u.email) FROM users u "
+
+void user_store_view_done(UserView *v) {
+        if (!v)
+                return;
+        char **s[] = { &v->email,    &v->first_name, &v->last_name, &v->job_title, &v->phone,
+                       &v->role_key, &v->role_name,  &v->establishment_name,       &v->custom,
+                       &v->pupils,   &v->teams,      &v->team_names, &v->sort_key, &v->linked };
+        for (size_t i = 0; i < ELEMENTSOF(s); i++)
+                free(*s[i]);
+        memset(v, 0, sizeof *v);
+}
+
+void user_store_views_free(UserView *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                user_store_view_done(&v[i]);
+        free(v);
+}
+
+static char *dup_opt(const char *s, bool *oom) {
+        char *d = s ? strdup(s) : NULL;
+        if (s && !d)
+                *oom = true;
+        return d;
+}
+
+static const char *value_opt(const PGresult *res, int row, int col) {
+        return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* Row `row` of a VIEW_SELECT result, its role named from roles. -ENOENT
+ * when the role is not among them (the user is then not listed, as a
+ * join would leave it out). */
+static int view_from(const PGresult *res, int row, const RoleInfo *roles, size_t n_roles, UserView *v) {
+        bool oom = false;
+        int c = 0;
+        memset(v, 0, sizeof *v);
+        v->id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
+        char **text[] = { &v->email, &v->first_name, &v->last_name, &v->job_title, &v->phone };
+        for (size_t i = 0; i < ELEMENTSOF(text); i++)
+                *text[i] = dup_opt(value_opt(res, row, c++), &oom);
+        int64_t role_id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
+        for (size_t i = 0; i < n_roles && !v->role_key; i++)
+                if (roles[i].id == role_id) {
+                        v->role_key = dup_opt(roles[i].key, &oom);
+                        v->role_name = dup_opt(roles[i].name, &oom);
+                }
+        v->urn = atoi(PQgetvalue(res, row, c++));
+        v->active = PQgetvalue(res, row, c++)[0] == 't';
+        char **json[] = { &v->custom, &v->pupils, &v->teams, &v->team_names };
+        for (size_t i = 0; i < ELEMENTSOF(json); i++)
+                *json[i] = dup_opt(value_opt(res, row, c++), &oom);
+        snprintf(v->created_at, sizeof v->created_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(v->updated_at, sizeof v->updated_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(v->created_by_import, sizeof v->created_by_import, "%s", PQgetvalue(res, row, c++));
+        snprintf(v->updated_by_import, sizeof v->updated_by_import, "%s", PQgetvalue(res, row, c++));
+        v->sort_key = dup_opt(PQgetvalue(res, row, c++), &oom);
+        int r = oom ? -ENOMEM : v->role_key ? 0 : -ENOENT;
+        if (r < 0)
+                user_store_view_done(v);
+        return r;
+}
+
+/* The establishments' names of the views, in one statement
+ * (establishment_store.h). */
+static int name_establishments(Db *db, UserView *v, size_t n) {
+        int *urns = malloc((n ? n : 1) * sizeof *urns);
+        char **names = NULL;
+        if (!urns)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                urns[i] = v[i].urn;
+        int r = establishment_store_names(db, urns, n, &names);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (v[i].urn) {
+                        v[i].establishment_name = names[i];
+                        names[i] = NULL;
+                }
+        establishment_store_names_free(names, r < 0 ? 0 : n);
+        free(urns);
+        return r;
+}
+
+/* The views' links, as `linked` JSON: link_store gives the links of the
+ * page's users, and one statement gives their targets' emails, grouped
+ * and ordered as the API shows them: kind -> [{id, email}] by email. */
+static int name_links(Db *db, UserView *v, size_t n) {
+        int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+        LinkRow *links = NULL;
+        size_t n_links = 0;
+        Buf users = BUF_INIT, kinds = BUF_INIT, targets = BUF_INIT, page = BUF_INIT;
+        PGresult *res = NULL;
+        int r = ids ? 0 : -ENOMEM;
+        for (size_t i = 0; ids && i < n; i++)
+                ids[i] = v[i].id;
+        if (r < 0 || (r = link_store_links_of(db, ids, n, &links, &n_links)) < 0 || n_links == 0)
+                goto out;
+        Buf *arrays[] = { &users, &kinds, &targets, &page };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
+                r = buf_append_char(arrays[i], '{');
+        for (size_t i = 0; r >= 0 && i < n_links; i++)
+                if ((r = db_array_sep(&users)) >= 0 && (r = buf_append_i64(&users, links[i].user_id)) >= 0 &&
+                    (r = db_array_text(&kinds, links[i].kind)) >= 0 && (r = db_array_sep(&targets)) >= 0)
+                        r = buf_append_i64(&targets, links[i].target_id);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(&page)) >= 0)
+                        r = buf_append_i64(&page, ids[i]);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
+                r = buf_append_char(arrays[i], '}');
+        if (r < 0)
+                goto out;
+        const char *p[] = { users.data, kinds.data, targets.data, page.data };
+        res = db_exec(db,
+                      "SELECT v.i, json_object_agg(k.kind, k.users ORDER BY k.kind)::text "
+                      "FROM (SELECT l.user_id, l.kind, "
+                      "        json_agg(json_build_object('id', t.id, 'email', t.email) ORDER BY lower(t.email)) AS users "
+                      "      FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS l(user_id, kind, target_id) "
+                      "      JOIN users t ON t.id = l.target_id GROUP BY l.user_id, l.kind) k "
+                      "JOIN unnest($4::bigint[]) WITH ORDINALITY AS v(id, i) ON v.id = k.user_id GROUP BY v.i",
+                      4, p);
+        if (!res) {
+                r = db_error(db);
+                goto out;
+        }
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n && !v[k - 1].linked && !(v[k - 1].linked = strdup(PQgetvalue(res, i, 1))))
+                        r = -ENOMEM;
+        }
+out:
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (!v[i].linked && !(v[i].linked = strdup("{}")))
+                        r = -ENOMEM;
+        PQclear(res);
+        buf_done(&users);
+        buf_done(&kinds);
+        buf_done(&targets);
+        buf_done(&page);
+        free(links);
+        free(ids);
+        return r;
+}
+
+/* Reads the views of a VIEW_SELECT statement, whose $2 and $3 are the
+ * account's teams; p[1] and p[2] are set here. */
+static int read_views(Db *db, const char *sql, int n_params, const char **p,
+                      const RoleInfo *roles, size_t n_roles, const TeamInfo *teams, size_t n_teams, UserView **ret,
+                      size_t *ret_n) {
+        Buf ids = BUF_INIT, names = BUF_INIT;
+        int r = buf_append_char(&ids, '{');
+        if (r >= 0)
+                r = buf_append_char(&names, '{');
+        for (size_t i = 0; r >= 0 && i < n_teams; i++)
+                if ((r = db_array_sep(&ids)) >= 0 && (r = buf_append_i64(&ids, teams[i].id)) >= 0)
+                        r = db_array_text(&names, teams[i].name);
+        if (r >= 0 && (r = buf_append_char(&ids, '}')) >= 0)
+                r = buf_append_char(&names, '}');
+        PGresult *res = NULL;
+        UserView *v = NULL;
+        size_t n = 0;
+        if (r < 0)
+                goto out;
+        p[1] = ids.data;
+        p[2] = names.data;
+        if (!(res = db_exec(db, sql, n_params, p))) {
+                r = db_error(db);
+                goto out;
+        }
+        if (!(v = calloc((size_t) PQntuples(res) + 1, sizeof *v))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                int k = view_from(res, i, roles, n_roles, &v[n]);
+                if (k == 0)
+                        n++;
+                else if (k != -ENOENT)
+                        r = k;
+        }
+        if (r >= 0 && n > 0 && (r = name_establishments(db, v, n)) >= 0)
+                r = name_links(db, v, n);
+out:
+        PQclear(res);
+        buf_done(&ids);
+        buf_done(&names);
+        if (r < 0) {
+                user_store_views_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char *after_email, int limit,
+                    UserView **ret, size_t *ret_n) {
+        RoleInfo *roles = NULL;
+        TeamInfo *teams = NULL;
+        size_t n_roles = 0, n_teams = 0;
+        Buf team_ids = BUF_INIT;
+        int r = account_store_roles_load(db, account_id, &roles, &n_roles);
+        if (r >= 0)
+                r = account_store_teams_load(db, account_id, &teams, &n_teams);
+        if (r < 0)
+                goto out;
+        /* The filters by role key and team name, as ids: a key or a name
+         * the account does not have lists nobody. */
+        char role_id[24] = "";
+        for (size_t i = 0; f->role && i < n_roles && !*role_id; i++)
+                if (strcmp(roles[i].key, f->role) == 0)
+                        snprintf(role_id, sizeof role_id, "%" PRId64, roles[i].id);
+        r = buf_append_char(&team_ids, '{');
+        for (size_t i = 0; r >= 0 && f->team && i < n_teams; i++)
+                if (strcasecmp(teams[i].name, f->team) == 0 && (r = db_array_sep(&team_ids)) >= 0)
+                        r = buf_append_i64(&team_ids, teams[i].id);
+        if (r >= 0)
+                r = buf_append_char(&team_ids, '}');
+        if (r < 0)
+                goto out;
+        if ((f->role && !*role_id) || (f->team && team_ids.len == 2)) {
+                if (!(*ret = calloc(1, sizeof **ret)))
+                        r = -ENOMEM;
+                *ret_n = 0;
+                goto out;
+        }
+        char account[24], urn[16], lim[16];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        snprintf(urn, sizeof urn, "%d", f->urn);
+        snprintf(lim, sizeof lim, "%d", limit);
+        const char *active = f->active < 0 ? NULL : f->active ? "t" : "f";
+        const char *p[] = { account, NULL, NULL, after_email, f->email, f->role ? role_id : NULL,
+                            f->urn > 0 ? urn : NULL, f->team ? team_ids.data : NULL, active,
+                            f->created_by_import, f->updated_by_import, lim };
+        /* In the order of the account's email index, which the page reads
+         * from the cursor on. */
+        r = read_views(db,
+                       VIEW_SELECT
+                       "WHERE u.account_id = $1::bigint AND ($4::text IS NULL OR lower(u.email) > $4) "
+                       "  AND ($5::text IS NULL OR lower(u.email) = lower($5)) "
+                       "  AND ($6::bigint IS NULL OR u.role_id = $6::bigint) "
+                       "  AND ($7::int IS NULL OR u.establishment_urn = $7::int) "
+                       "  AND ($8::bigint[] IS NULL OR EXISTS (SELECT 1 FROM user_teams ut "
+                       "        WHERE ut.user_id = u.id AND ut.team_id = ANY ($8::bigint[]))) "
+                       "  AND ($9::boolean IS NULL OR u.active = $9::boolean) "
+                       "  AND ($10::uuid IS NULL OR u.created_by_import = $10::uuid) "
+                       "  AND ($11::uuid IS NULL OR u.updated_by_import = $11::uuid) "
+                       "ORDER BY lower(u.email) LIMIT $12",
+                       12, p, roles, n_roles, teams, n_teams, ret, ret_n);
+out:
+        buf_done(&team_ids);
+        account_store_roles_free(roles, n_roles);
+        account_store_teams_free(teams, n_teams);
+        return r;
+}
+
+int user_store_get(Db *db, int64_t account_id, int64_t id, UserView *ret) {
+        RoleInfo *roles = NULL;
+        TeamInfo *teams = NULL;
+        size_t n_roles = 0, n_teams = 0, n = 0;
+        UserView *v = NULL;
+        int r = account_store_roles_load(db, account_id, &roles, &n_roles);
+        if (r >= 0)
+                r = account_store_teams_load(db, account_id, &teams, &n_teams);
+        if (r >= 0) {
+                char account[24], id_s[24];
+                snprintf(account, sizeof account, "%" PRId64, account_id);
+                snprintf(id_s, sizeof id_s, "%" PRId64, id);
+                const char *p[] = { account, NULL, NULL, id_s };
+                r = read_views(db, VIEW_SELECT "WHERE u.account_id = $1::bigint AND u.id = $4::bigint",
+                               4, p, roles, n_roles, teams, n_teams, &v, &n);
+        }
+        account_store_roles_free(roles, n_roles);
+        account_store_teams_free(teams, n_teams);
+        if (r >= 0 && n == 0)
+                r = -ENOENT;
+        if (r >= 0) {
+                *ret = v[0];
+                memset(&v[0], 0, sizeof v[0]);
+        }
+        user_store_views_free(v, n);
+        return r;
+}
+
+int user_store_max_pupils(Db *db, int64_t account_id, int *ret) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM user_pupils p "
+                "  JOIN users u ON u.id = p.user_id WHERE u.account_id = $1::bigint GROUP BY p.user_id) x",
+                1, p);
+        if (!res)
+                return db_error(db);
+        *ret = atoi(PQgetvalue(res, 0, 0));
+        return 0;
+}
+
+int user_store_link_kinds(Db *db, int64_t account_id, char ***ret, size_t *ret_n) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db, "SELECT id FROM users WHERE account_id = $1::bigint ORDER BY id", 1, p);
+        if (!res)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(res);
+        int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                ids[i] = strtoll(PQgetvalue(res, (int) i, 0), NULL, 10);
+        int r = link_store_kinds_of(db, ids, n, ret, ret_n);
+        free(ids);
+        return r;
+}
+
+void user_store_link_kinds_free(char **kinds, size_t n) {
+        link_store_kinds_free(kinds, n);
 }
