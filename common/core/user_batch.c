@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json_util.h"
@@ -22,6 +23,8 @@ static int copy_text(Buf *b, const char *s) {
                 s += n + 1;
         }
 }
+
+static const char already_exists[] = "a user with this email already exists, and the import only creates users";
 
 static int put_text(Buf *b, const char *s) {
         int r = s ? copy_text(b, s) : buf_append_str(b, "\\N");
@@ -150,7 +153,7 @@ int user_batch_check_issues(ImportBatch *batch, ImportMode mode) {
                         return r;
                 if (exists && mode == IMPORT_MODE_CREATE_ONLY &&
                     (r = user_batch_add_error(batch, row, "email", "already_exists",
-                             "a user with this email already exists, and the import only creates users")) < 0)
+                             already_exists)) < 0)
                         return r;
                 if (u->email_lower && !exists && mode == IMPORT_MODE_UPDATE_ONLY &&
                     (r = user_batch_add_error(batch, row, "email", "not_found",
@@ -197,4 +200,131 @@ int user_batch_lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
                 if (pick[i])
                         r = buf_printf(b, "%s%lu", b->len > 1 ? "," : "", batch->rows[i].user.line);
         return r < 0 ? r : buf_append_char(b, '}');
+}
+
+/* A text element of a PostgreSQL array literal, after its comma, quoted
+ * as db_array_text() quotes it. */
+static int array_text(Buf *b, const char *s) {
+        int r = b->len > 1 ? buf_append_char(b, ',') : 0;
+        if (r >= 0)
+                r = buf_append_char(b, '"');
+        for (const char *p = s; r >= 0 && *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        r = buf_append_char(b, '\\');
+                if (r >= 0)
+                        r = buf_append_char(b, *p);
+        }
+        return r < 0 ? r : buf_append_char(b, '"');
+}
+
+int user_batch_email_arrays(const ImportBatch *batch, const EmailFilter *filter, Buf *lines, Buf *emails,
+                            Buf *reg) {
+        bool any = false;
+        int r = buf_append_char(lines, '{');
+        if (r >= 0)
+                r = buf_append_char(emails, '{');
+        if (r >= 0 && reg)
+                r = buf_append_char(reg, '{');
+        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
+                const BatchRow *row = &batch->rows[i];
+                const char *email = row->user.email_lower;
+                if (!email || (filter && !email_filter_may_repeat(filter, email, strlen(email))))
+                        continue;
+                r = buf_printf(lines, "%s%lu", any ? "," : "", row->user.line);
+                if (r >= 0)
+                        r = array_text(emails, email);
+                if (r >= 0 && reg)
+                        r = buf_printf(reg, "%s%c", any ? "," : "", row->register_email ? 't' : 'f');
+                any = true;
+        }
+        if (r >= 0)
+                r = buf_append_char(lines, '}');
+        if (r >= 0)
+                r = buf_append_char(emails, '}');
+        if (r >= 0 && reg)
+                r = buf_append_char(reg, '}');
+        return r < 0 ? r : any;
+}
+
+int user_batch_lines_unchanged(Buf *b, const ImportBatch *batch, const bool *changed) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < batch->n; i++)
+                if (user_batch_staged(&batch->rows[i]) && batch->rows[i].user_id && !changed[i])
+                        r = buf_printf(b, "%s%lu", b->len > 1 ? "," : "", batch->rows[i].user.line);
+        return r < 0 ? r : (r = buf_append_char(b, '}')) < 0 ? r : b->len > 2;
+}
+
+int user_batch_lines_failed(Buf *b, const ImportBatch *batch) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < batch->n; i++)
+                if (batch->rows[i].user.failed)
+                        r = buf_printf(b, "%s%lu", b->len > 1 ? "," : "", batch->rows[i].user.line);
+        return r < 0 ? r : buf_append_char(b, '}');
+}
+
+/* As USER_DIFFERS in user_store.c decides it. */
+bool user_batch_matches_user(const BatchRow *row, const char *const values[7]) {
+        const UserRow *u = &row->user;
+        if (u->n_custom > 0 || u->set_teams || u->n_links > 0 || (u->set_pupils && !row->pupils_ignored) ||
+            !u->role)
+                return false;
+#define SAME_TEXT(value, k) (values[k] ? (value) && strcmp((value), values[k]) == 0 : (value) == NULL)
+        if (!SAME_TEXT(u->first_name, 0) || !SAME_TEXT(u->last_name, 1))
+                return false;
+        if (u->job_title && !SAME_TEXT(u->job_title, 2))
+                return false;
+        if (u->phone && !SAME_TEXT(u->phone, 3))
+                return false;
+#undef SAME_TEXT
+        if (!values[4] || strtoll(values[4], NULL, 10) != u->role->id)
+                return false;
+        if (u->urn != URN_KEEP) {
+                bool linked = values[5] != NULL;
+                if (u->urn == 0 ? linked : !linked || strtol(values[5], NULL, 10) != u->urn)
+                        return false;
+        }
+        if (u->active >= 0 && (values[6] && values[6][0] == 't') != (u->active == 1))
+                return false;
+        return true;
+}
+
+size_t user_batch_urns_to_ask(const ImportBatch *batch, const UrnSet *known, int *urns, size_t *rows) {
+        size_t n = 0;
+        for (size_t i = 0; i < batch->n; i++) {
+                int urn = batch->rows[i].user.urn;
+                if (urn > 0 && !urn_set_has(known, urn)) {
+                        urns[n] = urn;
+                        rows[n++] = i;
+                }
+        }
+        return n;
+}
+
+void user_batch_urns_found(ImportBatch *batch, UrnSet *known, const int *urns, const size_t *rows,
+                           const bool *exists, size_t n) {
+        for (size_t k = 0; k < n; k++) {
+                batch->rows[rows[k]].urn_unknown = !exists[k];
+                if (exists[k])
+                        urn_set_add(known, urns[k]);
+        }
+}
+
+size_t user_batch_raced(const ImportBatch *batch, const bool *created, bool *raced) {
+        size_t n_tried = 0;
+        for (size_t i = 0; i < batch->n; i++)
+                if (user_batch_staged(&batch->rows[i]) && !batch->rows[i].user_id) {
+                        n_tried++;
+                        raced[i] = !created[i];
+                }
+        return n_tried;
+}
+
+int user_batch_fail_raced(ImportBatch *batch, const bool *raced, int64_t *user_ids) {
+        int r = 0;
+        for (size_t i = 0; i < batch->n && r >= 0; i++)
+                if (raced[i]) {
+                        user_ids[i] = 0;
+                        r = user_batch_add_error(batch, &batch->rows[i], "email", "already_exists", already_exists);
+                }
+        return r;
 }

@@ -47,36 +47,6 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         return db_copy_end(&c, r);
 }
 
-/* Whether the user as the checks read it (columns `col`.. of res: first
- * name, last name, job title, phone, role id, establishment URN, active)
- * already has every value the row sets, so that writing the row would
- * change nothing (as USER_DIFFERS below decides it). Rows that set custom
- * fields or links (link_store.h too) are left to the write. */
-static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, int col) {
-        const UserRow *u = &row->user;
-        if (u->n_custom > 0 || u->set_teams || u->n_links > 0 || (u->set_pupils && !row->pupils_ignored) ||
-            !u->role)
-                return false;
-#define SAME_TEXT(value, k) (PQgetisnull(res, i, col + (k)) ? (value) == NULL : (value) && strcmp((value), PQgetvalue(res, i, col + (k))) == 0)
-        if (!SAME_TEXT(u->first_name, 0) || !SAME_TEXT(u->last_name, 1))
-                return false;
-        if (u->job_title && !SAME_TEXT(u->job_title, 2))
-                return false;
-        if (u->phone && !SAME_TEXT(u->phone, 3))
-                return false;
-#undef SAME_TEXT
-        if (strtoll(PQgetvalue(res, i, col + 4), NULL, 10) != u->role->id)
-                return false;
-        if (u->urn != URN_KEEP) {
-                bool linked = !PQgetisnull(res, i, col + 5);
-                if (u->urn == 0 ? linked : !linked || strtol(PQgetvalue(res, i, col + 5), NULL, 10) != u->urn)
-                        return false;
-        }
-        if (u->active >= 0 && (PQgetvalue(res, i, col + 6)[0] == 't') != (u->active == 1))
-                return false;
-        return true;
-}
-
 static const char look_up_sql[] =
         "SELECT x.line, u.id, u.establishment_urn IS NOT NULL, "
         "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
@@ -94,22 +64,10 @@ static int look_up_urns(Db *db, UrnSet *known, ImportBatch *batch) {
         int *urns = malloc((batch->n ? batch->n : 1) * sizeof *urns);
         size_t *rows = malloc((batch->n ? batch->n : 1) * sizeof *rows);
         bool *exists = malloc((batch->n ? batch->n : 1) * sizeof *exists);
-        size_t n = 0;
         int r = urns && rows && exists ? 0 : -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                int urn = batch->rows[i].user.urn;
-                if (urn > 0 && !urn_set_has(known, urn)) {
-                        urns[n] = urn;
-                        rows[n++] = i;
-                }
-        }
-        if (r >= 0 && n > 0)
-                r = establishment_store_exist(db, urns, n, exists);
-        for (size_t k = 0; r >= 0 && k < n; k++) {
-                batch->rows[rows[k]].urn_unknown = !exists[k];
-                if (exists[k])
-                        urn_set_add(known, urns[k]);
-        }
+        size_t n = r < 0 ? 0 : user_batch_urns_to_ask(batch, known, urns, rows);
+        if (n > 0 && (r = establishment_store_exist(db, urns, n, exists)) >= 0)
+                user_batch_urns_found(batch, known, urns, rows, exists, n);
         free(urns);
         free(rows);
         free(exists);
@@ -124,30 +82,14 @@ static int look_up_urns(Db *db, UrnSet *known, ImportBatch *batch) {
  * Returns 1 when sent, 0 when there is nothing to ask. */
 static int look_up_send(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT;
-        bool any = false;
         int r = look_up_urns(db, known, batch);
-        if (r < 0 || (r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0)
-                goto out;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                if (!u->email_lower)
-                        continue;
-                if ((r = db_array_sep(&lines)) >= 0 && (r = buf_append_u64(&lines, u->line)) >= 0)
-                        r = db_array_text(&emails, u->email_lower);
-                any = true;
+        if (r >= 0 && (r = user_batch_email_arrays(batch, NULL, &lines, &emails, NULL)) > 0) {
+                char account[24];
+                snprintf(account, sizeof account, "%" PRId64, job->account_id);
+                const char *p[] = { account, lines.data, emails.data };
+                if ((r = db_send(db, look_up_sql, 3, p)) == 0)
+                        r = 1;
         }
-        if (r < 0 || !any)
-                goto out;
-        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0)
-                goto out;
-
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, lines.data, emails.data };
-        r = db_send(db, look_up_sql, 3, p);
-        if (r == 0)
-                r = 1;
-out:
         /* On failure the batch is as it was: not looked up. */
         for (size_t i = 0; r < 0 && i < batch->n; i++)
                 batch->rows[i].urn_unknown = false;
@@ -169,7 +111,10 @@ static int look_up_receive(Db *db, ImportBatch *batch) {
                         continue;
                 row->user_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
                 row->user_linked = PQgetvalue(res, i, 2)[0] == 't';
-                row->matches_user = row_matches_user(row, res, i, 3);
+                const char *values[7];
+                for (int k = 0; k < 7; k++)
+                        values[k] = PQgetisnull(res, i, 3 + k) ? NULL : PQgetvalue(res, i, 3 + k);
+                row->matches_user = user_batch_matches_user(row, values);
         }
         return 0;
 }
@@ -185,28 +130,9 @@ static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *
  * job's filter says) are neither registered nor looked up. */
 static int find_duplicates(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, reg = BUF_INIT;
-        bool any = false;
-        int r = 0;
-        if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
-            (r = buf_append_char(&reg, '{')) < 0)
+        int r = user_batch_email_arrays(batch, job->emails, &lines, &emails, &reg);
+        if (r <= 0)
                 goto out;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const BatchRow *row = &batch->rows[i];
-                const char *email = row->user.email_lower;
-                if (!email || (job->emails && !email_filter_may_repeat(job->emails, email, strlen(email))))
-                        continue;
-                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, row->user.line)) < 0 ||
-                    (r = db_array_text(&emails, email)) < 0 || (r = db_array_sep(&reg)) < 0)
-                        break;
-                r = buf_append_char(&reg, row->register_email ? 't' : 'f');
-                any = true;
-        }
-        if (r < 0 || !any)
-                goto out;
-        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
-            (r = buf_append_char(&reg, '}')) < 0)
-                goto out;
-
         EmailSeen *seen = NULL;
         size_t n_seen = 0;
         if ((r = range_store_check_emails(db, job->import_id, lines.data, emails.data, reg.data, &seen, &n_seen)) < 0)
@@ -301,18 +227,8 @@ static const char write_sql[] =
  * row creates the user anew. */
 static int users_still_there(Db *db, const ImportBatch *batch, const bool *changed, const char *account) {
         Buf lines = BUF_INIT;
-        int r = buf_append_char(&lines, '{');
-        bool any = false;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const BatchRow *row = &batch->rows[i];
-                if (!user_batch_staged(row) || !row->user_id || changed[i])
-                        continue;
-                r = buf_printf(&lines, "%s%lu", any ? "," : "", row->user.line);
-                any = true;
-        }
-        if (r >= 0)
-                r = buf_append_char(&lines, '}');
-        if (r < 0 || !any)
+        int r = user_batch_lines_unchanged(&lines, batch, changed);
+        if (r <= 0)
                 goto out;
         const char *p[] = { account, lines.data };
         PGresult *res = db_exec(db,
@@ -322,10 +238,7 @@ static int users_still_there(Db *db, const ImportBatch *batch, const bool *chang
                                 "    AND lower(u.email) = s.email_lower) "
                                 "LIMIT 1",
                                 2, p);
-        if (!res)
-                r = db_error(db);
-        else if (PQntuples(res) > 0)
-                r = -EAGAIN;
+        r = !res ? db_error(db) : PQntuples(res) > 0 ? -EAGAIN : 0;
         PQclear(res);
 out:
         buf_done(&lines);
@@ -336,12 +249,7 @@ out:
  * statements (links). */
 static int unstage_failed(Db *db, const ImportBatch *batch) {
         Buf lines = BUF_INIT;
-        int r = buf_append_char(&lines, '{');
-        for (size_t i = 0; r >= 0 && i < batch->n; i++)
-                if (batch->rows[i].user.failed)
-                        r = buf_printf(&lines, "%s%lu", lines.len > 1 ? "," : "", batch->rows[i].user.line);
-        if (r >= 0)
-                r = buf_append_char(&lines, '}');
+        int r = user_batch_lines_failed(&lines, batch);
         const char *p[] = { lines.data };
         if (r >= 0)
                 r = db_run(db, "UPDATE roster_stage SET ok = false WHERE ok AND line = ANY ($1::int[])", 1, p);
@@ -379,13 +287,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
         res = NULL;
 
         if (job->mode == IMPORT_MODE_CREATE_ONLY) {
-                for (size_t i = 0; i < batch->n && r >= 0; i++)
-                        if (raced[i]) {
-                                user_ids[i] = 0;
-                                r = user_batch_add_error(batch, &batch->rows[i], "email", "already_exists",
-                                        "a user with this email already exists, and the import only creates users");
-                        }
-                if (r >= 0)
+                if ((r = user_batch_fail_raced(batch, raced, user_ids)) >= 0)
                         r = unstage_failed(db, batch);
                 goto out;
         }
@@ -451,11 +353,8 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         bool *raced = calloc(batch->n ? batch->n : 1, sizeof *raced);
         if (!raced)
                 return -ENOMEM;
-        for (size_t i = 0; inserts && i < batch->n; i++)
-                if (user_batch_staged(&batch->rows[i]) && !batch->rows[i].user_id) {
-                        n_tried++;
-                        raced[i] = !created[i];
-                }
+        if (inserts)
+                n_tried = user_batch_raced(batch, created, raced);
         if (n_created < n_tried)
                 r = write_raced(db, job, batch, raced, changed, user_ids, account);
         free(raced);
