@@ -519,16 +519,20 @@ out:
         return r;
 }
 
+/* Ids as a PostgreSQL array literal. */
+static int ids_array(Buf *b, const int64_t *ids, size_t n) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(b)) >= 0)
+                        r = buf_append_i64(b, ids[i]);
+        return r < 0 ? r : buf_append_char(b, '}');
+}
+
 int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
         if (n == 0)
                 return 0;
         Buf arr = BUF_INIT;
-        int r = buf_append_char(&arr, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(&arr)) >= 0)
-                        r = buf_append_i64(&arr, ids[i]);
-        if (r >= 0)
-                r = buf_append_char(&arr, '}');
+        int r = ids_array(&arr, ids, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
@@ -559,8 +563,10 @@ int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
 
 #define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* The teams come in as arrays ($2 ids, $3 names, the account's): the
- * database orders them, in its collation, as it always has. */
+/* The account's teams come in as arrays ($2 ids, $3 names, from
+ * account_store): a user's teams are ordered by lower(name) in the
+ * database's collation, which C cannot reproduce, so the database still
+ * orders them, from those arrays rather than from the teams table. */
 #define TEAMS_OF_U "FROM user_teams ut JOIN unnest($2::bigint[], $3::text[]) AS t(id, name) ON t.id = ut.team_id " \
                    "WHERE ut.user_id = u.id"
 
@@ -670,19 +676,16 @@ static int name_links(Db *db, UserView *v, size_t n) {
                 ids[i] = v[i].id;
         if (r < 0 || (r = link_store_links_of(db, ids, n, &links, &n_links)) < 0 || n_links == 0)
                 goto out;
-        Buf *arrays[] = { &users, &kinds, &targets, &page };
+        Buf *arrays[] = { &users, &kinds, &targets };
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
                 r = buf_append_char(arrays[i], '{');
         for (size_t i = 0; r >= 0 && i < n_links; i++)
                 if ((r = db_array_sep(&users)) >= 0 && (r = buf_append_i64(&users, links[i].user_id)) >= 0 &&
                     (r = db_array_text(&kinds, links[i].kind)) >= 0 && (r = db_array_sep(&targets)) >= 0)
                         r = buf_append_i64(&targets, links[i].target_id);
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(&page)) >= 0)
-                        r = buf_append_i64(&page, ids[i]);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
                 r = buf_append_char(arrays[i], '}');
-        if (r < 0)
+        if (r < 0 || (r = ids_array(&page, ids, n)) < 0)
                 goto out;
         const char *p[] = { users.data, kinds.data, targets.data, page.data };
         res = db_exec(db,
@@ -779,7 +782,9 @@ int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char 
         if (r < 0)
                 goto out;
         /* The filters by role key and team name, as ids: a key or a name
-         * the account does not have lists nobody. */
+         * the account does not have lists nobody. Names match in any case
+         * as the API checks them (strcasecmp()): team names are unique in
+         * any case, so this is the one team lower() would match. */
         char role_id[24] = "";
         for (size_t i = 0; f->role && i < n_roles && !*role_id; i++)
                 if (strcmp(roles[i].key, f->role) == 0)
