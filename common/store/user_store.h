@@ -4,8 +4,8 @@
  * Set-based: user_store_look_up_send() asks the database what it knows of
  * the rows (in one statement the existing user of each email, whose values
  * tell which rows would change nothing; establishment_store the URNs not
- * known to exist yet), and may run ahead
- * of the write, outside its transaction, on a connection of its own.
+ * known to exist yet), and may run ahead of the write, outside its
+ * transaction, on a connection of its own.
  * user_store_check() then finds in-file duplicates of earlier batches and
  * ranges (and looks up a batch not looked up yet) and adds the issues;
  * user_store_write() COPYs the other rows into a temporary staging table
@@ -31,7 +31,7 @@
  * names from establishment_store and their links from link_store, asked
  * by ids, a few statements per page whatever its size.
  *
- * Returns 0, -EAGAIN/-EIO (db->errmsg), -ENOMEM. */
+ * Returns 0, -ENOENT where said, -EAGAIN/-EIO (db->errmsg), -ENOMEM. */
 #pragma once
 
 #include <stdatomic.h>
