@@ -1,6 +1,8 @@
 /* user_batch: what user_store does with a batch's rows that needs no
- * database - the staging table's row text, rows found by line, and the
- * issues the database's findings give rise to.
+ * database - the staging table's row text, rows found by line, the
+ * arrays of lines, emails and URNs its statements take, which rows match
+ * their users or raced another import, and the issues the database's
+ * findings give rise to.
  *
  * Pure. Rows and issues live in the batch's arena (import_batch.h). */
 #pragma once
