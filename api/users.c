@@ -15,7 +15,7 @@
 #include "json_text.h"
 #include "paged_stream.h"
 #include "problem.h"
-#include "user_query.h"
+#include "user_store.h"
 
 static const char *const filters[] = { "email",  "role", "urn", "team", "active", "created_by_import",
                                         "updated_by_import", NULL };
@@ -147,7 +147,7 @@ unsigned users_list(Request *r) {
                 return 503;
         UserView *v = NULL;
         size_t n = 0;
-        int k = user_query_list(db, r->auth.account_id, &f, cursor ? after : NULL, limit + 1, &v, &n);
+        int k = user_store_list(db, r->auth.account_id, &f, cursor ? after : NULL, limit + 1, &v, &n);
         if (k == -ENOMEM) {
                 problem(r, 500, "internal_error", "Internal error", "out of memory");
                 return 500;
@@ -163,7 +163,7 @@ unsigned users_list(Request *r) {
                 cursor_encode(v[limit - 1].sort_key, enc, sizeof enc);
                 next = json_string(enc);
         }
-        user_query_views_free(v, n);
+        user_store_views_free(v, n);
         request_respond_json(r, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
         return 200;
 }
@@ -176,7 +176,7 @@ unsigned users_get(Request *r) {
         if (!db)
                 return 503;
         UserView v;
-        int k = n > 0 && end && !*end ? user_query_get(db, r->auth.account_id, n, &v) : -ENOENT;
+        int k = n > 0 && end && !*end ? user_store_get(db, r->auth.account_id, n, &v) : -ENOENT;
         if (k == -ENOENT) {
                 problem(r, 404, "not_found", "Not found", "no user %.40s in this account", id ? id : "");
                 return 404;
@@ -188,7 +188,7 @@ unsigned users_get(Request *r) {
         if (k < 0)
                 return problem_database_unavailable(r);
         request_respond_json(r, 200, user_json(&v));
-        user_query_view_done(&v);
+        user_store_view_done(&v);
         return 200;
 }
 
@@ -259,7 +259,7 @@ static int export_page(void *state, Db *db, Buf *out, bool *done) {
         UserExport *s = state;
         UserView *v = NULL;
         size_t n = 0;
-        int k = user_query_list(db, s->account_id, &s->filter, s->after, CSV_PAGE, &v, &n);
+        int k = user_store_list(db, s->account_id, &s->filter, s->after, CSV_PAGE, &v, &n);
         if (k < 0)
                 return k;
         for (size_t i = 0; k >= 0 && i < n; i++)
@@ -270,7 +270,7 @@ static int export_page(void *state, Db *db, Buf *out, bool *done) {
                         k = -ENOMEM;
         }
         *done = n < CSV_PAGE;
-        user_query_views_free(v, n);
+        user_store_views_free(v, n);
         return k;
 }
 
@@ -281,7 +281,7 @@ static void export_free(void *state) {
         for (size_t i = 0; i < ELEMENTSOF(s->strings); i++)
                 free(s->strings[i]);
         free(s->after);
-        user_query_link_kinds_free(s->link_kinds, s->n_link_kinds);
+        user_store_link_kinds_free(s->link_kinds, s->n_link_kinds);
         free(s);
 }
 
@@ -307,8 +307,8 @@ unsigned users_csv(Request *r) {
                 return st;
         }
         Db *db = request_db(r);
-        if (!db || user_query_max_pupils(db, r->auth.account_id, &s->upn_columns) < 0 ||
-            user_query_link_kinds(db, r->auth.account_id, &s->link_kinds, &s->n_link_kinds) < 0) {
+        if (!db || user_store_max_pupils(db, r->auth.account_id, &s->upn_columns) < 0 ||
+            user_store_link_kinds(db, r->auth.account_id, &s->link_kinds, &s->n_link_kinds) < 0) {
                 export_free(s);
                 return db ? problem_database_unavailable(r) : 503;
         }

@@ -1,7 +1,9 @@
 #include "establishment_store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int establishment_store_stage_begin(Db *db, DbCopy *copy) {
         int r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
@@ -48,5 +50,89 @@ int establishment_store_example_urn(Db *db, char urn[16]) {
         if (!res)
                 return db_error(db);
         snprintf(urn, 16, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
+        return 0;
+}
+
+/* URNs as a PostgreSQL array literal. */
+static int urns_array(Buf *b, const int *urns, size_t n) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(b)) >= 0)
+                        r = buf_append_i64(b, urns[i]);
+        return r < 0 ? r : buf_append_char(b, '}');
+}
+
+void establishment_store_names_free(char **names, size_t n) {
+        for (size_t i = 0; names && i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+int establishment_store_names(Db *db, const int *urns, size_t n, char ***ret_names) {
+        char **names = calloc(n + 1, sizeof *names);
+        if (!names)
+                return -ENOMEM;
+        if (n == 0) {
+                *ret_names = names;
+                return 0;
+        }
+        Buf arr = BUF_INIT;
+        int r = urns_array(&arr, urns, n);
+        if (r < 0) {
+                buf_done(&arr);
+                free(names);
+                return r;
+        }
+        const char *p[] = { arr.data };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT x.i, e.name FROM unnest($1::int[]) WITH ORDINALITY AS x(urn, i) "
+                        "JOIN establishments e ON e.urn = x.urn",
+                        1, p);
+        buf_done(&arr);
+        if (!res) {
+                free(names);
+                return db_error(db);
+        }
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k < 1 || (size_t) k > n)
+                        continue;
+                if (!(names[k - 1] = strdup(PQgetvalue(res, i, 1)))) {
+                        establishment_store_names_free(names, n);
+                        return -ENOMEM;
+                }
+        }
+        *ret_names = names;
+        return 0;
+}
+
+int establishment_store_exist(Db *db, const int *urns, size_t n, bool *exists) {
+        if (n == 0)
+                return 0;
+        Buf arr = BUF_INIT;
+        int r = urns_array(&arr, urns, n);
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        const char *p[] = { arr.data };
+        /* One probe of the primary key per URN: OFFSET 0 keeps the planner
+         * from hashing every establishment for the few a batch asks for. */
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT x.i FROM unnest($1::int[]) WITH ORDINALITY AS x(urn, i) "
+                        "WHERE EXISTS (SELECT 1 FROM establishments e WHERE e.urn = x.urn OFFSET 0)",
+                        1, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+        for (size_t i = 0; i < n; i++)
+                exists[i] = false;
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n)
+                        exists[k - 1] = true;
+        }
         return 0;
 }

@@ -1,11 +1,13 @@
 /* The establishments (schools, by URN) that users are linked to: loaded
- * from GIAS files by roster-admin, read for templates. (The batch look-up
- * that checks a file's URNs is one statement with the users', in
- * user_store.c.)
+ * from GIAS files by roster-admin, read for templates, for the names of
+ * users' establishments (user_store_list()) and for the URNs a batch of
+ * rows names (user_store_look_up_send()). Owns the table establishments.
  *
  * Functions return 0, -EAGAIN/-EIO (db->errmsg) or -ENOMEM. */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
@@ -26,3 +28,15 @@ int establishment_store_stage_apply(Db *db, uint64_t *ret_inserted, uint64_t *re
 /* The smallest URN loaded, as six digits, for an example row; "" when
  * none is loaded. */
 int establishment_store_example_urn(Db *db, char urn[16]) _must_check_;
+
+/* The names of the establishments with these URNs, in one statement:
+ * (*ret_names)[i] is urns[i]'s, NULL when no establishment has it. The
+ * array and its strings belong to the caller:
+ * establishment_store_names_free(). On failure *ret_names is untouched. */
+int establishment_store_names(Db *db, const int *urns, size_t n, char ***ret_names) _must_check_;
+void establishment_store_names_free(char **names, size_t n);
+
+/* Which of these URNs an establishment has: exists[i] for urns[i], in one
+ * statement (one probe of the primary key each). On failure exists is
+ * left as it was. The caller owns both arrays. */
+int establishment_store_exist(Db *db, const int *urns, size_t n, bool *exists) _must_check_;

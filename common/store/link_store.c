@@ -517,3 +517,117 @@ int link_store_resolve(Db *db, const char *import_id, int64_t *ret_unmade) {
                 *ret_unmade = s.unmade;
         return 0;
 }
+
+/* User ids as a PostgreSQL array literal. */
+static int ids_array(Buf *b, const int64_t *ids, size_t n) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(b)) >= 0)
+                        r = buf_append_i64(b, ids[i]);
+        return r < 0 ? r : buf_append_char(b, '}');
+}
+
+int link_store_links_of(Db *db, const int64_t *user_ids, size_t n, LinkRow **ret, size_t *ret_n) {
+        LinkRow *links = NULL;
+        size_t m = 0;
+        if (n > 0) {
+                Buf arr = BUF_INIT;
+                int r = ids_array(&arr, user_ids, n);
+                if (r < 0) {
+                        buf_done(&arr);
+                        return r;
+                }
+                const char *p[] = { arr.data };
+                _cleanup_(PQclearp) PGresult *res =
+                        db_exec(db,
+                                "SELECT l.user_id, l.kind, l.target_id FROM user_links l "
+                                "WHERE l.user_id = ANY ($1::bigint[]) ORDER BY 1, 2, 3",
+                                1, p);
+                buf_done(&arr);
+                if (!res)
+                        return db_error(db);
+                m = (size_t) PQntuples(res);
+                if (!(links = calloc(m + 1, sizeof *links)))
+                        return -ENOMEM;
+                for (size_t i = 0; i < m; i++) {
+                        links[i].user_id = strtoll(PQgetvalue(res, (int) i, 0), NULL, 10);
+                        snprintf(links[i].kind, sizeof links[i].kind, "%s", PQgetvalue(res, (int) i, 1));
+                        links[i].target_id = strtoll(PQgetvalue(res, (int) i, 2), NULL, 10);
+                }
+        } else if (!(links = calloc(1, sizeof *links)))
+                return -ENOMEM;
+        *ret = links;
+        *ret_n = m;
+        return 0;
+}
+
+void link_store_kinds_free(char **kinds, size_t n) {
+        for (size_t i = 0; kinds && i < n; i++)
+                free(kinds[i]);
+        free(kinds);
+}
+
+/* Adds the kinds of res (distinct, in order) to the sorted array kinds,
+ * which has room for them. Kinds are a-z, 0-9 and _: the database's
+ * order is strcmp()'s. */
+static int merge_kinds(char **kinds, size_t *n, const PGresult *res) {
+        for (int i = 0; i < PQntuples(res); i++) {
+                const char *k = PQgetvalue(res, i, 0);
+                size_t at = 0;
+                while (at < *n && strcmp(kinds[at], k) < 0)
+                        at++;
+                if (at < *n && strcmp(kinds[at], k) == 0)
+                        continue;
+                char *s = strdup(k);
+                if (!s)
+                        return -ENOMEM;
+                memmove(&kinds[at + 1], &kinds[at], (*n - at) * sizeof *kinds);
+                kinds[at] = s;
+                (*n)++;
+        }
+        return 0;
+}
+
+#define KINDS_CHUNK 10000
+
+int link_store_kinds_of(Db *db, const int64_t *user_ids, size_t n, char ***ret, size_t *ret_n) {
+        char **kinds = NULL;
+        size_t n_kinds = 0, cap = 0;
+        int r = 0;
+        for (size_t at = 0; r >= 0 && at < n; at += KINDS_CHUNK) {
+                size_t m = n - at < KINDS_CHUNK ? n - at : KINDS_CHUNK;
+                Buf arr = BUF_INIT;
+                if ((r = ids_array(&arr, user_ids + at, m)) < 0) {
+                        buf_done(&arr);
+                        break;
+                }
+                const char *p[] = { arr.data };
+                _cleanup_(PQclearp) PGresult *res = db_exec(
+                        db, "SELECT DISTINCT kind FROM user_links WHERE user_id = ANY ($1::bigint[]) ORDER BY 1", 1, p);
+                buf_done(&arr);
+                if (!res) {
+                        r = db_error(db);
+                        break;
+                }
+                size_t need = n_kinds + (size_t) PQntuples(res);
+                if (need > cap) {
+                        char **grown = realloc(kinds, (need + 1) * sizeof *kinds);
+                        if (!grown) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        kinds = grown;
+                        cap = need;
+                }
+                r = merge_kinds(kinds, &n_kinds, res);
+        }
+        if (r >= 0 && !kinds && !(kinds = calloc(1, sizeof *kinds)))
+                r = -ENOMEM;
+        if (r < 0) {
+                link_store_kinds_free(kinds, n_kinds);
+                return r;
+        }
+        *ret = kinds;
+        *ret_n = n_kinds;
+        return 0;
+}

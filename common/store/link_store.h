@@ -14,7 +14,9 @@
  * makes no link but gives the same warnings: its links to lines of the
  * file wait, and its end tells from the failed lines which would fail.
  *
- * Its tables are user_links and import_links. Users are found through
+ * Its tables are user_links and import_links; what others read of
+ * user_links (a page's links, an account's kinds) they ask by user ids
+ * (link_store_links_of(), link_store_kinds_of()). Users are found through
  * user_store (user_store_find_ids(), user_store_exist()), what an import
  * is through import_store, and the warnings go to error_log: their SQL
  * is theirs.
@@ -28,6 +30,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
@@ -50,3 +53,21 @@ int link_store_write(Db *db, const UserStoreJob *job, const ImportBatch *batch, 
  * together. The waiting links are taken out and made some 100,000 at a
  * time: the memory it needs stays bounded however many wait. */
 int link_store_resolve(Db *db, const char *import_id, int64_t *ret_unmade) _must_check_;
+
+/* One stored link: user_id's link of this kind to target_id. */
+typedef struct LinkRow {
+        int64_t user_id;
+        char kind[65];
+        int64_t target_id;
+} LinkRow;
+
+/* The links of these users, in one statement (by the primary key's
+ * user_id), ordered by user id, kind and target id. The array belongs to
+ * the caller (free()); on failure *ret is untouched. */
+int link_store_links_of(Db *db, const int64_t *user_ids, size_t n, LinkRow **ret, size_t *ret_n) _must_check_;
+
+/* The distinct kinds of link these users have, in order, asked 10,000
+ * users to a statement. The array and its strings belong to the caller:
+ * link_store_kinds_free(); on failure *ret is untouched. */
+int link_store_kinds_of(Db *db, const int64_t *user_ids, size_t n, char ***ret, size_t *ret_n) _must_check_;
+void link_store_kinds_free(char **kinds, size_t n);

@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "json_util.h"
+#include "account_store.h"
+#include "establishment_store.h"
+#include "link_store.h"
+#include "user_batch.h"
 
 /* The staging table lives as long as the connection; rows go with each
  * commit. Created again after a reconnect, hence IF NOT EXISTS each time.
@@ -25,93 +29,6 @@ static const char stage_ddl[] =
         "  user_id bigint"
         ") ON COMMIT DELETE ROWS";
 
-static int put_text(Buf *b, const char *s) {
-        int r = s ? db_copy_text(b, s) : db_copy_null(b);
-        return r < 0 ? r : buf_append_char(b, '\t');
-}
-
-static int put_int(Buf *b, long long v) {
-        int r = buf_append_i64(b, v);
-        return r < 0 ? r : buf_append_char(b, '\t');
-}
-
-static int put_custom(Buf *b, const UserRow *u) {
-        if (u->n_custom == 0)
-                return put_text(b, NULL);
-        Buf j = BUF_INIT;
-        int r = buf_append_char(&j, '{');
-        for (size_t i = 0; r >= 0 && i < u->n_custom; i++) {
-                if (i)
-                        r = buf_append_char(&j, ',');
-                if (r >= 0)
-                        r = json_util_append_string(&j, u->custom[i].key);
-                if (r >= 0)
-                        r = buf_append_char(&j, ':');
-                if (r >= 0)
-                        r = json_util_append_string(&j, u->custom[i].value);
-        }
-        if (r >= 0)
-                r = buf_append_char(&j, '}');
-        if (r >= 0)
-                r = put_text(b, buf_str(&j));
-        buf_done(&j);
-        return r;
-}
-
-/* Whether the row goes into the staging table: rows that failed or would
- * change nothing are left out. */
-static bool staged(const BatchRow *row) {
-        return !row->user.failed && !row->unchanged;
-}
-
-/* One staging row in COPY text format. */
-static int stage_row(Buf *b, const BatchRow *row) {
-        const UserRow *u = &row->user;
-        bool ok = !u->failed;
-        int r;
-
-        if ((r = put_int(b, (long long) u->line)) < 0 || (r = put_text(b, ok ? "t" : "f")) < 0 ||
-            (r = put_text(b, u->email)) < 0 || (r = put_text(b, u->email_lower)) < 0 ||
-            (r = put_text(b, ok ? u->first_name : NULL)) < 0 ||
-            (r = put_text(b, ok ? u->last_name : NULL)) < 0 || (r = put_text(b, ok ? u->job_title : NULL)) < 0 ||
-            (r = put_text(b, ok ? u->phone : NULL)) < 0)
-                return r;
-        r = u->urn == URN_KEEP ? put_text(b, NULL) : put_int(b, u->urn);
-        if (r < 0)
-                return r;
-        r = ok && u->role ? put_int(b, u->role->id) : put_text(b, NULL);
-        if (r < 0)
-                return r;
-        r = put_text(b, u->active < 0 ? NULL : u->active ? "t" : "f");
-        if (r < 0 || (r = ok ? put_custom(b, u) : put_text(b, NULL)) < 0)
-                return r;
-
-        /* UPNs are A-Z0-9 and team ids digits: no array quoting needed. */
-        if (ok && u->set_pupils && !row->pupils_ignored) {
-                r = buf_append_char(b, '{');
-                for (size_t i = 0; r >= 0 && i < u->n_upns; i++)
-                        r = buf_printf(b, "%s%s", i ? "," : "", u->upns[i]);
-                if (r >= 0)
-                        r = buf_append_str(b, "}\tt\t");
-        } else
-                r = buf_append_str(b, "\\N\tf\t");
-        if (r < 0)
-                return r;
-        if (ok && u->set_teams) {
-                r = buf_append_char(b, '{');
-                for (size_t i = 0; r >= 0 && i < u->n_teams; i++)
-                        r = buf_printf(b, "%s%" PRId64, i ? "," : "", u->team_ids[i]);
-                if (r >= 0)
-                        r = buf_append_str(b, "}\tt");
-        } else
-                r = buf_append_str(b, "\\N\tf");
-        if (r >= 0)
-                r = buf_append_char(b, '\t');
-        if (r >= 0)
-                r = row->user_id ? buf_append_i64(b, row->user_id) : buf_append_str(b, "\\N");
-        return r < 0 ? r : buf_append_char(b, '\n');
-}
-
 static int copy_stage(Db *db, const ImportBatch *batch) {
         DbCopy c;
         int r = db_copy_start(&c, db,
@@ -121,164 +38,90 @@ static int copy_stage(Db *db, const ImportBatch *batch) {
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                if (!staged(&batch->rows[i]))
+                if (!user_batch_staged(&batch->rows[i]))
                         continue;
-                r = stage_row(&c.rows, &batch->rows[i]);
+                r = user_batch_stage_row(&c.rows, &batch->rows[i]);
                 if (r >= 0)
                         r = db_copy_flush(&c);
         }
         return db_copy_end(&c, r);
 }
 
-/* Rows are in line order; so are the results read back. */
-static BatchRow *row_at_line(ImportBatch *batch, unsigned long line, size_t *hint) {
-        for (size_t i = *hint; i < batch->n; i++)
-                if (batch->rows[i].user.line == line) {
-                        *hint = i + 1;
-                        return &batch->rows[i];
-                }
-        for (size_t i = 0; i < *hint && i < batch->n; i++)
-                if (batch->rows[i].user.line == line)
-                        return &batch->rows[i];
-        return NULL;
-}
-
-static int add(ImportBatch *batch, BatchRow *row, const char *field, const char *code, const char *msg) {
-        return row_rules_add_issue(&row->user, &batch->arena, SEVERITY_ERROR, field, code, msg);
-}
-
-/* The row repeats the email of an earlier line of the file: a duplicate
- * found within the batch is told the first line of the file instead. */
-static int set_duplicate(ImportBatch *batch, BatchRow *row, const char *first_line) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "the same email is on line %s; the first occurrence is imported", first_line);
-        UserRow *u = &row->user;
-        for (size_t k = 0; k < u->n_issues; k++)
-                if (strcmp(u->issues[k].code, "duplicate_in_file") == 0) {
-                        const char *m = arena_strdup(&batch->arena, msg);
-                        if (!m)
-                                return -ENOMEM;
-                        u->issues[k].message = m;
-                        return 0;
-                }
-        return add(batch, row, "email", "duplicate_in_file", msg);
-}
-
-/* Whether the user as the checks read it (columns `col`.. of res: first
- * name, last name, job title, phone, role id, establishment URN, active)
- * already has every value the row sets, so that writing the row would
- * change nothing (as USER_DIFFERS below decides it). Rows that set custom
- * fields or links (link_store.h too) are left to the write. */
-static bool row_matches_user(const BatchRow *row, const PGresult *res, int i, int col) {
-        const UserRow *u = &row->user;
-        if (u->n_custom > 0 || u->set_teams || u->n_links > 0 || (u->set_pupils && !row->pupils_ignored) ||
-            !u->role)
-                return false;
-#define SAME_TEXT(value, k) (PQgetisnull(res, i, col + (k)) ? (value) == NULL : (value) && strcmp((value), PQgetvalue(res, i, col + (k))) == 0)
-        if (!SAME_TEXT(u->first_name, 0) || !SAME_TEXT(u->last_name, 1))
-                return false;
-        if (u->job_title && !SAME_TEXT(u->job_title, 2))
-                return false;
-        if (u->phone && !SAME_TEXT(u->phone, 3))
-                return false;
-#undef SAME_TEXT
-        if (strtoll(PQgetvalue(res, i, col + 4), NULL, 10) != u->role->id)
-                return false;
-        if (u->urn != URN_KEEP) {
-                bool linked = !PQgetisnull(res, i, col + 5);
-                if (u->urn == 0 ? linked : !linked || strtol(PQgetvalue(res, i, col + 5), NULL, 10) != u->urn)
-                        return false;
-        }
-        if (u->active >= 0 && (PQgetvalue(res, i, col + 6)[0] == 't') != (u->active == 1))
-                return false;
-        return true;
-}
-
 static const char look_up_sql[] =
-        "SELECT x.line, "
-        "  x.urn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM establishments t WHERE t.urn = x.urn OFFSET 0), "
-        "  u.id, u.establishment_urn IS NOT NULL, "
+        "SELECT x.line, u.id, u.establishment_urn IS NOT NULL, "
         "  u.first_name, u.last_name, u.job_title, u.phone, u.role_id, u.establishment_urn, u.active "
-        "FROM unnest($2::int[], $3::text[], $4::int[]) AS x(line, email_lower, urn) "
-        "LEFT JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
-        "                          establishment_urn, active FROM users "
-        "                   WHERE x.email_lower IS NOT NULL AND account_id = $1::bigint "
-        "                     AND lower(email) = x.email_lower "
-        "                   OFFSET 0) u ON true "
+        "FROM unnest($2::int[], $3::text[]) AS x(line, email_lower) "
+        "CROSS JOIN LATERAL (SELECT id, first_name, last_name, job_title, phone, role_id, "
+        "                           establishment_urn, active FROM users "
+        "                    WHERE account_id = $1::bigint AND lower(email) = x.email_lower "
+        "                    OFFSET 0) u "
         "ORDER BY x.line";
 
-/* Sends the statement that looks up what the database knows of each row
- * (look_up_sql): the user of its email (and the values that tell whether
- * the row would change it) and whether its URN exists - only the URNs not
- * in `known`, which may be NULL. One index probe per row, whatever the
- * statistics say: OFFSET 0 keeps the planner from flattening the lookups
- * into joins it would plan from stale statistics, and from hashing every
- * establishment for the few URNs a batch still asks for. Returns 1 when
- * sent, 0 when there is nothing to ask. */
-static int look_up_send(Db *db, const UserStoreJob *job, const UrnSet *known, const ImportBatch *batch) {
-        Buf lines = BUF_INIT, emails = BUF_INIT, urns = BUF_INIT;
-        bool any = false;
-        int r = 0;
-        if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
-            (r = buf_append_char(&urns, '{')) < 0)
-                goto out;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                bool ask_urn = u->urn > 0 && !urn_set_has(known, u->urn);
-                if (!u->email_lower && !ask_urn)
-                        continue;
-                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, u->line)) < 0 ||
-                    (r = db_array_text(&emails, u->email_lower)) < 0 || (r = db_array_sep(&urns)) < 0)
-                        break;
-                r = ask_urn ? buf_append_i64(&urns, u->urn) : buf_append_str(&urns, "NULL");
-                any = true;
-        }
-        if (r < 0 || !any)
-                goto out;
-        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
-            (r = buf_append_char(&urns, '}')) < 0)
-                goto out;
-
-        char account[24];
-        snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        const char *p[] = { account, lines.data, emails.data, urns.data };
-        r = db_send(db, look_up_sql, 4, p);
-        if (r == 0)
-                r = 1;
-out:
-        buf_done(&lines);
-        buf_done(&emails);
-        buf_done(&urns);
+/* Asks establishment_store which of the rows' URNs exist - only those not
+ * in `known`, which may be NULL - setting urn_unknown and adding the URNs
+ * found to `known`. */
+static int look_up_urns(Db *db, UrnSet *known, ImportBatch *batch) {
+        int *urns = malloc((batch->n ? batch->n : 1) * sizeof *urns);
+        size_t *rows = malloc((batch->n ? batch->n : 1) * sizeof *rows);
+        bool *exists = malloc((batch->n ? batch->n : 1) * sizeof *exists);
+        int r = urns && rows && exists ? 0 : -ENOMEM;
+        size_t n = r < 0 ? 0 : user_batch_urns_to_ask(batch, known, urns, rows);
+        if (n > 0 && (r = establishment_store_exist(db, urns, n, exists)) >= 0)
+                user_batch_urns_found(batch, known, urns, rows, exists, n);
+        free(urns);
+        free(rows);
+        free(exists);
         return r;
 }
 
-/* Reads what look_up_send() asked into the rows: user_id, user_linked,
- * urn_unknown and matches_user, and adds the URNs found to `known`. Adds
- * no issue (check_issues() does). */
-static int look_up_receive(Db *db, UrnSet *known, ImportBatch *batch) {
+/* Sends the statement that looks up the user of each row's email
+ * (look_up_sql), with the values that tell whether the row would change
+ * it, after asking which URNs exist (look_up_urns()). One index probe
+ * per row, whatever the statistics say: OFFSET 0 keeps the planner from
+ * flattening the lookups into joins it would plan from stale statistics.
+ * Returns 1 when sent, 0 when there is nothing to ask. */
+static int look_up_send(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
+        Buf lines = BUF_INIT, emails = BUF_INIT;
+        int r = look_up_urns(db, known, batch);
+        if (r >= 0 && (r = user_batch_email_arrays(batch, NULL, &lines, &emails, NULL)) > 0) {
+                char account[24];
+                snprintf(account, sizeof account, "%" PRId64, job->account_id);
+                const char *p[] = { account, lines.data, emails.data };
+                if ((r = db_send(db, look_up_sql, 3, p)) == 0)
+                        r = 1;
+        }
+        /* On failure the batch is as it was: not looked up. */
+        for (size_t i = 0; r < 0 && i < batch->n; i++)
+                batch->rows[i].urn_unknown = false;
+        buf_done(&lines);
+        buf_done(&emails);
+        return r;
+}
+
+/* Reads what look_up_send() asked into the rows: user_id, user_linked
+ * and matches_user. Adds no issue (user_batch_check_issues() does). */
+static int look_up_receive(Db *db, ImportBatch *batch) {
         _cleanup_(PQclearp) PGresult *res = db_receive(db);
         if (!res)
                 return db_error(db);
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (!row)
                         continue;
-                row->urn_unknown = PQgetvalue(res, i, 1)[0] == 't';
-                if (!row->urn_unknown && row->user.urn > 0)
-                        urn_set_add(known, row->user.urn);
-                if (PQgetisnull(res, i, 2))
-                        continue;
-                row->user_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-                row->user_linked = PQgetvalue(res, i, 3)[0] == 't';
-                row->matches_user = row_matches_user(row, res, i, 4);
+                row->user_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+                row->user_linked = PQgetvalue(res, i, 2)[0] == 't';
+                const char *values[7];
+                for (int k = 0; k < 7; k++)
+                        values[k] = PQgetisnull(res, i, 3 + k) ? NULL : PQgetvalue(res, i, 3 + k);
+                row->matches_user = user_batch_matches_user(row, values);
         }
         return 0;
 }
 
 static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *batch) {
         int r = look_up_send(db, job, known, batch);
-        return r <= 0 ? r : look_up_receive(db, known, batch);
+        return r <= 0 ? r : look_up_receive(db, batch);
 }
 
 /* In-file duplicates of earlier batches and ranges, registering this
@@ -287,39 +130,18 @@ static int look_up(Db *db, const UserStoreJob *job, UrnSet *known, ImportBatch *
  * job's filter says) are neither registered nor looked up. */
 static int find_duplicates(Db *db, const UserStoreJob *job, ImportBatch *batch) {
         Buf lines = BUF_INIT, emails = BUF_INIT, reg = BUF_INIT;
-        bool any = false;
-        int r = 0;
-        if ((r = buf_append_char(&lines, '{')) < 0 || (r = buf_append_char(&emails, '{')) < 0 ||
-            (r = buf_append_char(&reg, '{')) < 0)
+        int r = user_batch_email_arrays(batch, job->emails, &lines, &emails, &reg);
+        if (r <= 0)
                 goto out;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const BatchRow *row = &batch->rows[i];
-                const char *email = row->user.email_lower;
-                if (!email || (job->emails && !email_filter_may_repeat(job->emails, email, strlen(email))))
-                        continue;
-                if ((r = db_array_sep(&lines)) < 0 || (r = buf_append_u64(&lines, row->user.line)) < 0 ||
-                    (r = db_array_text(&emails, email)) < 0 || (r = db_array_sep(&reg)) < 0)
-                        break;
-                r = buf_append_char(&reg, row->register_email ? 't' : 'f');
-                any = true;
-        }
-        if (r < 0 || !any)
-                goto out;
-        if ((r = buf_append_char(&lines, '}')) < 0 || (r = buf_append_char(&emails, '}')) < 0 ||
-            (r = buf_append_char(&reg, '}')) < 0)
-                goto out;
-
         EmailSeen *seen = NULL;
         size_t n_seen = 0;
         if ((r = range_store_check_emails(db, job->import_id, lines.data, emails.data, reg.data, &seen, &n_seen)) < 0)
                 goto out;
         size_t hint = 0;
         for (size_t i = 0; i < n_seen && r >= 0; i++) {
-                BatchRow *row = row_at_line(batch, seen[i].line, &hint);
-                char first[24];
-                snprintf(first, sizeof first, "%lu", seen[i].first_line);
+                BatchRow *row = user_batch_row_at_line(batch, seen[i].line, &hint);
                 if (row)
-                        r = set_duplicate(batch, row, first);
+                        r = user_batch_set_duplicate(batch, row, seen[i].first_line);
         }
         free(seen);
 out:
@@ -329,57 +151,15 @@ out:
         return r;
 }
 
-/* The issues of what look_up() found, and which rows change nothing. */
-static int check_issues(const UserStoreJob *job, ImportBatch *batch) {
-        int r;
-        for (size_t i = 0; i < batch->n; i++) {
-                BatchRow *row = &batch->rows[i];
-                UserRow *u = &row->user;
-                bool exists = row->user_id != 0;
-                if (row->urn_unknown &&
-                    (r = add(batch, row, "urn", "unknown_establishment",
-                             "no establishment has this URN; load the establishments (GIAS) or correct the URN")) < 0)
-                        return r;
-                if (exists && job->mode == IMPORT_MODE_CREATE_ONLY &&
-                    (r = add(batch, row, "email", "already_exists",
-                             "a user with this email already exists, and the import only creates users")) < 0)
-                        return r;
-                if (u->email_lower && !exists && job->mode == IMPORT_MODE_UPDATE_ONLY &&
-                    (r = add(batch, row, "email", "not_found",
-                             "no user has this email, and the import only updates users")) < 0)
-                        return r;
-                /* The row leaves the URN alone, and the user has one: the
-                 * establishment overrides pupil links. */
-                if (!u->failed && u->set_pupils && u->urn == URN_KEEP && exists && row->user_linked) {
-                        row->pupils_ignored = true;
-                        if ((r = row_rules_add_issue(u, &batch->arena, SEVERITY_WARNING, "upn", "upns_ignored",
-                                                     "the user is linked to an establishment, which overrides "
-                                                     "pupil links; the UPNs are ignored")) < 0)
-                                return r;
-                }
-                row->unchanged = !u->failed && exists && row->matches_user;
-        }
-        return 0;
-}
-
 /* Lines (of ok rows) that a statement's result names in its first column,
  * marked in `changed` (indexed like batch->rows). */
 static void mark_lines(ImportBatch *batch, const PGresult *res, bool *changed) {
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (row)
                         changed[row - batch->rows] = true;
         }
-}
-
-static bool any_links(const ImportBatch *batch) {
-        for (size_t i = 0; i < batch->n; i++) {
-                const UserRow *u = &batch->rows[i].user;
-                if (!u->failed && (u->set_teams || (u->set_pupils && !batch->rows[i].pupils_ignored)))
-                        return true;
-        }
-        return false;
 }
 
 /* The columns a row sets, and whether they differ from the user's (u):
@@ -447,18 +227,8 @@ static const char write_sql[] =
  * row creates the user anew. */
 static int users_still_there(Db *db, const ImportBatch *batch, const bool *changed, const char *account) {
         Buf lines = BUF_INIT;
-        int r = buf_append_char(&lines, '{');
-        bool any = false;
-        for (size_t i = 0; r >= 0 && i < batch->n; i++) {
-                const BatchRow *row = &batch->rows[i];
-                if (!staged(row) || !row->user_id || changed[i])
-                        continue;
-                r = buf_printf(&lines, "%s%lu", any ? "," : "", row->user.line);
-                any = true;
-        }
-        if (r >= 0)
-                r = buf_append_char(&lines, '}');
-        if (r < 0 || !any)
+        int r = user_batch_lines_unchanged(&lines, batch, changed);
+        if (r <= 0)
                 goto out;
         const char *p[] = { account, lines.data };
         PGresult *res = db_exec(db,
@@ -468,55 +238,23 @@ static int users_still_there(Db *db, const ImportBatch *batch, const bool *chang
                                 "    AND lower(u.email) = s.email_lower) "
                                 "LIMIT 1",
                                 2, p);
-        if (!res)
-                r = db_error(db);
-        else if (PQntuples(res) > 0)
-                r = -EAGAIN;
+        r = !res ? db_error(db) : PQntuples(res) > 0 ? -EAGAIN : 0;
         PQclear(res);
 out:
         buf_done(&lines);
         return r;
 }
 
-/* Lines as a PostgreSQL array literal. */
-static int lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
-        int r = buf_append_char(b, '{');
-        for (size_t i = 0; r >= 0 && i < batch->n; i++)
-                if (pick[i])
-                        r = buf_printf(b, "%s%lu", b->len > 1 ? "," : "", batch->rows[i].user.line);
-        return r < 0 ? r : buf_append_char(b, '}');
-}
-
 /* Rows that failed after they were staged leave the stage's later
  * statements (links). */
 static int unstage_failed(Db *db, const ImportBatch *batch) {
         Buf lines = BUF_INIT;
-        int r = buf_append_char(&lines, '{');
-        for (size_t i = 0; r >= 0 && i < batch->n; i++)
-                if (batch->rows[i].user.failed)
-                        r = buf_printf(&lines, "%s%lu", lines.len > 1 ? "," : "", batch->rows[i].user.line);
-        if (r >= 0)
-                r = buf_append_char(&lines, '}');
+        int r = user_batch_lines_failed(&lines, batch);
         const char *p[] = { lines.data };
         if (r >= 0)
                 r = db_run(db, "UPDATE roster_stage SET ok = false WHERE ok AND line = ANY ($1::int[])", 1, p);
         buf_done(&lines);
         return r;
-}
-
-/* The row that created the user with this email: ins returns users in
- * the order of their lines, so it is the next row meant to create one;
- * should that order not hold, any such row. batch->n when none. */
-static size_t row_of_created(const ImportBatch *batch, const char *email, size_t *next) {
-        for (int pass = 0; pass < 2; pass++)
-                for (size_t i = pass ? 0 : *next; i < batch->n; i++) {
-                        const BatchRow *row = &batch->rows[i];
-                        if (staged(row) && !row->user_id && strcmp(row->user.email, email) == 0) {
-                                *next = i + 1;
-                                return i;
-                        }
-                }
-        return batch->n;
 }
 
 /* Rows the write meant to create that another import created first: they
@@ -526,7 +264,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
                        int64_t *user_ids, const char *account) {
         Buf lines = BUF_INIT;
         PGresult *res = NULL;
-        int r = lines_array(&lines, batch, raced);
+        int r = user_batch_lines_array(&lines, batch, raced);
         if (r < 0)
                 goto out;
         const char *q[] = { account, lines.data };
@@ -541,7 +279,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
         }
         size_t hint = 0;
         for (int i = 0; i < PQntuples(res); i++) {
-                BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
+                BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 0), NULL, 10), &hint);
                 if (row)
                         user_ids[row - batch->rows] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
         }
@@ -549,13 +287,7 @@ static int write_raced(Db *db, const UserStoreJob *job, ImportBatch *batch, cons
         res = NULL;
 
         if (job->mode == IMPORT_MODE_CREATE_ONLY) {
-                for (size_t i = 0; i < batch->n && r >= 0; i++)
-                        if (raced[i]) {
-                                user_ids[i] = 0;
-                                r = add(batch, &batch->rows[i], "email", "already_exists",
-                                        "a user with this email already exists, and the import only creates users");
-                        }
-                if (r >= 0)
+                if ((r = user_batch_fail_raced(batch, raced, user_ids)) >= 0)
                         r = unstage_failed(db, batch);
                 goto out;
         }
@@ -601,12 +333,12 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         size_t n_created = 0, n_tried = 0, hint = 0, next = 0;
         for (int i = 0; i < PQntuples(res); i++) {
                 if (PQgetvalue(res, i, 0)[0] == 'u') {
-                        BatchRow *row = row_at_line(batch, strtoul(PQgetvalue(res, i, 1), NULL, 10), &hint);
+                        BatchRow *row = user_batch_row_at_line(batch, strtoul(PQgetvalue(res, i, 1), NULL, 10), &hint);
                         if (row)
                                 changed[row - batch->rows] = true;
                         continue;
                 }
-                size_t k = row_of_created(batch, PQgetvalue(res, i, 2), &next);
+                size_t k = user_batch_row_of_created(batch, PQgetvalue(res, i, 2), &next);
                 if (k < batch->n) {
                         created[k] = true;
                         user_ids[k] = strtoll(PQgetvalue(res, i, 1), NULL, 10);
@@ -621,18 +353,15 @@ static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool
         bool *raced = calloc(batch->n ? batch->n : 1, sizeof *raced);
         if (!raced)
                 return -ENOMEM;
-        for (size_t i = 0; inserts && i < batch->n; i++)
-                if (staged(&batch->rows[i]) && !batch->rows[i].user_id) {
-                        n_tried++;
-                        raced[i] = !created[i];
-                }
+        if (inserts)
+                n_tried = user_batch_raced(batch, created, raced);
         if (n_created < n_tried)
                 r = write_raced(db, job, batch, raced, changed, user_ids, account);
         free(raced);
         if (r < 0)
                 return r;
 
-        if (!any_links(batch))
+        if (!user_batch_any_links(batch))
                 return 0;
         /* Statistics for the link statements' joins. */
         if ((r = db_run(db, "ANALYZE roster_stage", 0, NULL)) < 0)
@@ -687,7 +416,7 @@ int user_store_look_up_send(Db *db, const UserStoreJob *job, ImportBatch *batch)
 }
 
 int user_store_look_up_receive(Db *db, const UserStoreJob *job, ImportBatch *batch) {
-        int r = look_up_receive(db, job->known_urns, batch);
+        int r = look_up_receive(db, batch);
         if (r < 0) {
                 import_batch_rewind(batch);
                 return r;
@@ -703,7 +432,7 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) {
                 return r;
         if ((r = find_duplicates(db, job, batch)) < 0)
                 return r;
-        return check_issues(job, batch);
+        return user_batch_check_issues(batch, job->mode);
 }
 
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
@@ -715,7 +444,7 @@ int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *
         /* Rows that failed or change nothing are not written. */
         bool any = false;
         for (size_t i = 0; i < batch->n && !any; i++)
-                any = staged(&batch->rows[i]);
+                any = user_batch_staged(&batch->rows[i]);
         if (!any)
                 return 0;
         if ((r = db_run(db, stage_ddl, 0, NULL)) < 0 || (r = copy_stage(db, batch)) < 0)
@@ -790,16 +519,20 @@ out:
         return r;
 }
 
+/* Ids as a PostgreSQL array literal. */
+static int ids_array(Buf *b, const int64_t *ids, size_t n) {
+        int r = buf_append_char(b, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(b)) >= 0)
+                        r = buf_append_i64(b, ids[i]);
+        return r < 0 ? r : buf_append_char(b, '}');
+}
+
 int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
         if (n == 0)
                 return 0;
         Buf arr = BUF_INIT;
-        int r = buf_append_char(&arr, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(&arr)) >= 0)
-                        r = buf_append_i64(&arr, ids[i]);
-        if (r >= 0)
-                r = buf_append_char(&arr, '}');
+        int r = ids_array(&arr, ids, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
@@ -821,6 +554,349 @@ int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
                         exists[k - 1] = true;
         }
         return 0;
+}
+
+/* Reading users for the API. A user names its role, teams and links by
+ * id, and those tables are their owners': a page is one statement for
+ * the users, then the names it needs, a fixed few statements whatever
+ * its size. */
+
+#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* The account's teams come in as arrays ($2 ids, $3 names, from
+ * account_store): a user's teams are ordered by lower(name) in the
+ * database's collation, which C cannot reproduce, so the database still
+ * orders them, from those arrays rather than from the teams table. */
+#define TEAMS_OF_U "FROM user_teams ut JOIN unnest($2::bigint[], $3::text[]) AS t(id, name) ON t.id = ut.team_id " \
+                   "WHERE ut.user_id = u.id"
+
+/* The columns view_from() reads, in order. */
+#define VIEW_SELECT                                                                                             \
+        "SELECT u.id, u.email, u.first_name, u.last_name, u.job_title, u.phone, u.role_id, "                   \
+        "coalesce(u.establishment_urn, 0), u.active, u.custom::text, "                                          \
+        "coalesce((SELECT json_agg(p.upn ORDER BY p.upn) FROM user_pupils p WHERE p.user_id = u.id), '[]')::text, " \
+        "coalesce((SELECT json_agg(json_build_object('id', t.id, 'name', t.name) ORDER BY lower(t.name), t.id) " \
+        TEAMS_OF_U "), '[]')::text, "                                                                          \
+        "coalesce((SELECT string_agg(t.name, '; ' ORDER BY lower(t.name), t.id) " TEAMS_OF_U "), ''), "        \
+        TS("u.created_at") ", " TS("u.updated_at") ", coalesce(u.created_by_import::text, ''), "               \
+        "coalesce(u.updated_by_import::text, ''), lower(u.email) FROM users u "
+
+void user_store_view_done(UserView *v) {
+        if (!v)
+                return;
+        char **s[] = { &v->email,    &v->first_name, &v->last_name, &v->job_title, &v->phone,
+                       &v->role_key, &v->role_name,  &v->establishment_name,       &v->custom,
+                       &v->pupils,   &v->teams,      &v->team_names, &v->sort_key, &v->linked };
+        for (size_t i = 0; i < ELEMENTSOF(s); i++)
+                free(*s[i]);
+        memset(v, 0, sizeof *v);
+}
+
+void user_store_views_free(UserView *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                user_store_view_done(&v[i]);
+        free(v);
+}
+
+static char *dup_opt(const char *s, bool *oom) {
+        char *d = s ? strdup(s) : NULL;
+        if (s && !d)
+                *oom = true;
+        return d;
+}
+
+static const char *value_opt(const PGresult *res, int row, int col) {
+        return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* Row `row` of a VIEW_SELECT result, its role named from roles. -ENOENT
+ * when the role is not among them (the user is then not listed, as a
+ * join would leave it out). */
+static int view_from(const PGresult *res, int row, const RoleInfo *roles, size_t n_roles, UserView *v) {
+        bool oom = false;
+        int c = 0;
+        memset(v, 0, sizeof *v);
+        v->id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
+        char **text[] = { &v->email, &v->first_name, &v->last_name, &v->job_title, &v->phone };
+        for (size_t i = 0; i < ELEMENTSOF(text); i++)
+                *text[i] = dup_opt(value_opt(res, row, c++), &oom);
+        int64_t role_id = strtoll(PQgetvalue(res, row, c++), NULL, 10);
+        for (size_t i = 0; i < n_roles && !v->role_key; i++)
+                if (roles[i].id == role_id) {
+                        v->role_key = dup_opt(roles[i].key, &oom);
+                        v->role_name = dup_opt(roles[i].name, &oom);
+                }
+        v->urn = atoi(PQgetvalue(res, row, c++));
+        v->active = PQgetvalue(res, row, c++)[0] == 't';
+        char **json[] = { &v->custom, &v->pupils, &v->teams, &v->team_names };
+        for (size_t i = 0; i < ELEMENTSOF(json); i++)
+                *json[i] = dup_opt(value_opt(res, row, c++), &oom);
+        snprintf(v->created_at, sizeof v->created_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(v->updated_at, sizeof v->updated_at, "%s", PQgetvalue(res, row, c++));
+        snprintf(v->created_by_import, sizeof v->created_by_import, "%s", PQgetvalue(res, row, c++));
+        snprintf(v->updated_by_import, sizeof v->updated_by_import, "%s", PQgetvalue(res, row, c++));
+        v->sort_key = dup_opt(PQgetvalue(res, row, c++), &oom);
+        int r = oom ? -ENOMEM : v->role_key ? 0 : -ENOENT;
+        if (r < 0)
+                user_store_view_done(v);
+        return r;
+}
+
+/* The establishments' names of the views, in one statement
+ * (establishment_store.h). */
+static int name_establishments(Db *db, UserView *v, size_t n) {
+        int *urns = malloc((n ? n : 1) * sizeof *urns);
+        char **names = NULL;
+        if (!urns)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                urns[i] = v[i].urn;
+        int r = establishment_store_names(db, urns, n, &names);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (v[i].urn) {
+                        v[i].establishment_name = names[i];
+                        names[i] = NULL;
+                }
+        establishment_store_names_free(names, r < 0 ? 0 : n);
+        free(urns);
+        return r;
+}
+
+/* The views' links, as `linked` JSON: link_store gives the links of the
+ * page's users, and one statement gives their targets' emails, grouped
+ * and ordered as the API shows them: kind -> [{id, email}] by email. */
+static int name_links(Db *db, UserView *v, size_t n) {
+        int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+        LinkRow *links = NULL;
+        size_t n_links = 0;
+        Buf users = BUF_INIT, kinds = BUF_INIT, targets = BUF_INIT, page = BUF_INIT;
+        PGresult *res = NULL;
+        int r = ids ? 0 : -ENOMEM;
+        for (size_t i = 0; ids && i < n; i++)
+                ids[i] = v[i].id;
+        if (r < 0 || (r = link_store_links_of(db, ids, n, &links, &n_links)) < 0 || n_links == 0)
+                goto out;
+        Buf *arrays[] = { &users, &kinds, &targets };
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
+                r = buf_append_char(arrays[i], '{');
+        for (size_t i = 0; r >= 0 && i < n_links; i++)
+                if ((r = db_array_sep(&users)) >= 0 && (r = buf_append_i64(&users, links[i].user_id)) >= 0 &&
+                    (r = db_array_text(&kinds, links[i].kind)) >= 0 && (r = db_array_sep(&targets)) >= 0)
+                        r = buf_append_i64(&targets, links[i].target_id);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
+                r = buf_append_char(arrays[i], '}');
+        if (r < 0 || (r = ids_array(&page, ids, n)) < 0)
+                goto out;
+        const char *p[] = { users.data, kinds.data, targets.data, page.data };
+        res = db_exec(db,
+                      "SELECT v.i, json_object_agg(k.kind, k.users ORDER BY k.kind)::text "
+                      "FROM (SELECT l.user_id, l.kind, "
+                      "        json_agg(json_build_object('id', t.id, 'email', t.email) ORDER BY lower(t.email)) AS users "
+                      "      FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS l(user_id, kind, target_id) "
+                      "      JOIN users t ON t.id = l.target_id GROUP BY l.user_id, l.kind) k "
+                      "JOIN unnest($4::bigint[]) WITH ORDINALITY AS v(id, i) ON v.id = k.user_id GROUP BY v.i",
+                      4, p);
+        if (!res) {
+                r = db_error(db);
+                goto out;
+        }
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n && !v[k - 1].linked && !(v[k - 1].linked = strdup(PQgetvalue(res, i, 1))))
+                        r = -ENOMEM;
+        }
+out:
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (!v[i].linked && !(v[i].linked = strdup("{}")))
+                        r = -ENOMEM;
+        PQclear(res);
+        buf_done(&users);
+        buf_done(&kinds);
+        buf_done(&targets);
+        buf_done(&page);
+        free(links);
+        free(ids);
+        return r;
+}
+
+/* Reads the views of a VIEW_SELECT statement, whose $2 and $3 are the
+ * account's teams; p[1] and p[2] are set here. */
+static int read_views(Db *db, const char *sql, int n_params, const char **p,
+                      const RoleInfo *roles, size_t n_roles, const TeamInfo *teams, size_t n_teams, UserView **ret,
+                      size_t *ret_n) {
+        Buf ids = BUF_INIT, names = BUF_INIT;
+        int r = buf_append_char(&ids, '{');
+        if (r >= 0)
+                r = buf_append_char(&names, '{');
+        for (size_t i = 0; r >= 0 && i < n_teams; i++)
+                if ((r = db_array_sep(&ids)) >= 0 && (r = buf_append_i64(&ids, teams[i].id)) >= 0)
+                        r = db_array_text(&names, teams[i].name);
+        if (r >= 0 && (r = buf_append_char(&ids, '}')) >= 0)
+                r = buf_append_char(&names, '}');
+        PGresult *res = NULL;
+        UserView *v = NULL;
+        size_t n = 0;
+        if (r < 0)
+                goto out;
+        p[1] = ids.data;
+        p[2] = names.data;
+        if (!(res = db_exec(db, sql, n_params, p))) {
+                r = db_error(db);
+                goto out;
+        }
+        if (!(v = calloc((size_t) PQntuples(res) + 1, sizeof *v))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                int k = view_from(res, i, roles, n_roles, &v[n]);
+                if (k == 0)
+                        n++;
+                else if (k != -ENOENT)
+                        r = k;
+        }
+        if (r >= 0 && n > 0 && (r = name_establishments(db, v, n)) >= 0)
+                r = name_links(db, v, n);
+out:
+        PQclear(res);
+        buf_done(&ids);
+        buf_done(&names);
+        if (r < 0) {
+                user_store_views_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char *after_email, int limit,
+                    UserView **ret, size_t *ret_n) {
+        RoleInfo *roles = NULL;
+        TeamInfo *teams = NULL;
+        size_t n_roles = 0, n_teams = 0;
+        Buf team_ids = BUF_INIT;
+        int r = account_store_roles_load(db, account_id, &roles, &n_roles);
+        if (r >= 0)
+                r = account_store_teams_load(db, account_id, &teams, &n_teams);
+        if (r < 0)
+                goto out;
+        /* The filters by role key and team name, as ids: a key or a name
+         * the account does not have lists nobody. Names match in any case
+         * as the API checks them (strcasecmp()): team names are unique in
+         * any case, so this is the one team lower() would match. */
+        char role_id[24] = "";
+        for (size_t i = 0; f->role && i < n_roles && !*role_id; i++)
+                if (strcmp(roles[i].key, f->role) == 0)
+                        snprintf(role_id, sizeof role_id, "%" PRId64, roles[i].id);
+        r = buf_append_char(&team_ids, '{');
+        for (size_t i = 0; r >= 0 && f->team && i < n_teams; i++)
+                if (strcasecmp(teams[i].name, f->team) == 0 && (r = db_array_sep(&team_ids)) >= 0)
+                        r = buf_append_i64(&team_ids, teams[i].id);
+        if (r >= 0)
+                r = buf_append_char(&team_ids, '}');
+        if (r < 0)
+                goto out;
+        if ((f->role && !*role_id) || (f->team && team_ids.len == 2)) {
+                if (!(*ret = calloc(1, sizeof **ret)))
+                        r = -ENOMEM;
+                *ret_n = 0;
+                goto out;
+        }
+        char account[24], urn[16], lim[16];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        snprintf(urn, sizeof urn, "%d", f->urn);
+        snprintf(lim, sizeof lim, "%d", limit);
+        const char *active = f->active < 0 ? NULL : f->active ? "t" : "f";
+        const char *p[] = { account, NULL, NULL, after_email, f->email, f->role ? role_id : NULL,
+                            f->urn > 0 ? urn : NULL, f->team ? team_ids.data : NULL, active,
+                            f->created_by_import, f->updated_by_import, lim };
+        /* In the order of the account's email index, which the page reads
+         * from the cursor on. */
+        r = read_views(db,
+                       VIEW_SELECT
+                       "WHERE u.account_id = $1::bigint AND ($4::text IS NULL OR lower(u.email) > $4) "
+                       "  AND ($5::text IS NULL OR lower(u.email) = lower($5)) "
+                       "  AND ($6::bigint IS NULL OR u.role_id = $6::bigint) "
+                       "  AND ($7::int IS NULL OR u.establishment_urn = $7::int) "
+                       "  AND ($8::bigint[] IS NULL OR EXISTS (SELECT 1 FROM user_teams ut "
+                       "        WHERE ut.user_id = u.id AND ut.team_id = ANY ($8::bigint[]))) "
+                       "  AND ($9::boolean IS NULL OR u.active = $9::boolean) "
+                       "  AND ($10::uuid IS NULL OR u.created_by_import = $10::uuid) "
+                       "  AND ($11::uuid IS NULL OR u.updated_by_import = $11::uuid) "
+                       "ORDER BY lower(u.email) LIMIT $12",
+                       12, p, roles, n_roles, teams, n_teams, ret, ret_n);
+out:
+        buf_done(&team_ids);
+        account_store_roles_free(roles, n_roles);
+        account_store_teams_free(teams, n_teams);
+        return r;
+}
+
+int user_store_get(Db *db, int64_t account_id, int64_t id, UserView *ret) {
+        RoleInfo *roles = NULL;
+        TeamInfo *teams = NULL;
+        size_t n_roles = 0, n_teams = 0, n = 0;
+        UserView *v = NULL;
+        int r = account_store_roles_load(db, account_id, &roles, &n_roles);
+        if (r >= 0)
+                r = account_store_teams_load(db, account_id, &teams, &n_teams);
+        if (r >= 0) {
+                char account[24], id_s[24];
+                snprintf(account, sizeof account, "%" PRId64, account_id);
+                snprintf(id_s, sizeof id_s, "%" PRId64, id);
+                const char *p[] = { account, NULL, NULL, id_s };
+                r = read_views(db, VIEW_SELECT "WHERE u.account_id = $1::bigint AND u.id = $4::bigint",
+                               4, p, roles, n_roles, teams, n_teams, &v, &n);
+        }
+        account_store_roles_free(roles, n_roles);
+        account_store_teams_free(teams, n_teams);
+        if (r >= 0 && n == 0)
+                r = -ENOENT;
+        if (r >= 0) {
+                *ret = v[0];
+                memset(&v[0], 0, sizeof v[0]);
+        }
+        user_store_views_free(v, n);
+        return r;
+}
+
+int user_store_max_pupils(Db *db, int64_t account_id, int *ret) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *res = db_exec(
+                db,
+                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM user_pupils p "
+                "  JOIN users u ON u.id = p.user_id WHERE u.account_id = $1::bigint GROUP BY p.user_id) x",
+                1, p);
+        if (!res)
+                return db_error(db);
+        *ret = atoi(PQgetvalue(res, 0, 0));
+        return 0;
+}
+
+int user_store_link_kinds(Db *db, int64_t account_id, char ***ret, size_t *ret_n) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db, "SELECT id FROM users WHERE account_id = $1::bigint ORDER BY id", 1, p);
+        if (!res)
+                return db_error(db);
+        size_t n = (size_t) PQntuples(res);
+        int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                ids[i] = strtoll(PQgetvalue(res, (int) i, 0), NULL, 10);
+        int r = link_store_kinds_of(db, ids, n, ret, ret_n);
+        free(ids);
+        return r;
+}
+
+void user_store_link_kinds_free(char **kinds, size_t n) {
+        link_store_kinds_free(kinds, n);
 }
 
 /* A bigint[] literal of ids, "{1,2,3}", into arr. */

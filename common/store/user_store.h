@@ -1,10 +1,11 @@
 /* user_store: the users of an account and their links, written from a
  * batch of checked rows.
  *
- * Set-based: user_store_look_up_send() asks the database, in one statement,
- * what it knows of the rows (the existing user of each email, whose values
- * tell which rows would change nothing; unknown URNs), and may run ahead
- * of the write, outside its transaction, on a connection of its own.
+ * Set-based: user_store_look_up_send() asks the database what it knows of
+ * the rows (in one statement the existing user of each email, whose values
+ * tell which rows would change nothing; establishment_store the URNs not
+ * known to exist yet), and may run ahead of the write, outside its
+ * transaction, on a connection of its own.
  * user_store_check() then finds in-file duplicates of earlier batches and
  * ranges (and looks up a batch not looked up yet) and adds the issues;
  * user_store_write() COPYs the other rows into a temporary staging table
@@ -21,10 +22,16 @@
  * (import_batch_rewind() undoes them and the look-up, for a retry).
  *
  * Other stores that need users by email or by id (link_store.h) ask
- * user_store_find_ids() and user_store_exist(): the users table is named
- * here only.
+ * user_store_find_ids() and user_store_exist(): the tables users,
+ * user_pupils and user_teams are named here only.
  *
- * Returns 0, -EAGAIN/-EIO (db->errmsg), -ENOMEM. */
+ * The API reads users here too (user_store_list(), user_store_get(), and
+ * for an export user_store_link_kinds() and user_store_max_pupils()):
+ * their roles and teams come from account_store, their establishments'
+ * names from establishment_store and their links from link_store, asked
+ * by ids, a few statements per page whatever its size.
+ *
+ * Returns 0, -ENOENT where said, -EAGAIN/-EIO (db->errmsg), -ENOMEM. */
 #pragma once
 
 #include <stdatomic.h>
@@ -37,6 +44,7 @@
 #include "import_store.h"
 #include "range_store.h"
 #include "urn_set.h"
+#include "uuid.h"
 
 typedef struct UserStoreJob {
         const char *import_id;
@@ -94,6 +102,60 @@ int user_store_find_ids(Db *db, int64_t account_id, size_t n, const char *const 
  * primary key, in one statement. On failure exists is left as it was.
  * The caller owns both arrays. */
 int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) _must_check_;
+
+/* What to list: NULL / -1 / 0 for "any". */
+typedef struct UserFilter {
+        const char *email; /* one email, in any case */
+        const char *role; /* a role key */
+        int urn; /* an establishment */
+        const char *team; /* a team name, in any case */
+        int active; /* 1, 0, or -1 */
+        const char *created_by_import; /* an import id */
+        const char *updated_by_import;
+} UserFilter;
+
+typedef struct UserView {
+        int64_t id;
+        char *email, *first_name, *last_name;
+        char *job_title, *phone; /* NULL when not set */
+        char *role_key, *role_name;
+        int urn; /* 0 when none */
+        char *establishment_name; /* NULL when none */
+        bool active;
+        char *custom; /* JSON object text */
+        char *pupils; /* JSON array of UPNs, in order */
+        char *teams; /* JSON array of {id, name}, by name */
+        char *team_names; /* the names joined with "; ", "" when none */
+        char created_at[40], updated_at[40];
+        char created_by_import[UUID_STRING_SIZE], updated_by_import[UUID_STRING_SIZE]; /* "" when none */
+        char *sort_key; /* the email as the list orders it: the cursor after this user */
+        char *linked; /* JSON object: link kind -> array of {id, email}, by email */
+} UserView;
+
+/* Frees n views and the array. NULL is a no-op. */
+void user_store_views_free(UserView *v, size_t n);
+
+/* Users of the account matching f, ordered by email (in lower case),
+ * after the sort key after_email (NULL: from the first), at most limit.
+ * A role key or team name the account does not have lists nobody. The
+ * array belongs to the caller: user_store_views_free(). */
+int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char *after_email, int limit,
+                    UserView **ret, size_t *ret_n) _must_check_;
+
+/* The account's user with this id; -ENOENT when there is none. The view
+ * belongs to the caller: user_store_view_done() frees what it holds. */
+int user_store_get(Db *db, int64_t account_id, int64_t id, UserView *ret) _must_check_;
+void user_store_view_done(UserView *v);
+
+/* The link kinds the account's users have (the link columns an export
+ * needs), in order. The array and its strings belong to the caller:
+ * user_store_link_kinds_free(). */
+int user_store_link_kinds(Db *db, int64_t account_id, char ***ret, size_t *ret_n) _must_check_;
+void user_store_link_kinds_free(char **kinds, size_t n);
+
+/* The most pupils any user of the account is linked to (the UPN columns
+ * an export needs). */
+int user_store_max_pupils(Db *db, int64_t account_id, int *ret) _must_check_;
 
 /* The emails of these users (of any account), in one statement:
  * emails[i] becomes a copy of ids[i]'s email, and stays as it was (NULL)
