@@ -837,11 +837,12 @@ int user_store_invitees(Db *db, const int64_t *ids, size_t n, Invitee **ret, siz
                 return r;
         }
         const char *p[] = { arr.data };
-        /* One probe of the primary key each. */
+        /* One probe of the primary key each: as a join, the planner may
+         * merge the ids with the whole of the key instead. */
         _cleanup_(PQclearp) PGresult *res =
                 db_exec(db,
-                        "SELECT u.id, u.email, u.first_name, u.last_name, u.role_id "
-                        "FROM unnest($1::bigint[]) AS x(id) JOIN users u ON u.id = x.id",
+                        "SELECT u.id, u.email, u.first_name, u.last_name, u.role_id FROM users u "
+                        "WHERE u.id = ANY ($1::bigint[])",
                         1, p);
         buf_done(&arr);
         if (!res)

@@ -106,7 +106,7 @@ typedef struct Invitee {
 
 /* The users of these ids (of any account) that still exist, in one
  * statement by primary key: *ret_n of them in *ret, ordered by id (an id
- * given twice is there twice). The array and its strings are one
+ * given twice is there once). The array and its strings are one
  * allocation that belongs to the caller: free(*ret). On failure *ret and
  * *ret_n are left as they were. */
 int user_store_invitees(Db *db, const int64_t *ids, size_t n, Invitee **ret, size_t *ret_n) _must_check_;
