@@ -429,3 +429,16 @@ int account_store_webhook_secret_rotate(Db *db, int64_t account_id, char out[WEB
         memcpy(out, secret, WEBHOOK_SECRET_SIZE);
         return 0;
 }
+
+int account_store_slug(Db *db, int64_t account_id, char out[ACCOUNT_SLUG_SIZE]) {
+        char account[24];
+        snprintf(account, sizeof account, "%" PRId64, account_id);
+        const char *p[] = { account };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT slug FROM accounts WHERE id = $1", 1, p);
+        if (!r)
+                return db_error(db);
+        if (PQntuples(r) == 0)
+                return -ENOENT;
+        snprintf(out, ACCOUNT_SLUG_SIZE, "%s", PQgetvalue(r, 0, 0));
+        return 0;
+}

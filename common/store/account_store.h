@@ -100,3 +100,10 @@ int account_store_webhook_secret(Db *db, int64_t account_id, char out[WEBHOOK_SE
  * signatures made with it no longer verify) and writes it to out; -ENOENT
  * when there is no such account. */
 int account_store_webhook_secret_rotate(Db *db, int64_t account_id, char out[WEBHOOK_SECRET_SIZE]) _must_check_;
+
+/* Room for an account's slug (at most 63 bytes) and its NUL. */
+#define ACCOUNT_SLUG_SIZE 64
+
+/* The slug of the account with this id into out; -ENOENT when there is no
+ * such account. */
+int account_store_slug(Db *db, int64_t account_id, char out[ACCOUNT_SLUG_SIZE]) _must_check_;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "error_log.h"
+#include "invite_outbox.h"
 #include "link_store.h"
 #include "result_log.h"
 
@@ -21,6 +22,25 @@ static int plan(Db *db) {
                       "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
                       "       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)",
                       0, NULL);
+}
+
+/* The invite outbox row of the users the batch created, when the import
+ * invites them: a dry run invites no one. */
+static int write_invites(Db *db, const UserStoreJob *job, const ImportBatch *batch, const bool *created,
+                         const int64_t *user_ids) {
+        if (!job->invite || job->dry_run)
+                return 0;
+        int64_t *ids = malloc((batch->n ? batch->n : 1) * sizeof *ids);
+        if (!ids)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < batch->n; i++)
+                if (created[i])
+                        ids[n++] = user_ids[i];
+        int r = invite_outbox_add(db, job->import_id, batch->n ? (long) batch->rows[0].user.line : 0,
+                                  job->account_id, ids, n);
+        free(ids);
+        return r;
 }
 
 int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, BatchCounts *ret) {
@@ -43,6 +63,7 @@ int batch_writer_write(Db *db, const UserStoreJob *job, ImportBatch *batch, Batc
         if (job->dry_run && (r = db_run(db, "SAVEPOINT dry_run", 0, NULL)) < 0)
                 goto out;
         if ((r = user_store_write(db, job, batch, created, changed, user_ids, &c.invites)) < 0 ||
+            (r = write_invites(db, job, batch, created, user_ids)) < 0 ||
             (r = link_store_write(db, job, batch, user_ids, changed)) < 0)
                 goto out;
         if (job->dry_run && (r = db_run(db, "ROLLBACK TO SAVEPOINT dry_run", 0, NULL)) < 0)

@@ -2,8 +2,9 @@
  * caller's transaction (the batch's checkpoint):
  *  1. planner settings fit for statements driven by a batch's rows;
  *  2. the checks that need the database (user_store_check());
- *  3. the users, their links and the invite outbox row
- *     (user_store_write()), under a savepoint rolled back for a dry run;
+ *  3. the users (user_store_write()), the invite outbox row of those
+ *     created (invite_outbox_add(); none in a dry run) and their links,
+ *     under a savepoint rolled back for a dry run;
  *  4. the error log of the batch (error_log_write()) and its per-row
  *     results (result_log_write());
  *  5. the batch's counts, computed from what the stores said.

@@ -1,11 +1,15 @@
 /* Invite events: the transaction that creates users writes one row to the
- * invite_batches table per batch, with the ids of the users it created;
- * the events are then published to the Redis stream "roster:invites"
- * (fields event_id, account, user_id, email, first_name, last_name, role,
- * import_id) for the mailer. An event's fields are read from the user when
- * it is published (a user deleted meanwhile gets none), and its event_id
- * is derived from the import and the user: publishing it again gives the
- * same id.
+ * invite_batches table per batch (invite_outbox_add()), with the ids of
+ * the users it created; the events are then published to the Redis stream
+ * "roster:invites" (fields event_id, account, user_id, email, first_name,
+ * last_name, role, import_id) for the mailer. An event's fields are read
+ * from the user when it is published (a user deleted meanwhile gets none),
+ * and its event_id is derived from the import and the user: publishing it
+ * again gives the same id.
+ *
+ * Owns the table invite_batches. What an event says of the user comes
+ * from user_store_invitees(), of the account (slug, role keys) from
+ * account_store, each asked once per publish call.
  *
  * Once per Redis data epoch: a batch's events go out in chunks of up to
  * 1000 (by position in its list of users), each by one Lua script that
@@ -48,3 +52,11 @@ int invite_outbox_unpublished(Db *db, int64_t *ret) _must_check_;
  * unpublished, so that its events go out again; for redis_epoch_check(),
  * inside its transaction. The number of events in *ret_events. */
 int invite_outbox_replay(Db *db, const char *epoch, long long *ret_events) _must_check_;
+
+/* Writes the invite outbox row of a batch (the import and its first
+ * line) that created these users of the account, inside the caller's
+ * transaction, in one statement; nothing when n is 0. The ids are kept
+ * in ascending order; the caller keeps its array. -EAGAIN/-EIO
+ * (db->errmsg), -ENOMEM. */
+int invite_outbox_add(Db *db, const char *import_id, long first_line, int64_t account_id, const int64_t *user_ids,
+                      size_t n) _must_check_;

@@ -186,24 +186,24 @@ static void mark_lines(ImportBatch *batch, const PGresult *res, bool *changed) {
  * (one probe of the primary key; a user since deleted, or given another
  * email, is not found, and user_store_write() then has the batch checked
  * again); rows with no user are inserted (ON CONFLICT DO NOTHING: another
- * import may create the same user meanwhile), and the batch's invite
- * outbox row lists the users created. The UPDATE repeats the comparison:
- * it judges the rows the worker could not (custom fields), and a user
- * changed since the checks is compared again in its new version.
+ * import may create the same user meanwhile). The UPDATE repeats the
+ * comparison: it judges the rows the worker could not (custom fields),
+ * and a user changed since the checks is compared again in its new
+ * version.
  *
  * The user's account is compared as `account_id + 0`: the one index that
  * starts with account_id must not drive the update. Statistics that do
  * not know a new account yet make the planner expect few users there, and
  * it would then read all of them for every batch.
  *
- * $5 allows updates, $6 inserts. Returns ('u', line) for each updated
+ * $3 allows updates, $4 inserts. Returns ('u', line) for each updated
  * row and ('i', id, email) for each user created, in the order of their
  * lines. */
 static const char write_sql[] =
         "WITH upd AS ("
         "  UPDATE users u SET " USER_SET
         "  FROM roster_stage m "
-        "  WHERE m.ok AND $5::boolean AND u.id = m.user_id AND u.account_id + 0 = $1::bigint "
+        "  WHERE m.ok AND $3::boolean AND u.id = m.user_id AND u.account_id + 0 = $1::bigint "
         "    AND lower(u.email) = m.email_lower AND " USER_DIFFERS
         "  RETURNING m.line), "
         "ins AS ("
@@ -211,12 +211,8 @@ static const char write_sql[] =
         "                     establishment_urn, active, custom, created_by_import, updated_by_import) "
         "  SELECT $1::bigint, email, first_name, last_name, job_title, phone, role_id, NULLIF(urn, 0), "
         "         coalesce(active, true), coalesce(custom, '{}'), $2::uuid, $2::uuid "
-        "  FROM roster_stage WHERE ok AND user_id IS NULL AND $6::boolean ORDER BY line "
-        "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id, email), "
-        "ob AS ("
-        "  INSERT INTO invite_batches (import_id, first_line, account_id, user_ids) "
-        "  SELECT $2::uuid, $3::int, $1::bigint, array_agg(id ORDER BY id) FROM ins "
-        "  WHERE $4::boolean HAVING count(*) > 0) "
+        "  FROM roster_stage WHERE ok AND user_id IS NULL AND $4::boolean ORDER BY line "
+        "  ON CONFLICT (account_id, lower(email)) DO NOTHING RETURNING id, email) "
         "SELECT 'u', line, NULL FROM upd "
         "UNION ALL SELECT 'i', id, email FROM ins";
 
@@ -314,20 +310,15 @@ out:
  * tell what happened to row i. */
 static int write_users(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
                        int64_t *user_ids, int64_t *ret_invites) {
-        char account[24], first_line[24];
+        char account[24];
         snprintf(account, sizeof account, "%" PRId64, job->account_id);
-        snprintf(first_line, sizeof first_line, "%lu", batch->n ? batch->rows[0].user.line : 0UL);
         bool inserts = job->mode != IMPORT_MODE_UPDATE_ONLY;
-        const char *p[] = { account,
-                            job->import_id,
-                            first_line,
-                            job->invite && !job->dry_run ? "t" : "f",
-                            job->mode != IMPORT_MODE_CREATE_ONLY ? "t" : "f",
+        const char *p[] = { account, job->import_id, job->mode != IMPORT_MODE_CREATE_ONLY ? "t" : "f",
                             inserts ? "t" : "f" };
         int r;
 
         *ret_invites = 0;
-        _cleanup_(PQclearp) PGresult *res = db_exec(db, write_sql, 6, p);
+        _cleanup_(PQclearp) PGresult *res = db_exec(db, write_sql, 4, p);
         if (!res)
                 return db_error(db);
         size_t n_created = 0, n_tried = 0, hint = 0, next = 0;
@@ -1045,5 +1036,65 @@ int user_store_deactivate(Db *db, const char *import_id, size_t n, const int64_t
                 }
         }
         *ret_changed = count;
+        return 0;
+}
+
+static int cmp_invitee(const void *a, const void *b) {
+        int64_t x = ((const Invitee *) a)->id, y = ((const Invitee *) b)->id;
+        return (x > y) - (x < y);
+}
+
+int user_store_invitees(Db *db, const int64_t *ids, size_t n, Invitee **ret, size_t *ret_n) {
+        if (n == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        Buf arr = BUF_INIT;
+        int r = buf_append_char(&arr, '{');
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if ((r = db_array_sep(&arr)) >= 0)
+                        r = buf_append_i64(&arr, ids[i]);
+        if (r >= 0)
+                r = buf_append_char(&arr, '}');
+        if (r < 0) {
+                buf_done(&arr);
+                return r;
+        }
+        const char *p[] = { arr.data };
+        /* One probe of the primary key each: as a join, the planner may
+         * merge the ids with the whole of the key instead. */
+        _cleanup_(PQclearp) PGresult *res =
+                db_exec(db,
+                        "SELECT u.id, u.email, u.first_name, u.last_name, u.role_id FROM users u "
+                        "WHERE u.id = ANY ($1::bigint[])",
+                        1, p);
+        buf_done(&arr);
+        if (!res)
+                return db_error(db);
+
+        /* The array and its strings in one allocation. */
+        size_t m = (size_t) PQntuples(res), size = m * sizeof(Invitee);
+        for (size_t i = 0; i < m; i++)
+                for (int f = 1; f <= 3; f++)
+                        size += (size_t) PQgetlength(res, (int) i, f) + 1;
+        Invitee *inv = malloc(size ? size : 1);
+        if (!inv)
+                return -ENOMEM;
+        char *s = (char *) (inv + m);
+        for (size_t i = 0; i < m; i++) {
+                const char **field[] = { &inv[i].email, &inv[i].first_name, &inv[i].last_name };
+                inv[i].id = strtoll(PQgetvalue(res, (int) i, 0), NULL, 10);
+                inv[i].role_id = strtoll(PQgetvalue(res, (int) i, 4), NULL, 10);
+                for (int f = 0; f < 3; f++) {
+                        size_t len = (size_t) PQgetlength(res, (int) i, f + 1);
+                        memcpy(s, PQgetvalue(res, (int) i, f + 1), len + 1);
+                        *field[f] = s;
+                        s += len + 1;
+                }
+        }
+        qsort(inv, m, sizeof *inv, cmp_invitee);
+        *ret = inv;
+        *ret_n = m;
         return 0;
 }

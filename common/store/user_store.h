@@ -9,9 +9,10 @@
  * user_store_check() then finds in-file duplicates of earlier batches and
  * ranges (and looks up a batch not looked up yet) and adds the issues;
  * user_store_write() COPYs the other rows into a temporary staging table
- * and upserts the users, replaces pupil and team links where a row gives
- * them, and - in the users' own statement, so that no created user goes
- * without - writes the batch's invite outbox row. What changed between the
+ * and upserts the users, and replaces pupil and team links where a row
+ * gives them; it tells which rows created a user, and the caller writes
+ * the batch's invite outbox row (invite_outbox_add()) in the same
+ * transaction. What changed between the
  * look-up and the write (a user deleted, an establishment gone) makes the
  * write return -EAGAIN, and the batch is then checked again in the
  * transaction. batch_writer.h runs these in order with the other stores
@@ -21,9 +22,11 @@
  * transaction. Issues the database finds are added to the batch rows
  * (import_batch_rewind() undoes them and the look-up, for a retry).
  *
- * Other stores that need users by email or by id (link_store.h) ask
- * user_store_find_ids() and user_store_exist(): the tables users,
- * user_pupils and user_teams are named here only.
+ * Other stores that need users by email or by id ask: link_store.h
+ * user_store_find_ids() and user_store_exist(), invite_outbox.h
+ * user_store_invitees(), result_log.h and archive_store.h
+ * user_store_emails() and the functions at the end of this file. The
+ * tables users, user_pupils and user_teams are named here only.
  *
  * The API reads users here too (user_store_list(), user_store_get(), and
  * for an export user_store_link_kinds() and user_store_max_pupils()):
@@ -51,7 +54,7 @@ typedef struct UserStoreJob {
         int64_t account_id;
         ImportMode mode;
         bool dry_run;
-        bool invite; /* write invite events for created users */
+        bool invite; /* count invite events for created users */
         /* The emails that may repeat in the file (NULL: any may). Those
          * that surely do not are neither registered for the duplicate
          * check nor looked up there. */
@@ -86,7 +89,8 @@ int user_store_check(Db *db, const UserStoreJob *job, ImportBatch *batch) _must_
 /* Writes the batch's rows that did not fail: created[i] / changed[i]
  * (indexed like batch->rows, zeroed by the caller) tell what happened to
  * row i, user_ids[i] its user (0 for a row that failed); *ret_invites is
- * the number of invite events written. */
+ * the number of invite events the created users get (none without
+ * job->invite or in a dry run): the caller writes them. */
 int user_store_write(Db *db, const UserStoreJob *job, ImportBatch *batch, bool *created, bool *changed,
                      int64_t *user_ids, int64_t *ret_invites) _must_check_;
 
@@ -196,3 +200,17 @@ int user_store_active_except_into(Db *db, int64_t account_id, size_t n_roles, co
  * they were. The caller owns both arrays. */
 int user_store_deactivate(Db *db, const char *import_id, size_t n, const int64_t *ids, bool *changed,
                           int64_t *ret_changed) _must_check_;
+
+/* What an invitation says of a user. */
+typedef struct Invitee {
+        int64_t id;
+        const char *email, *first_name, *last_name;
+        int64_t role_id;
+} Invitee;
+
+/* The users of these ids (of any account) that still exist, in one
+ * statement by primary key: *ret_n of them in *ret, ordered by id (an id
+ * given twice is there once). The array and its strings are one
+ * allocation that belongs to the caller: free(*ret). On failure *ret and
+ * *ret_n are left as they were. */
+int user_store_invitees(Db *db, const int64_t *ids, size_t n, Invitee **ret, size_t *ret_n) _must_check_;
