@@ -115,3 +115,65 @@ def test_paths_are_matched_in_the_route_table_only():
             if re.search(r"str(n?case)?cmp\([^;]*\"/(v1|admin|healthz|readyz|metrics)", line):
                 found.append(f"{path}:{n}: {line.strip()}")
     assert not found, "ask routes_find() (api/routes.h) instead:\n" + "\n".join(found)
+
+
+# The one module of common/store that names each table in its SQL (the
+# schema's migrations, schema.c, may name any).
+TABLE_OWNERS = {
+    "accounts": "account_store", "api_tokens": "account_store", "roles": "account_store",
+    "teams": "account_store",
+    "audit_events": "audit_store",
+    "establishments": "establishment_store",
+    "imports": "import_store", "import_chunks": "import_store",
+    "import_ranges": "range_store", "import_emails": "range_store",
+    "import_rows": "error_log", "import_issues": "error_log",
+    "import_results": "result_log",
+    "import_archived": "archive_store",
+    "user_links": "link_store", "import_links": "link_store",
+    "users": "user_store", "user_pupils": "user_store", "user_teams": "user_store",
+    "invite_batches": "invite_outbox",
+    "redis_state": "redis_epoch",
+    "webhook_deliveries": "webhook_store", "webhook_attempts": "webhook_store",
+    "schema_migrations": "schema",
+}
+
+C_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def sql_text(path):
+    """The string literals of a C file, joined: its SQL, among others."""
+    return " ".join(C_STRING.findall(COMMENT.sub("", open(path, encoding="utf-8").read())))
+
+
+def tables_named(sql):
+    return {t for t in TABLE_OWNERS
+            if re.search(r"\b(FROM|JOIN|INTO|UPDATE|TABLE|COPY|USING)\s+(ONLY\s+)?" + t + r"\b", sql, re.I)}
+
+
+def test_every_table_of_the_schema_has_an_owner():
+    schema = open(os.path.join(REPO, "common/store/schema.c"), encoding="utf-8").read()
+    created = set(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", schema))
+    dropped = set(re.findall(r"DROP TABLE (?:IF EXISTS )?(\w+)", schema))
+    assert created - dropped == set(TABLE_OWNERS)
+
+
+def test_each_table_is_named_in_one_module():
+    strays = []
+    for folder in ("common/core", "common/store", "common/util", "api", "worker", "admin"):
+        for path in sorted(glob.glob(os.path.join(REPO, folder, "*.c"))):
+            module = os.path.basename(path)[:-2]
+            if module == "schema":
+                continue
+            for table in sorted(tables_named(sql_text(path))):
+                if TABLE_OWNERS[table] != module:
+                    strays.append(f"{os.path.relpath(path, REPO)} names {table}, which is "
+                                  f"{TABLE_OWNERS[table]}'s: ask it")
+    assert not strays, "\n".join(strays)
+
+
+def test_the_table_check_sees_sql():
+    assert tables_named("SELECT u.id FROM users u JOIN roles r ON r.id = u.role_id") == {"users", "roles"}
+    assert tables_named("INSERT INTO import_links (x) SELECT 1") == {"import_links"}
+    assert tables_named("DELETE FROM user_links l USING k") == {"user_links"}
+    assert tables_named("SELECT users FROM x") == set()
