@@ -114,7 +114,7 @@ static int claim_tx(Db *db, void *userdata) {
         if (!res)
                 return db_error(db);
         if (PQntuples(res) == 0) {
-                int64_t left;
+                int64_t left = 0;
                 if ((k = ranges_left(db, c->id, &left)) < 0)
                         return k;
                 out->outcome = left == 0 ? CLAIM_FINISH : CLAIM_BUSY;
@@ -353,7 +353,7 @@ typedef struct Finish {
 static int finish_tx(Db *db, void *userdata) {
         Finish *f = userdata;
         ImportStatus imp;
-        int64_t left;
+        int64_t left = 0;
         int k = import_store_lock(db, f->id, &imp);
         if (k == -ENOENT)
                 return -ESTALE;
