@@ -7,27 +7,12 @@
 #include <string.h>
 
 #include "json_util.h"
-
-/* A field in COPY text format, as db_copy_text() writes it (the core
- * does not use the store): backslash, tab, newline and carriage return
- * escaped. */
-static int copy_text(Buf *b, const char *s) {
-        for (;;) {
-                size_t n = strcspn(s, "\\\t\n\r");
-                int r = buf_append(b, s, n);
-                if (r < 0 || !s[n])
-                        return r;
-                const char *esc = s[n] == '\\' ? "\\\\" : s[n] == '\t' ? "\\t" : s[n] == '\n' ? "\\n" : "\\r";
-                if ((r = buf_append(b, esc, 2)) < 0)
-                        return r;
-                s += n + 1;
-        }
-}
+#include "pg_text.h"
 
 static const char already_exists[] = "a user with this email already exists, and the import only creates users";
 
 static int put_text(Buf *b, const char *s) {
-        int r = s ? copy_text(b, s) : buf_append_str(b, "\\N");
+        int r = s ? pg_text_copy(b, s) : buf_append_str(b, "\\N");
         return r < 0 ? r : buf_append_char(b, '\t');
 }
 
@@ -202,21 +187,6 @@ int user_batch_lines_array(Buf *b, const ImportBatch *batch, const bool *pick) {
         return r < 0 ? r : buf_append_char(b, '}');
 }
 
-/* A text element of a PostgreSQL array literal, after its comma, quoted
- * as db_array_text() quotes it. */
-static int array_text(Buf *b, const char *s) {
-        int r = b->len > 1 ? buf_append_char(b, ',') : 0;
-        if (r >= 0)
-                r = buf_append_char(b, '"');
-        for (const char *p = s; r >= 0 && *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        r = buf_append_char(b, '\\');
-                if (r >= 0)
-                        r = buf_append_char(b, *p);
-        }
-        return r < 0 ? r : buf_append_char(b, '"');
-}
-
 int user_batch_email_arrays(const ImportBatch *batch, const EmailFilter *filter, Buf *lines, Buf *emails,
                             Buf *reg) {
         bool any = false;
@@ -232,7 +202,7 @@ int user_batch_email_arrays(const ImportBatch *batch, const EmailFilter *filter,
                         continue;
                 r = buf_printf(lines, "%s%lu", any ? "," : "", row->user.line);
                 if (r >= 0)
-                        r = array_text(emails, email);
+                        r = pg_text_array_text(emails, email);
                 if (r >= 0 && reg)
                         r = buf_printf(reg, "%s%c", any ? "," : "", row->register_email ? 't' : 'f');
                 any = true;

@@ -10,6 +10,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "pg_text.h"
+
 static void remember_conn_error(Db *db, const char *fallback) {
         const char *msg = db->conn ? PQerrorMessage(db->conn) : NULL;
         snprintf(db->errmsg, sizeof db->errmsg, "%s", msg && *msg ? msg : fallback);
@@ -353,17 +355,7 @@ int db_copy_end(DbCopy *c, int status) {
 }
 
 int db_copy_text(Buf *b, const char *s) {
-        /* Runs of plain bytes in one go: most cells need no escape. */
-        for (;;) {
-                size_t n = strcspn(s, "\\\t\n\r");
-                int r = buf_append(b, s, n);
-                if (r < 0 || !s[n])
-                        return r;
-                const char *esc = s[n] == '\\' ? "\\\\" : s[n] == '\t' ? "\\t" : s[n] == '\n' ? "\\n" : "\\r";
-                if ((r = buf_append(b, esc, 2)) < 0)
-                        return r;
-                s += n + 1;
-        }
+        return pg_text_copy(b, s);
 }
 
 int db_copy_null(Buf *b) {
@@ -498,23 +490,11 @@ void db_pool_release(DbPool *p, Db *db) {
 }
 
 int db_array_sep(Buf *b) {
-        return b->len > 1 ? buf_append_char(b, ',') : 0;
+        return pg_text_array_sep(b);
 }
 
 int db_array_text(Buf *b, const char *s) {
-        int r = db_array_sep(b);
-        if (r < 0)
-                return r;
-        if (!s)
-                return buf_append_str(b, "NULL");
-        r = buf_append_char(b, '"');
-        for (const char *p = s; r >= 0 && *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        r = buf_append_char(b, '\\');
-                if (r >= 0)
-                        r = buf_append_char(b, *p);
-        }
-        return r < 0 ? r : buf_append_char(b, '"');
+        return pg_text_array_text(b, s);
 }
 
 void db_rollback(Db *db) {

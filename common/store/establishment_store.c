@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_text.h"
+
 int establishment_store_stage_begin(Db *db, DbCopy *copy) {
         int r = db_run(db, "CREATE TEMP TABLE establishment_stage (urn integer, name text, line integer) ON COMMIT DROP",
                        0, NULL);
@@ -53,15 +55,6 @@ int establishment_store_example_urn(Db *db, char urn[16]) {
         return 0;
 }
 
-/* URNs as a PostgreSQL array literal. */
-static int urns_array(Buf *b, const int *urns, size_t n) {
-        int r = buf_append_char(b, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(b)) >= 0)
-                        r = buf_append_i64(b, urns[i]);
-        return r < 0 ? r : buf_append_char(b, '}');
-}
-
 void establishment_store_names_free(char **names, size_t n) {
         for (size_t i = 0; names && i < n; i++)
                 free(names[i]);
@@ -77,7 +70,7 @@ int establishment_store_names(Db *db, const int *urns, size_t n, char ***ret_nam
                 return 0;
         }
         Buf arr = BUF_INIT;
-        int r = urns_array(&arr, urns, n);
+        int r = pg_text_array_int(&arr, urns, n);
         if (r < 0) {
                 buf_done(&arr);
                 free(names);
@@ -111,7 +104,7 @@ int establishment_store_exist(Db *db, const int *urns, size_t n, bool *exists) {
         if (n == 0)
                 return 0;
         Buf arr = BUF_INIT;
-        int r = urns_array(&arr, urns, n);
+        int r = pg_text_array_int(&arr, urns, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;

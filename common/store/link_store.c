@@ -10,6 +10,7 @@
 #include "error_log.h"
 #include "import_store.h"
 #include "macro.h"
+#include "pg_text.h"
 
 /* Whether a link to email may be made: its user is on a line of the file
  * (made when the import ends, if not before), or among `found` (users of
@@ -518,21 +519,12 @@ int link_store_resolve(Db *db, const char *import_id, int64_t *ret_unmade) {
         return 0;
 }
 
-/* User ids as a PostgreSQL array literal. */
-static int ids_array(Buf *b, const int64_t *ids, size_t n) {
-        int r = buf_append_char(b, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(b)) >= 0)
-                        r = buf_append_i64(b, ids[i]);
-        return r < 0 ? r : buf_append_char(b, '}');
-}
-
 int link_store_links_of(Db *db, const int64_t *user_ids, size_t n, LinkRow **ret, size_t *ret_n) {
         LinkRow *links = NULL;
         size_t m = 0;
         if (n > 0) {
                 Buf arr = BUF_INIT;
-                int r = ids_array(&arr, user_ids, n);
+                int r = pg_text_array_i64(&arr, user_ids, n);
                 if (r < 0) {
                         buf_done(&arr);
                         return r;
@@ -597,7 +589,7 @@ int link_store_kinds_of(Db *db, const int64_t *user_ids, size_t n, char ***ret, 
         for (size_t at = 0; r >= 0 && at < n; at += KINDS_CHUNK) {
                 size_t m = n - at < KINDS_CHUNK ? n - at : KINDS_CHUNK;
                 Buf arr = BUF_INIT;
-                if ((r = ids_array(&arr, user_ids + at, m)) < 0) {
+                if ((r = pg_text_array_i64(&arr, user_ids + at, m)) < 0) {
                         buf_done(&arr);
                         break;
                 }

@@ -10,6 +10,7 @@
 #include "account_store.h"
 #include "establishment_store.h"
 #include "link_store.h"
+#include "pg_text.h"
 #include "user_batch.h"
 
 /* The staging table lives as long as the connection; rows go with each
@@ -510,20 +511,11 @@ out:
         return r;
 }
 
-/* Ids as a PostgreSQL array literal. */
-static int ids_array(Buf *b, const int64_t *ids, size_t n) {
-        int r = buf_append_char(b, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(b)) >= 0)
-                        r = buf_append_i64(b, ids[i]);
-        return r < 0 ? r : buf_append_char(b, '}');
-}
-
 int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
         if (n == 0)
                 return 0;
         Buf arr = BUF_INIT;
-        int r = ids_array(&arr, ids, n);
+        int r = pg_text_array_i64(&arr, ids, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
@@ -676,7 +668,7 @@ static int name_links(Db *db, UserView *v, size_t n) {
                         r = buf_append_i64(&targets, links[i].target_id);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(arrays); i++)
                 r = buf_append_char(arrays[i], '}');
-        if (r < 0 || (r = ids_array(&page, ids, n)) < 0)
+        if (r < 0 || (r = pg_text_array_i64(&page, ids, n)) < 0)
                 goto out;
         const char *p[] = { users.data, kinds.data, targets.data, page.data };
         res = db_exec(db,
@@ -890,22 +882,11 @@ void user_store_link_kinds_free(char **kinds, size_t n) {
         link_store_kinds_free(kinds, n);
 }
 
-/* A bigint[] literal of ids, "{1,2,3}", into arr. */
-static int id_array(Buf *arr, size_t n, const int64_t *ids) {
-        int r = buf_append_char(arr, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(arr)) >= 0)
-                        r = buf_append_i64(arr, ids[i]);
-        if (r >= 0)
-                r = buf_append_char(arr, '}');
-        return r;
-}
-
 int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) {
         if (n == 0)
                 return 0;
         Buf arr = BUF_INIT;
-        int r = id_array(&arr, n, ids);
+        int r = pg_text_array_i64(&arr, ids, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
@@ -972,7 +953,7 @@ int user_store_active_except_into(Db *db, int64_t account_id, size_t n_roles, co
         if (!temp_table_name_ok(except_table) || !temp_table_name_ok(into_table))
                 return -EINVAL;
         Buf arr = BUF_INIT;
-        int r = id_array(&arr, n_roles, role_ids);
+        int r = pg_text_array_i64(&arr, role_ids, n_roles);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
@@ -1008,7 +989,7 @@ int user_store_deactivate(Db *db, const char *import_id, size_t n, const int64_t
                 return 0;
         }
         Buf arr = BUF_INIT;
-        int r = id_array(&arr, n, ids);
+        int r = pg_text_array_i64(&arr, ids, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
