@@ -489,6 +489,21 @@ void db_pool_release(DbPool *p, Db *db) {
                 db_free(db);
 }
 
+int db_exec_positions(Db *db, const char *sql, int n_params, const char *const *params, size_t n,
+                      bool *found) {
+        _cleanup_(PQclearp) PGresult *res = db_exec(db, sql, n_params, params);
+        if (!res)
+                return db_error(db);
+        for (size_t i = 0; i < n; i++)
+                found[i] = false;
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k >= 1 && (size_t) k <= n)
+                        found[k - 1] = true;
+        }
+        return 0;
+}
+
 int db_array_sep(Buf *b) {
         return pg_text_array_sep(b);
 }

@@ -50,6 +50,13 @@ PGresult *db_exec_binary_result(Db *db, const char *sql, int n_params, const cha
 /* Runs a statement and drops the result. 0, or -EAGAIN when the failure is
  * worth retrying (db_is_retryable()), -EIO otherwise. */
 int db_run(Db *db, const char *sql, int n_params, const char *const *params) _must_check_;
+
+/* Runs sql, whose rows are 1-based positions into an array of n elements
+ * that params carry, and sets found[i] for each position it returns (the
+ * others false): "which of these exist", asked in one statement. 0, or
+ * -EAGAIN/-EIO (db->errmsg) with found untouched. */
+int db_exec_positions(Db *db, const char *sql, int n_params, const char *const *params, size_t n,
+                      bool *found) _must_check_;
 /* A connection that listens for notifications (roster-api's import
  * watch). db_listen() runs LISTEN channel; db_socket() is the socket to
  * poll; db_ping_send() sends "SELECT 1" without waiting, whose answer

@@ -207,23 +207,13 @@ int error_log_failed_emails(Db *db, const char *import_id, int email_column, siz
         char column[16];
         snprintf(column, sizeof column, "%d", email_column);
         const char *p[] = { import_id, column, arr.data };
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x.i FROM unnest($3::text[]) WITH ORDINALITY AS x(email, i) "
-                        "WHERE EXISTS (SELECT 1 FROM import_rows f WHERE f.import_id = $1::uuid AND f.failed "
-                        "                AND lower(btrim(f.cells ->> $2::int)) = x.email)",
-                        3, p);
+        r = db_exec_positions(db,
+                              "SELECT x.i FROM unnest($3::text[]) WITH ORDINALITY AS x(email, i) "
+                              "WHERE EXISTS (SELECT 1 FROM import_rows f WHERE f.import_id = $1::uuid AND f.failed "
+                              "                AND lower(btrim(f.cells ->> $2::int)) = x.email)",
+                              3, p, n, failed);
         buf_done(&arr);
-        if (!res)
-                return db_error(db);
-        for (size_t i = 0; i < n; i++)
-                failed[i] = false;
-        for (int i = 0; i < PQntuples(res); i++) {
-                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-                if (k >= 1 && (size_t) k <= n)
-                        failed[k - 1] = true;
-        }
-        return 0;
+        return r;
 }
 
 int error_log_add_link_warnings(Db *db, const char *import_id, const LinkMiss *misses, size_t n,

@@ -112,20 +112,10 @@ int establishment_store_exist(Db *db, const int *urns, size_t n, bool *exists) {
         const char *p[] = { arr.data };
         /* One probe of the primary key per URN: OFFSET 0 keeps the planner
          * from hashing every establishment for the few a batch asks for. */
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x.i FROM unnest($1::int[]) WITH ORDINALITY AS x(urn, i) "
-                        "WHERE EXISTS (SELECT 1 FROM establishments e WHERE e.urn = x.urn OFFSET 0)",
-                        1, p);
+        r = db_exec_positions(db,
+                              "SELECT x.i FROM unnest($1::int[]) WITH ORDINALITY AS x(urn, i) "
+                              "WHERE EXISTS (SELECT 1 FROM establishments e WHERE e.urn = x.urn OFFSET 0)",
+                              1, p, n, exists);
         buf_done(&arr);
-        if (!res)
-                return db_error(db);
-        for (size_t i = 0; i < n; i++)
-                exists[i] = false;
-        for (int i = 0; i < PQntuples(res); i++) {
-                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-                if (k >= 1 && (size_t) k <= n)
-                        exists[k - 1] = true;
-        }
-        return 0;
+        return r;
 }

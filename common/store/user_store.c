@@ -521,22 +521,12 @@ int user_store_exist(Db *db, size_t n, const int64_t *ids, bool *exists) {
                 return r;
         }
         const char *p[] = { arr.data };
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x.i FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i) "
-                        "WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = x.id)",
-                        1, p);
+        r = db_exec_positions(db,
+                              "SELECT x.i FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i) "
+                              "WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = x.id)",
+                              1, p, n, exists);
         buf_done(&arr);
-        if (!res)
-                return db_error(db);
-        for (size_t i = 0; i < n; i++)
-                exists[i] = false;
-        for (int i = 0; i < PQntuples(res); i++) {
-                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-                if (k >= 1 && (size_t) k <= n)
-                        exists[k - 1] = true;
-        }
-        return 0;
+        return r;
 }
 
 /* Reading users for the API. A user names its role, teams and links by
