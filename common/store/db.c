@@ -504,6 +504,20 @@ int db_exec_positions(Db *db, const char *sql, int n_params, const char *const *
         return 0;
 }
 
+int db_exec_texts(Db *db, const char *sql, int n_params, const char *const *params, size_t n, char **out) {
+        _cleanup_(PQclearp) PGresult *res = db_exec(db, sql, n_params, params);
+        if (!res)
+                return db_error(db);
+        for (int i = 0; i < PQntuples(res); i++) {
+                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+                if (k < 1 || (size_t) k > n || out[k - 1] || PQgetisnull(res, i, 1))
+                        continue;
+                if (!(out[k - 1] = strdup(PQgetvalue(res, i, 1))))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int db_array_sep(Buf *b) {
         return pg_text_array_sep(b);
 }

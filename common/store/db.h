@@ -57,6 +57,13 @@ int db_run(Db *db, const char *sql, int n_params, const char *const *params) _mu
  * -EAGAIN/-EIO (db->errmsg) with found untouched. */
 int db_exec_positions(Db *db, const char *sql, int n_params, const char *const *params, size_t n,
                       bool *found) _must_check_;
+/* Runs sql, whose rows are (1-based position into an array of n elements
+ * that params carry, text), and sets out[position - 1] to a copy of the
+ * text where it is still NULL: "the email of each of these", asked in one
+ * statement. The strings belong to the caller (free()). 0, -EAGAIN/-EIO
+ * (db->errmsg) or -ENOMEM (the copies made so far stay in out). */
+int db_exec_texts(Db *db, const char *sql, int n_params, const char *const *params, size_t n,
+                  char **out) _must_check_;
 /* A connection that listens for notifications (roster-api's import
  * watch). db_listen() runs LISTEN channel; db_socket() is the socket to
  * poll; db_ping_send() sends "SELECT 1" without waiting, whose answer

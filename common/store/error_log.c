@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_text.h"
+
 static bool has_issues(const BatchRow *row) {
         return row->user.n_issues > 0;
 }
@@ -277,12 +279,7 @@ int error_log_line_emails(Db *db, const char *import_id, int email_column, size_
         if (n == 0)
                 return 0;
         Buf arr = BUF_INIT;
-        int r = buf_append_char(&arr, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(&arr)) >= 0)
-                        r = buf_append_i64(&arr, lines[i]);
-        if (r >= 0)
-                r = buf_append_char(&arr, '}');
+        int r = pg_text_array_i64(&arr, lines, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
@@ -290,23 +287,13 @@ int error_log_line_emails(Db *db, const char *import_id, int email_column, size_
         char column[16];
         snprintf(column, sizeof column, "%d", email_column);
         const char *p[] = { import_id, arr.data, column };
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x.i, f.cells ->> $3::int FROM unnest($2::int[]) WITH ORDINALITY AS x(line, i) "
-                        "JOIN import_rows f ON f.import_id = $1::uuid AND f.line = x.line "
-                        "WHERE f.cells ->> $3::int IS NOT NULL",
-                        3, p);
+        r = db_exec_texts(db,
+                           "SELECT x.i, f.cells ->> $3::int FROM unnest($2::int[]) WITH ORDINALITY AS x(line, i) "
+                           "JOIN import_rows f ON f.import_id = $1::uuid AND f.line = x.line "
+                           "WHERE f.cells ->> $3::int IS NOT NULL",
+                           3, p, n, emails);
         buf_done(&arr);
-        if (!res)
-                return db_error(db);
-        for (int i = 0; i < PQntuples(res); i++) {
-                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-                if (k < 1 || (size_t) k > n || emails[k - 1])
-                        continue;
-                if (!(emails[k - 1] = strdup(PQgetvalue(res, i, 1))))
-                        return -ENOMEM;
-        }
-        return 0;
+        return r;
 }
 
 int error_log_failed_emails_into(Db *db, const char *import_id, int email_column, const char *table) {

@@ -882,22 +882,12 @@ int user_store_emails(Db *db, size_t n, const int64_t *ids, char **emails) {
                 return r;
         }
         const char *p[] = { arr.data };
-        _cleanup_(PQclearp) PGresult *res =
-                db_exec(db,
-                        "SELECT x.i, u.email FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i) "
-                        "JOIN users u ON u.id = x.id WHERE x.id <> 0",
-                        1, p);
+        r = db_exec_texts(db,
+                           "SELECT x.i, u.email FROM unnest($1::bigint[]) WITH ORDINALITY AS x(id, i) "
+                           "JOIN users u ON u.id = x.id WHERE x.id <> 0",
+                           1, p, n, emails);
         buf_done(&arr);
-        if (!res)
-                return db_error(db);
-        for (int i = 0; i < PQntuples(res); i++) {
-                long long k = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-                if (k < 1 || (size_t) k > n || emails[k - 1])
-                        continue;
-                if (!(emails[k - 1] = strdup(PQgetvalue(res, i, 1))))
-                        return -ENOMEM;
-        }
-        return 0;
+        return r;
 }
 
 static bool temp_table_name_ok(const char *name) {
@@ -1022,12 +1012,7 @@ int user_store_invitees(Db *db, const int64_t *ids, size_t n, Invitee **ret, siz
                 return 0;
         }
         Buf arr = BUF_INIT;
-        int r = buf_append_char(&arr, '{');
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                if ((r = db_array_sep(&arr)) >= 0)
-                        r = buf_append_i64(&arr, ids[i]);
-        if (r >= 0)
-                r = buf_append_char(&arr, '}');
+        int r = pg_text_array_i64(&arr, ids, n);
         if (r < 0) {
                 buf_done(&arr);
                 return r;
