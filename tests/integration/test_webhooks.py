@@ -163,6 +163,11 @@ def test_a_failing_receiver_gets_the_event_again_across_restarts(hooks, receiver
     iid = upload(hooks.api, account, data=FILE, role="la_user", callback_url=receiver.url).json()["id"]
     wait_final(hooks.api, account, iid)
     wait_until(lambda: len(receiver.events()) >= 1, timeout=20, what="the first attempt")
+    # The first attempt is on record before the worker goes: one killed while
+    # a request is in flight keeps its claim until the lease ends (a minute),
+    # and only then sends that attempt again.
+    wait_until(lambda: len(deliveries(hooks.api, account, iid)["data"][0]["attempts"]) == 1,
+               timeout=20, what="the first attempt on record")
 
     # Every roster process goes, one of them without a chance to tidy up.
     hooks.worker.kill()
