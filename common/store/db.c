@@ -267,14 +267,15 @@ void db_backoff(int attempt) {
                 ;
 }
 
-int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) {
+static int run_in_transaction(Db *db, const char *begin, int attempts, int (*fn)(Db *db, void *userdata),
+                              void *userdata) {
         for (int attempt = 0; attempt < attempts; attempt++) {
                 if (attempt)
                         db_backoff(attempt);
                 if (db->broken && db_reconnect(db) < 0)
                         continue;
 
-                int r = db_run(db, "BEGIN", 0, NULL);
+                int r = db_run(db, begin, 0, NULL);
                 if (r == 0)
                         r = fn(db, userdata);
                 if (r == 0)
@@ -291,6 +292,16 @@ int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void
                         return r;
         }
         return -EAGAIN;
+}
+
+int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) {
+        return run_in_transaction(db, "BEGIN", attempts, fn, userdata);
+}
+
+int db_snapshot(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) {
+        if (db->conn && !db->broken && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+                return fn(db, userdata);
+        return run_in_transaction(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", attempts, fn, userdata);
 }
 
 #define COPY_PIECE (256u * 1024)

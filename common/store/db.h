@@ -103,6 +103,11 @@ bool db_sqlstate_is(const Db *db, const char *state);
  * anything else to roll back and return it. Gives up after `attempts`
  * tries with -EAGAIN. fn must be safe to run again from the start. */
 int db_transaction(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) _must_check_;
+/* Runs fn's reads with one snapshot of the database, as db_transaction()
+ * runs it but in a read-only REPEATABLE READ transaction: its statements
+ * all see the same committed state. Inside the caller's own transaction
+ * fn runs in that one, once. */
+int db_snapshot(Db *db, int attempts, int (*fn)(Db *db, void *userdata), void *userdata) _must_check_;
 
 /* DbCopy: rows for one COPY ... FROM STDIN (text format). The caller
  * appends each row to c->rows (db_copy_text() for fields, tabs between,

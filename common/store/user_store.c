@@ -743,8 +743,34 @@ out:
         return 0;
 }
 
-int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char *after_email, int limit,
-                    UserView **ret, size_t *ret_n) {
+/* One read of users, the arguments and the answer of user_store_list()
+ * or user_store_get(), run by db_snapshot(). */
+typedef struct ViewRead {
+        int64_t account_id;
+        const UserFilter *filter;
+        const char *after_email;
+        int limit;
+        int64_t id; /* user_store_get()'s one user, or 0 */
+        UserView *views;
+        size_t n;
+} ViewRead;
+
+/* The views of an earlier try, whose transaction did not commit. */
+static void view_read_reset(ViewRead *q) {
+        user_store_views_free(q->views, q->n);
+        q->views = NULL;
+        q->n = 0;
+}
+
+static int list_read(Db *db, void *userdata) {
+        ViewRead *q = userdata;
+        view_read_reset(q);
+        int64_t account_id = q->account_id;
+        const UserFilter *f = q->filter;
+        const char *after_email = q->after_email;
+        int limit = q->limit;
+        UserView **ret = &q->views;
+        size_t *ret_n = &q->n;
         RoleInfo *roles = NULL;
         TeamInfo *teams = NULL;
         size_t n_roles = 0, n_teams = 0;
@@ -806,31 +832,51 @@ out:
         return r;
 }
 
-int user_store_get(Db *db, int64_t account_id, int64_t id, UserView *ret) {
+int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char *after_email, int limit,
+                    UserView **ret, size_t *ret_n) {
+        ViewRead q = { .account_id = account_id, .filter = f, .after_email = after_email, .limit = limit };
+        int r = db_snapshot(db, 3, list_read, &q);
+        if (r < 0) {
+                view_read_reset(&q);
+                return r;
+        }
+        *ret = q.views;
+        *ret_n = q.n;
+        return 0;
+}
+
+static int get_read(Db *db, void *userdata) {
+        ViewRead *q = userdata;
+        view_read_reset(q);
         RoleInfo *roles = NULL;
         TeamInfo *teams = NULL;
-        size_t n_roles = 0, n_teams = 0, n = 0;
-        UserView *v = NULL;
-        int r = account_store_roles_load(db, account_id, &roles, &n_roles);
+        size_t n_roles = 0, n_teams = 0;
+        int r = account_store_roles_load(db, q->account_id, &roles, &n_roles);
         if (r >= 0)
-                r = account_store_teams_load(db, account_id, &teams, &n_teams);
+                r = account_store_teams_load(db, q->account_id, &teams, &n_teams);
         if (r >= 0) {
                 char account[24], id_s[24];
-                snprintf(account, sizeof account, "%" PRId64, account_id);
-                snprintf(id_s, sizeof id_s, "%" PRId64, id);
+                snprintf(account, sizeof account, "%" PRId64, q->account_id);
+                snprintf(id_s, sizeof id_s, "%" PRId64, q->id);
                 const char *p[] = { account, NULL, NULL, id_s };
                 r = read_views(db, VIEW_SELECT "WHERE u.account_id = $1::bigint AND u.id = $4::bigint",
-                               4, p, roles, n_roles, teams, n_teams, &v, &n);
+                               4, p, roles, n_roles, teams, n_teams, &q->views, &q->n);
         }
         account_store_roles_free(roles, n_roles);
         account_store_teams_free(teams, n_teams);
-        if (r >= 0 && n == 0)
+        return r;
+}
+
+int user_store_get(Db *db, int64_t account_id, int64_t id, UserView *ret) {
+        ViewRead q = { .account_id = account_id, .id = id };
+        int r = db_snapshot(db, 3, get_read, &q);
+        if (r >= 0 && q.n == 0)
                 r = -ENOENT;
         if (r >= 0) {
-                *ret = v[0];
-                memset(&v[0], 0, sizeof v[0]);
+                *ret = q.views[0];
+                memset(&q.views[0], 0, sizeof q.views[0]);
         }
-        user_store_views_free(v, n);
+        user_store_views_free(q.views, q.n);
         return r;
 }
 

@@ -142,7 +142,9 @@ void user_store_views_free(UserView *v, size_t n);
 /* Users of the account matching f, ordered by email (in lower case),
  * after the sort key after_email (NULL: from the first), at most limit.
  * A role key or team name the account does not have lists nobody. The
- * array belongs to the caller: user_store_views_free(). */
+ * page is read with one snapshot (db_snapshot()), so a user, its role and
+ * its teams are as they were at one moment. The array belongs to the
+ * caller: user_store_views_free(). */
 int user_store_list(Db *db, int64_t account_id, const UserFilter *f, const char *after_email, int limit,
                     UserView **ret, size_t *ret_n) _must_check_;
 

@@ -3,10 +3,11 @@ an export that uploads again as all unchanged."""
 
 import csv
 import io
+import threading
 
 import requests
 
-from harness import is_problem, upload, wait_final
+from harness import is_problem, upload, wait_final, wait_until
 
 FILE = ("Email,First Name,Last Name,Job Title,Phone,Role,URN,UPN,UPN,Teams,Active\n"
         "ann@example.org,Ann,Able,Teacher,01234 567890,Designated Teacher,983561,,,Blue; Red,yes\n"
@@ -142,3 +143,44 @@ def test_the_new_routes_want_a_valid_token(api, worker, account):
         is_problem(requests.get(api.base + path, timeout=10), 401, "unauthenticated")
         r = requests.get(api.base + path, headers={"Authorization": "Bearer rst_" + "x" * 43}, timeout=10)
         is_problem(r, 401, "invalid_token")
+
+
+def test_a_page_of_users_is_read_at_one_moment(roster, api, account):
+    """A page is several statements (the account's roles and teams, then
+    the users); a user written between them is not shown half-known."""
+    token = account.token_with("users:read")
+    writer = roster.db()
+    writer.autocommit = False
+    with writer.cursor() as cur:
+        cur.execute("SELECT id FROM accounts WHERE slug = %s", (account.slug,))
+        (account_id,) = cur.fetchone()
+        # Held until the page has read the account's teams and waits for the users.
+        cur.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        cur.execute("INSERT INTO teams (account_id, name) VALUES (%s, 'Late') RETURNING id", (account_id,))
+        (team_id,) = cur.fetchone()
+        cur.execute("INSERT INTO users (account_id, email, first_name, last_name, role_id) "
+                    "SELECT %s, 'late@example.org', 'Late', 'Comer', id FROM roles WHERE account_id = %s "
+                    "ORDER BY id LIMIT 1 RETURNING id", (account_id, account_id))
+        (user_id,) = cur.fetchone()
+        cur.execute("INSERT INTO user_teams (user_id, team_id) VALUES (%s, %s)", (user_id, team_id))
+
+    got = {}
+    reader = threading.Thread(target=lambda: got.setdefault("r", users(api, token)))
+    reader.start()
+    watcher = roster.db()
+    with watcher.cursor() as cur:
+        def page_waits():
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%FROM users u%'")
+            return cur.fetchone()[0] == 1
+        wait_until(page_waits, timeout=10, what="the page to wait for the users table")
+    watcher.close()
+    writer.commit()
+    writer.close()
+    reader.join(timeout=20)
+
+    r = got["r"]
+    assert r.status_code == 200, r.text
+    assert [u["email"] for u in r.json()["items"]] == [], "the page sees the account as it was when it began"
+    (late,) = users(api, token).json()["items"]
+    assert late["email"] == "late@example.org" and [t["name"] for t in late["teams"]] == ["Late"]
