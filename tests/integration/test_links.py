@@ -202,3 +202,44 @@ def test_links_across_ranges_that_two_workers_share(roster):
         assert links == expected
     finally:
         s.drop()
+
+
+def test_over_a_hundred_thousand_waiting_links_are_resolved_in_chunks(api, worker, account):
+    # Waiting links are taken 100,000 at a time, with the rest of the last
+    # line's. Each line names five users further on (wrapping round): a
+    # dry run keeps all 180,000 waiting, a real run the 135,000 that point
+    # forward. The first line names a sixth, so that a dry run's chunk
+    # ends inside a line. Some lines fail, so lines that name them get a
+    # warning.
+    n, offsets = 36000, (3000, 6000, 9000, 12000, 15000)
+    bad = {i for i in range(n) if i % 997 == 5}
+
+    def email(i):
+        return f"w{i:05d}@example.org"
+
+    def targets(i):
+        return [(i + d) % n for d in offsets + ((1,) if i == 0 else ())]
+
+    rows = [f"{email(i)},W,{i},{'; '.join(email(t) for t in targets(i))},{'12' if i in bad else ''}"
+            for i in range(n)]
+    data = csv_of(rows, "Email,First Name,Last Name,Manager Email,Phone")
+    warned = {i + 2 for i in range(n) if i not in bad and any(t in bad for t in targets(i))}
+    expected = {(email(i), email(t)) for i in range(n) if i not in bad for t in targets(i) if t not in bad}
+
+    for dry_run in ("true", "false"):
+        iid = upload(api, account, data=data, role="la_user", dry_run=dry_run).json()["id"]
+        done = wait_final(api, account, iid, timeout=300)
+        c = done["counts"]
+        assert (c["created"], c["failed"], c["warnings"]) == (n - len(bad), len(bad), len(warned)), done
+        issues = errors_of(api, account, iid)
+        assert {e["line"] for e in issues if e["code"] == "link_target_failed"} == warned
+        assert {e["line"] for e in issues if e["severity"] == "error"} == {i + 2 for i in bad}
+
+    with account.roster.db() as conn, conn.cursor() as cur:
+        cur.execute("SELECT u.email, t.email FROM user_links l JOIN users u ON u.id = l.user_id "
+                    "JOIN users t ON t.id = l.target_id JOIN accounts a ON a.id = u.account_id "
+                    "WHERE a.slug = %s AND l.kind = 'manager'", (account.slug,))
+        assert set(cur.fetchall()) == expected
+        cur.execute("SELECT count(*) FROM import_links")
+        assert cur.fetchone()[0] == 0
+
