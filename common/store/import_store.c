@@ -417,9 +417,9 @@ int import_store_count_active(Db *db, int64_t counts[3]) {
         return 0;
 }
 
-int import_store_get_state(Db *db, const char *id, ImportState *ret) {
+static int read_state(Db *db, const char *sql, const char *id, ImportState *ret) {
         const char *p[] = { id };
-        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT state FROM imports WHERE id = $1", 1, p);
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, sql, 1, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 0)
@@ -428,12 +428,20 @@ int import_store_get_state(Db *db, const char *id, ImportState *ret) {
         return import_state_from_string(PQgetvalue(r, 0, 0), ret) < 0 ? -EPROTO : 0;
 }
 
+int import_store_get_state(Db *db, const char *id, ImportState *ret) {
+        return read_state(db, "SELECT state FROM imports WHERE id = $1", id, ret);
+}
+
+int import_store_hold_state(Db *db, const char *id, ImportState *ret) {
+        return read_state(db, "SELECT state FROM imports WHERE id = $1 FOR KEY SHARE", id, ret);
+}
+
 int import_store_lock(Db *db, const char *id, ImportStatus *ret) {
         const char *p[] = { id };
         _cleanup_(PQclearp) PGresult *r = db_exec(
                 db,
                 "SELECT state, dry_run, missing, change_threshold, rows_total > 0 AND failed = rows_total "
-                "FROM imports WHERE id = $1 FOR UPDATE",
+                "FROM imports WHERE id = $1 FOR NO KEY UPDATE",
                 1, p);
         if (!r)
                 return db_error(db);
@@ -509,10 +517,13 @@ int import_store_finish(Db *db, const char *id, bool held, int64_t archived, Imp
 
 int import_store_fail(Db *db, const char *id, const char *code, const char *message) {
         const char *p[] = { id, code, message };
+        /* FOR UPDATE: the batches being written (import_store_hold_state())
+         * commit first, so that what the failure clears up includes them. */
         return db_run(db,
-                      "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
+                      "WITH l AS (SELECT id FROM imports WHERE id = $1 FOR UPDATE) "
+                      "UPDATE imports i SET state = 'failed', error_code = $2, error_message = $3, "
                       "finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                      "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
+                      "FROM l WHERE i.id = l.id AND i.state NOT IN ('completed', 'completed_with_errors', 'failed', "
                       "'cancelled', 'validated')",
                       3, p);
 }

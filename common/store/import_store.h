@@ -156,6 +156,12 @@ int import_store_delete(Db *db, int64_t account_id, const char *id, const AuditE
 /* Reads an import's state, without a lock. -ENOENT when there is no such
  * import. */
 int import_store_get_state(Db *db, const char *id, ImportState *ret) _must_check_;
+/* Reads an import's state as import_store_get_state() does, and holds the
+ * row (FOR KEY SHARE) until the caller's transaction ends. A state change
+ * takes the row FOR UPDATE, so it waits for the caller's writes to commit
+ * and then sees them, or the caller waits for it and reads the state it
+ * left. Many holders do not wait for each other. */
+int import_store_hold_state(Db *db, const char *id, ImportState *ret) _must_check_;
 
 /* What a worker decides by, read under the import's row lock. */
 typedef struct ImportStatus {
@@ -166,10 +172,12 @@ typedef struct ImportStatus {
         bool all_failed; /* it has rows and every one failed */
 } ImportStatus;
 
-/* Locks the import's row (FOR UPDATE) until the caller's transaction
- * ends, and reads its status into *ret. A claim and an import's end take
- * it before anything else, so that workers claiming and finishing the
- * same import go one at a time. -ENOENT when there is no such import. */
+/* Locks the import's row (FOR NO KEY UPDATE) until the caller's
+ * transaction ends, and reads its status into *ret. A claim and an
+ * import's end take it before anything else, so that workers claiming and
+ * finishing the same import go one at a time; batches being written
+ * (import_store_hold_state()) do not hold it up. -ENOENT when there is no
+ * such import. */
 int import_store_lock(Db *db, const char *id, ImportStatus *ret) _must_check_;
 
 /* A worker claimed a range: the import's state becomes processing
@@ -202,7 +210,8 @@ int import_store_finish(Db *db, const char *id, bool held, int64_t archived,
 
 /* Marks an import failed as a whole with a stable code and a message,
  * unless it is completed, completed_with_errors, failed, cancelled or
- * validated already (then nothing changes). */
+ * validated already (then nothing changes). It takes the row FOR UPDATE,
+ * so it waits for the batches being written to commit. */
 int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
 
 /* For the maintenance rounds. ids is the caller's array of max entries;

@@ -219,10 +219,11 @@ int range_store_register(Db *db, const char *import_id, size_t n, const char *co
 /* Whether the import still runs: 0, -ECANCELED when it was cancelled,
  * -ESTALE when it ended otherwise or is gone. A worker asks before it
  * writes to a range, so that the range of an import that no longer runs
- * is left as it stands. */
-static int running(Db *db, const char *import_id) {
+ * is left as it stands. With `hold`, the answer stands until the
+ * caller's transaction ends (import_store_hold_state()). */
+static int running_as(Db *db, const char *import_id, bool hold) {
         ImportState state;
-        int r = import_store_get_state(db, import_id, &state);
+        int r = hold ? import_store_hold_state(db, import_id, &state) : import_store_get_state(db, import_id, &state);
         if (r == -ENOENT)
                 return -ESTALE;
         if (r < 0)
@@ -230,6 +231,10 @@ static int running(Db *db, const char *import_id) {
         if (state == IMPORT_STATE_CANCELLED)
                 return -ECANCELED;
         return import_state_is_running(state) ? 0 : -ESTALE;
+}
+
+static int running(Db *db, const char *import_id) {
+        return running_as(db, import_id, false);
 }
 
 /* Why a range statement found nothing: cancelled, or no longer ours. */
@@ -268,9 +273,11 @@ int range_store_lock(Db *db, const char *import_id, int seq, const char *worker,
                 return db_error(db);
         if (PQntuples(r) == 0)
                 return -ESTALE;
-        /* Read after the range's lock is held: a cancel committed while
-         * this waited for it is seen. */
-        int k = running(db, import_id);
+        /* Read after the range's lock is held, and held: a cancel waits
+         * for the batch to commit, so that the links it resolves and the
+         * users it keeps include the batch's, or the batch sees the
+         * cancel and writes nothing. */
+        int k = running_as(db, import_id, true);
         if (k < 0)
                 return k;
         if (strcmp(PQgetvalue(r, 0, 0), worker) != 0 || get_i64(r, 0, 1) != rows_done || PQgetvalue(r, 0, 2)[0] == 't')
