@@ -640,7 +640,7 @@ static JobResult stopped(Run *run, int r) {
         case -ECANCELED: {
                 log_import(LOG_LEVEL_INFO, id, "cancelled after %" PRId64 " rows committed by this worker",
                            run->rows_committed);
-                if (range_store_forget_scratch(run->db, id) < 0)
+                if (range_store_clear_stopped(run->db, id) < 0)
                         log_import(LOG_LEVEL_WARNING, id, "could not clear the duplicate index: %s", run->db->errmsg);
                 ack(env, run->job);
                 return JOB_DONE;
@@ -660,6 +660,9 @@ static JobResult stopped(Run *run, int r) {
                 }
                 log_import(LOG_LEVEL_INFO, id, "ended meanwhile (%s); range %d left as it stood",
                            import_state_to_string(state), run->range.seq);
+                /* Emails this worker registered after the end are cleared. */
+                if (range_store_clear_stopped(run->db, id) < 0)
+                        log_import(LOG_LEVEL_WARNING, id, "could not clear the duplicate index: %s", run->db->errmsg);
                 ack(env, run->job);
                 return JOB_DONE;
         }

@@ -266,14 +266,16 @@ typedef struct StateChange {
         const AuditEvent *audit;
         int result;
         ImportState state;
+        bool clear_after; /* it was running: its scratch is cleared once its batches are done */
 } StateChange;
 
 static int state_change_tx(Db *db, void *userdata) {
         StateChange *c = userdata;
         const char *p[] = { c->id, c->account };
         _cleanup_(PQclearp) PGresult *r = db_exec(
-                db, "SELECT state, purged_at IS NOT NULL FROM imports WHERE id = $1 AND account_id = $2 FOR UPDATE", 2,
-                p);
+                db,
+                "SELECT state, purged_at IS NOT NULL FROM imports WHERE id = $1 AND account_id = $2 FOR NO KEY UPDATE",
+                2, p);
         if (!r)
                 return db_error(db);
         if (PQntuples(r) == 0) {
@@ -291,8 +293,11 @@ static int state_change_tx(Db *db, void *userdata) {
                 return 0;
         }
         c->result = 0;
+        /* A running import's batches may be writing: the change does not
+         * wait for them, and its scratch is cleared once they are done. */
+        c->clear_after = import_state_is_running(c->state);
         int k = c->change(db, c->id, c->state, c->audit);
-        if (k == 0)
+        if (k == 0 && !c->clear_after)
                 k = range_store_forget_scratch(db, c->id);
         if (k == 0 && c->audit) {
                 AuditEvent e = *c->audit;
@@ -312,6 +317,10 @@ static int state_change(Db *db, int64_t account_id, const char *id, unsigned fro
         int r = db_transaction(db, 5, state_change_tx, &c);
         if (r < 0)
                 return r;
+        /* Should this fail, the change stands: each worker that reads it
+         * clears the scratch as it stops (range_store_clear_stopped()). */
+        if (c.result == 0 && c.clear_after)
+                (void) !range_store_clear_stopped(db, id);
         *ret_state = c.state;
         return c.result;
 }
@@ -436,6 +445,20 @@ int import_store_hold_state(Db *db, const char *id, ImportState *ret) {
         return read_state(db, "SELECT state FROM imports WHERE id = $1 FOR KEY SHARE", id, ret);
 }
 
+int import_store_await_writers(Db *db, const char *id, int lock_timeout_ms) {
+        char t[24];
+        snprintf(t, sizeof t, "%d", lock_timeout_ms);
+        const char *q[] = { t };
+        _cleanup_(PQclearp) PGresult *set = db_exec(db, "SELECT set_config('lock_timeout', $1, true)", 1, q);
+        if (!set)
+                return db_error(db);
+        const char *p[] = { id };
+        _cleanup_(PQclearp) PGresult *r = db_exec(db, "SELECT 1 FROM imports WHERE id = $1 FOR UPDATE", 1, p);
+        if (!r)
+                return db_error(db);
+        return PQntuples(r) == 1 ? 0 : -ENOENT;
+}
+
 int import_store_lock(Db *db, const char *id, ImportStatus *ret) {
         const char *p[] = { id };
         _cleanup_(PQclearp) PGresult *r = db_exec(
@@ -517,13 +540,10 @@ int import_store_finish(Db *db, const char *id, bool held, int64_t archived, Imp
 
 int import_store_fail(Db *db, const char *id, const char *code, const char *message) {
         const char *p[] = { id, code, message };
-        /* FOR UPDATE: the batches being written (import_store_hold_state())
-         * commit first, so that what the failure clears up includes them. */
         return db_run(db,
-                      "WITH l AS (SELECT id FROM imports WHERE id = $1 FOR UPDATE) "
-                      "UPDATE imports i SET state = 'failed', error_code = $2, error_message = $3, "
+                      "UPDATE imports SET state = 'failed', error_code = $2, error_message = $3, "
                       "finished_at = now(), worker = NULL, heartbeat_at = NULL "
-                      "FROM l WHERE i.id = l.id AND i.state NOT IN ('completed', 'completed_with_errors', 'failed', "
+                      "WHERE id = $1 AND state NOT IN ('completed', 'completed_with_errors', 'failed', "
                       "'cancelled', 'validated')",
                       3, p);
 }

@@ -157,11 +157,18 @@ int import_store_delete(Db *db, int64_t account_id, const char *id, const AuditE
  * import. */
 int import_store_get_state(Db *db, const char *id, ImportState *ret) _must_check_;
 /* Reads an import's state as import_store_get_state() does, and holds the
- * row (FOR KEY SHARE) until the caller's transaction ends. A state change
- * takes the row FOR UPDATE, so it waits for the caller's writes to commit
- * and then sees them, or the caller waits for it and reads the state it
- * left. Many holders do not wait for each other. */
+ * row (FOR KEY SHARE) until the caller's transaction ends: a batch holds
+ * it while it writes. Holders wait neither for each other nor for a state
+ * change (a batch that read "running" may commit after a cancel); only
+ * import_store_await_writers() waits for them. */
 int import_store_hold_state(Db *db, const char *id, ImportState *ret) _must_check_;
+/* Waits, inside the caller's transaction, until no batch holds the
+ * import's row (import_store_hold_state()), and keeps others from taking
+ * it until the transaction ends (FOR UPDATE), giving up after
+ * lock_timeout_ms with -EIO. Once the import has stopped, the batches that
+ * read it running have then committed or rolled back, and later ones read
+ * that it stopped. -ENOENT when there is no such import. */
+int import_store_await_writers(Db *db, const char *id, int lock_timeout_ms) _must_check_;
 
 /* What a worker decides by, read under the import's row lock. */
 typedef struct ImportStatus {
@@ -210,8 +217,8 @@ int import_store_finish(Db *db, const char *id, bool held, int64_t archived,
 
 /* Marks an import failed as a whole with a stable code and a message,
  * unless it is completed, completed_with_errors, failed, cancelled or
- * validated already (then nothing changes). It takes the row FOR UPDATE,
- * so it waits for the batches being written to commit. */
+ * validated already (then nothing changes). Batches being written are
+ * not waited for (range_store_clear_stopped() does). */
 int import_store_fail(Db *db, const char *id, const char *code, const char *message) _must_check_;
 
 /* For the maintenance rounds. ids is the caller's array of max entries;

@@ -146,9 +146,9 @@ static int claim_tx(Db *db, void *userdata) {
                          "the import was started %d times in a row without committing a single batch; it is given "
                          "up on (rows already imported stay)",
                          attempts);
+                /* Its scratch is cleared after this commits: other ranges'
+                 * batches may be writing (range_store_clear_stopped()). */
                 k = import_store_fail(db, c->id, "too_many_attempts", msg);
-                if (k == 0)
-                        k = range_store_forget_scratch(db, c->id);
                 out->outcome = CLAIM_EXHAUSTED;
                 out->attempts = attempts;
                 return k;
@@ -180,7 +180,10 @@ int range_store_claim(Db *db, const char *import_id, const char *worker, int lea
                       Claim *ret) {
         ClaimTx c = { .id = import_id, .worker = worker, .max_attempts = max_attempts, .claim = ret };
         snprintf(c.lease, sizeof c.lease, "%d", lease_seconds);
-        return db_transaction(db, 5, claim_tx, &c);
+        int r = db_transaction(db, 5, claim_tx, &c);
+        if (r == 0 && ret->outcome == CLAIM_EXHAUSTED)
+                r = range_store_clear_stopped(db, import_id);
+        return r;
 }
 
 int range_store_register(Db *db, const char *import_id, size_t n, const char *const *emails,
@@ -273,10 +276,10 @@ int range_store_lock(Db *db, const char *import_id, int seq, const char *worker,
                 return db_error(db);
         if (PQntuples(r) == 0)
                 return -ESTALE;
-        /* Read after the range's lock is held, and held: a cancel waits
-         * for the batch to commit, so that the links it resolves and the
-         * users it keeps include the batch's, or the batch sees the
-         * cancel and writes nothing. */
+        /* Read after the range's lock is held, and held until the batch
+         * commits: the clearing after a cancel or a failure waits for it
+         * (range_store_clear_stopped()), so that the links it makes see
+         * the batch's users. */
         int k = running_as(db, import_id, true);
         if (k < 0)
                 return k;
@@ -323,6 +326,15 @@ int range_store_done(Db *db, const char *import_id, const ImportRange *range, co
 
 static int release_tx(Db *db, void *userdata) {
         const char *const *p = userdata;
+        /* The import's row first, as a claim takes it: a claim by another
+         * worker is committed before "no other worker is on it" is read,
+         * or waits for the release. */
+        ImportStatus imp;
+        int k = import_store_lock(db, p[0], &imp);
+        if (k == -ENOENT)
+                return 0;
+        if (k < 0)
+                return k;
         /* A hand-back is not a failed attempt: give it back too, or a few
          * rolling restarts would use up ROSTER_MAX_ATTEMPTS. The import
          * is queued again when no other worker is on it. */
@@ -412,15 +424,34 @@ int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) {
 
 static int fail_tx(Db *db, void *userdata) {
         const char *const *p = userdata;
-        int k = import_store_fail(db, p[0], p[1], p[2]);
-        if (k < 0)
-                return k;
-        return range_store_forget_scratch(db, p[0]);
+        return import_store_fail(db, p[0], p[1], p[2]);
 }
 
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) {
         const char *p[] = { import_id, code, message };
-        return db_transaction(db, 10, fail_tx, (void *) p);
+        int r = db_transaction(db, 10, fail_tx, (void *) p);
+        if (r < 0)
+                return r;
+        return range_store_clear_stopped(db, import_id);
+}
+
+/* How long a stopped import's clearing waits for the batches in flight:
+ * a batch is seconds at most. Past it, the workers that wrote them clear
+ * it as they stop. */
+#define CLEAR_WAIT_MS 30000
+
+static int clear_tx(Db *db, void *userdata) {
+        const char *import_id = userdata;
+        int r = import_store_await_writers(db, import_id, CLEAR_WAIT_MS);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return range_store_forget_scratch(db, import_id);
+}
+
+int range_store_clear_stopped(Db *db, const char *import_id) {
+        return db_transaction(db, 5, clear_tx, (void *) import_id);
 }
 
 int range_store_forget_scratch(Db *db, const char *import_id) {

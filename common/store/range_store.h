@@ -130,8 +130,17 @@ int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _m
 int range_store_forget_scratch(Db *db, const char *import_id) _must_check_;
 
 /* Marks an import failed as a whole with a stable code and a message
- * (import_store_fail()) and forgets its scratch, in one transaction. */
+ * (import_store_fail()), then clears its scratch
+ * (range_store_clear_stopped()). */
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;
+
+/* For an import that has stopped (cancelled or failed) while batches may
+ * still be writing: in a transaction of its own, waits until the batches
+ * that read it running are done (import_store_await_writers(), for up to
+ * 30 s), then forgets its scratch, so that the links it makes see every
+ * user those batches wrote. Later batches read that it stopped and write
+ * nothing. 0 when there is no such import. */
+int range_store_clear_stopped(Db *db, const char *import_id) _must_check_;
 
 /* Makes an import's ranges new again, for a committed dry run that runs
  * once more from its stored upload: nothing applied, no worker, a single

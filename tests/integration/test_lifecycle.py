@@ -3,6 +3,7 @@ round trip and templates."""
 
 import csv
 import io
+import threading
 import time
 
 import requests
@@ -113,6 +114,47 @@ def test_cancel_queued_and_running_imports(roster):
         assert requests.get(f"{api.base}/v1/imports/{queued}", headers=account.headers,
                             timeout=10).json()["counts"]["rows_processed"] == 0
         is_problem(post(api, account, running, "cancel"), 409, "invalid_state")
+    finally:
+        sandbox.close()
+
+
+def test_a_cancel_is_seen_at_once_by_new_batches_and_waits_for_those_in_flight(roster):
+    sandbox = roster.sandbox()
+    try:
+        api = sandbox.start_api()
+        account = sandbox.new_account()
+        iid = upload(api, account, data=FILE.encode(), role="la_user").json()["id"]
+        state = "SELECT state FROM imports WHERE id = %s FOR KEY SHARE"
+        in_flight, later = sandbox.db(), sandbox.db()
+        in_flight.autocommit = later.autocommit = False
+        with in_flight.cursor() as cur:
+            # As a worker's claim and a batch under way leave it.
+            cur.execute("UPDATE imports SET state = 'processing' WHERE id = %s", (iid,))
+            in_flight.commit()
+            cur.execute(state, (iid,))
+            assert cur.fetchone() == ("processing",)
+
+        got = {}
+        cancel = threading.Thread(target=lambda: got.setdefault("r", post(api, account, iid, "cancel")))
+        cancel.start()
+        with sandbox.db() as watch, watch.cursor() as cur:
+            def waits():
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid))",
+                            (in_flight.get_backend_pid(),))
+                return cur.fetchone()[0] == 1
+            wait_until(waits, timeout=10, what="the cancel to wait for the batch in flight")
+        # A batch that starts now reads the cancel, though the one in
+        # flight has not committed: the cancel does not wait behind batches.
+        with later.cursor() as cur:
+            cur.execute(state, (iid,))
+            assert cur.fetchone() == ("cancelled",)
+        later.rollback()
+        assert "r" not in got, "the cancel's clearing waits for the batch in flight"
+        in_flight.commit()
+        cancel.join(timeout=20)
+        assert got["r"].status_code == 200 and got["r"].json()["state"] == "cancelled", got["r"].text
+        in_flight.close()
+        later.close()
     finally:
         sandbox.close()
 
