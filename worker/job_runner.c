@@ -723,6 +723,15 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                                    run.db->errmsg);
                         break;
                 }
+                if (claim.outcome == CLAIM_OK && run.prepared && claim.dry_run != run.rec.dry_run) {
+                        /* The dry run this worker read ended and was
+                         * committed meanwhile: a fresh run reads it again. */
+                        if (range_store_release(run.db, job->import_id, claim.range.seq, env->worker_id) < 0)
+                                log_import(LOG_LEVEL_WARNING, job->import_id, "could not hand range %d back: %s",
+                                           claim.range.seq, run.db->errmsg);
+                        result = hand_back(env, job, "the dry run was committed meanwhile");
+                        break;
+                }
                 if (claim.outcome == CLAIM_OK) {
                         r = run_range(&run, &claim);
                         if (r < 0) {

@@ -172,6 +172,7 @@ static int claim_tx(Db *db, void *userdata) {
         if ((k = import_store_start(db, c->id, c->worker, out->attempts)) < 0)
                 return k;
         out->more = PQgetvalue(upd, 0, 0)[0] == 't';
+        out->dry_run = imp.dry_run;
         out->outcome = CLAIM_OK;
         return 0;
 }

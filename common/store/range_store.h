@@ -77,6 +77,7 @@ typedef struct Claim {
         ImportRange range;
         int attempts; /* of the range, this claim included */
         bool more; /* other ranges wait for a worker */
+        bool dry_run; /* what the import is now: a commit turns a dry run into a real one */
 } Claim;
 
 /* Takes the next range of an import for this worker (its own
