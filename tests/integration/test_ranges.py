@@ -147,3 +147,34 @@ def test_a_later_range_registered_ahead_does_not_win_over_an_earlier_line(sandbo
     assert [(i["line"], i["code"]) for i in issues] == [(1101, "duplicate_in_file"), (3501, "duplicate_in_file")]
     assert all("line 901;" in i["message"] for i in issues), issues
     assert {u["email"].lower(): u["first_name"] for u in account.users()}["early@example.org"] == "Kept"
+
+
+def test_a_worker_that_read_a_dry_run_does_not_apply_the_next_range_as_one_once_it_is_real(sandbox):
+    """A worker reads an import once and then claims its ranges one after
+    another. Should the import stop being a dry run in between (a commit
+    does this), the next claim finds out and the job starts afresh, so the
+    range is written for real."""
+    api = sandbox.start_api(ROSTER_RANGE_ROWS="1000")
+    account = sandbox.new_account()
+    worker = sandbox.start_worker(ROSTER_WORKER_CONCURRENCY="1", ROSTER_BATCH_ROWS="100")
+    held = sandbox.db()
+    held.autocommit = False
+    with held.cursor() as cur:
+        # The first range's first batch waits to write, its dry run read.
+        cur.execute("LOCK TABLE users IN SHARE MODE")
+        iid = upload(api, account, data=big_file(2000, tag="d"), role="la_user", dry_run="true").json()["id"]
+        with sandbox.db() as watch, watch.cursor() as w:
+            def blocked():
+                w.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid))",
+                          (held.get_backend_pid(),))
+                return w.fetchone()[0] >= 1
+            wait_until(blocked, timeout=60, what="the first batch to wait")
+            w.execute("UPDATE imports SET dry_run = false WHERE id = %s", (iid,))
+    held.commit()
+    held.close()
+
+    done = wait_final(api, account, iid, timeout=120)
+    emails = {u["email"] for u in account.users()}
+    assert {f"d{i:06d}@example.org" for i in range(1000, 2000)} <= emails, "the second range is written"
+    assert "the dry run was committed meanwhile" in worker.output()
+    assert done["state"] in ("completed", "completed_with_errors"), done
