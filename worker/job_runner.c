@@ -631,6 +631,15 @@ static int run_range(Run *run, const Claim *claim) {
         return r;
 }
 
+/* Clears what an import that stopped keeps only while it runs, once the
+ * batches in flight are done (range_store_clear_stopped()). On failure
+ * the next worker to find it stopped clears it. */
+static void clear_stopped(Db *db, const char *id) {
+        if (range_store_clear_stopped(db, id) < 0)
+                log_import(LOG_LEVEL_WARNING, id, "could not clear its waiting links and registered emails yet: %s",
+                           db->errmsg);
+}
+
 /* The import failed as a whole, or stopped; tells what to do with the
  * message. */
 static JobResult stopped(Run *run, int r) {
@@ -640,8 +649,7 @@ static JobResult stopped(Run *run, int r) {
         case -ECANCELED: {
                 log_import(LOG_LEVEL_INFO, id, "cancelled after %" PRId64 " rows committed by this worker",
                            run->rows_committed);
-                if (range_store_clear_stopped(run->db, id) < 0)
-                        log_import(LOG_LEVEL_WARNING, id, "could not clear the duplicate index: %s", run->db->errmsg);
+                clear_stopped(run->db, id);
                 ack(env, run->job);
                 return JOB_DONE;
         }
@@ -661,8 +669,7 @@ static JobResult stopped(Run *run, int r) {
                 log_import(LOG_LEVEL_INFO, id, "ended meanwhile (%s); range %d left as it stood",
                            import_state_to_string(state), run->range.seq);
                 /* Emails this worker registered after the end are cleared. */
-                if (range_store_clear_stopped(run->db, id) < 0)
-                        log_import(LOG_LEVEL_WARNING, id, "could not clear the duplicate index: %s", run->db->errmsg);
+                clear_stopped(run->db, id);
                 ack(env, run->job);
                 return JOB_DONE;
         }
@@ -694,11 +701,11 @@ static JobResult stopped(Run *run, int r) {
                         }
                 }
                 log_import(LOG_LEVEL_ERROR, id, "failed (%s): %s", run->fail_code, run->fail_message);
-                if (range_store_fail(run->db, id, run->fail_code, run->fail_message) == 0) {
-                        ack(env, run->job);
-                        return JOB_DONE;
-                }
-                return JOB_LEFT;
+                if (range_store_fail(run->db, id, run->fail_code, run->fail_message) < 0)
+                        return JOB_LEFT;
+                clear_stopped(run->db, id);
+                ack(env, run->job);
+                return JOB_DONE;
         }
 }
 
@@ -752,6 +759,7 @@ JobResult job_runner_run(JobEnv *env, const Job *job) {
                 case CLAIM_EXHAUSTED:
                         log_import(LOG_LEVEL_ERROR, job->import_id, "failed: started %d times without progress",
                                    claim.attempts);
+                        clear_stopped(run.db, job->import_id);
                         break;
                 case CLAIM_BUSY:
                         if (run.ranges == 0)

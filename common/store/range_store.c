@@ -146,8 +146,9 @@ static int claim_tx(Db *db, void *userdata) {
                          "the import was started %d times in a row without committing a single batch; it is given "
                          "up on (rows already imported stay)",
                          attempts);
-                /* Its scratch is cleared after this commits: other ranges'
-                 * batches may be writing (range_store_clear_stopped()). */
+                /* Its scratch is the caller's to clear once this commits:
+                 * other ranges' batches may be writing
+                 * (range_store_clear_stopped()). */
                 k = import_store_fail(db, c->id, "too_many_attempts", msg);
                 out->outcome = CLAIM_EXHAUSTED;
                 out->attempts = attempts;
@@ -181,10 +182,7 @@ int range_store_claim(Db *db, const char *import_id, const char *worker, int lea
                       Claim *ret) {
         ClaimTx c = { .id = import_id, .worker = worker, .max_attempts = max_attempts, .claim = ret };
         snprintf(c.lease, sizeof c.lease, "%d", lease_seconds);
-        int r = db_transaction(db, 5, claim_tx, &c);
-        if (r == 0 && ret->outcome == CLAIM_EXHAUSTED)
-                r = range_store_clear_stopped(db, import_id);
-        return r;
+        return db_transaction(db, 5, claim_tx, &c);
 }
 
 int range_store_register(Db *db, const char *import_id, size_t n, const char *const *emails,
@@ -430,10 +428,7 @@ static int fail_tx(Db *db, void *userdata) {
 
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) {
         const char *p[] = { import_id, code, message };
-        int r = db_transaction(db, 10, fail_tx, (void *) p);
-        if (r < 0)
-                return r;
-        return range_store_clear_stopped(db, import_id);
+        return db_transaction(db, 10, fail_tx, (void *) p);
 }
 
 /* How long a stopped import's clearing waits for the batches in flight:

@@ -69,7 +69,8 @@ typedef enum ClaimOutcome {
         CLAIM_FINAL, /* already finished (or validated, or cancelled) */
         CLAIM_BUSY, /* nothing to take: other workers hold what is left */
         CLAIM_FINISH, /* every range is done: the import can be finished */
-        CLAIM_EXHAUSTED, /* a range was started too often in a row: now marked failed */
+        CLAIM_EXHAUSTED, /* a range was started too often in a row: now marked failed (its scratch is the
+                            caller's to clear: range_store_clear_stopped()) */
 } ClaimOutcome;
 
 typedef struct Claim {
@@ -131,8 +132,8 @@ int range_store_finish(Db *db, const char *import_id, ImportState *ret_state) _m
 int range_store_forget_scratch(Db *db, const char *import_id) _must_check_;
 
 /* Marks an import failed as a whole with a stable code and a message
- * (import_store_fail()), then clears its scratch
- * (range_store_clear_stopped()). */
+ * (import_store_fail()), in a transaction of its own. Its scratch is the
+ * caller's to clear then (range_store_clear_stopped()). */
 int range_store_fail(Db *db, const char *import_id, const char *code, const char *message) _must_check_;
 
 /* For an import that has stopped (cancelled or failed) while batches may
