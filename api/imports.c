@@ -24,6 +24,7 @@
 #include "json_util.h"
 #include "log.h"
 #include "problem.h"
+#include "range_store.h"
 #include "upload.h"
 
 static bool content_type_is(const char *ct, const char *type) {
@@ -565,6 +566,11 @@ static unsigned change_state(Request *r, Change change) {
                 import_cache_invalidate(r->app->imports, id);
                 return respond_import(r, 200, id);
         }
+        /* Once the batches that read it running are done; should this
+         * stop, each worker clears it as it finds the cancel. */
+        if (change == CHANGE_CANCEL && import_state_is_running(state) && range_store_clear_stopped(db, id) < 0)
+                log_request(LOG_LEVEL_WARNING, r->id, "import %s: its waiting links and registered emails are left "
+                            "to its workers: %s", id, db->errmsg);
         bool held = state == IMPORT_STATE_HELD;
         log_request(LOG_LEVEL_INFO, r->id, "import %s %s", id,
                     change == CHANGE_CANCEL ? "cancelled" : held ? "committed: archived" : "committed: queued again");

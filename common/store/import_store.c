@@ -266,7 +266,7 @@ typedef struct StateChange {
         const AuditEvent *audit;
         int result;
         ImportState state;
-        bool clear_after; /* it was running: its scratch is cleared once its batches are done */
+        bool clear_after; /* it was running: its scratch is the caller's to clear */
 } StateChange;
 
 static int state_change_tx(Db *db, void *userdata) {
@@ -294,7 +294,8 @@ static int state_change_tx(Db *db, void *userdata) {
         }
         c->result = 0;
         /* A running import's batches may be writing: the change does not
-         * wait for them, and its scratch is cleared once they are done. */
+         * wait for them, and its scratch is cleared once they are done
+         * (range_store_clear_stopped(), by the caller). */
         c->clear_after = import_state_is_running(c->state);
         int k = c->change(db, c->id, c->state, c->audit);
         if (k == 0 && !c->clear_after)
@@ -317,10 +318,6 @@ static int state_change(Db *db, int64_t account_id, const char *id, unsigned fro
         int r = db_transaction(db, 5, state_change_tx, &c);
         if (r < 0)
                 return r;
-        /* Should this fail, the change stands: each worker that reads it
-         * clears the scratch as it stops (range_store_clear_stopped()). */
-        if (c.result == 0 && c.clear_after)
-                (void) !range_store_clear_stopped(db, id);
         *ret_state = c.state;
         return c.result;
 }

@@ -138,7 +138,10 @@ int import_store_commit(Db *db, int64_t account_id, const char *id, const AuditE
 
 /* Cancels a queued or running import (rows already committed stay; a
  * worker stops at its next checkpoint), a validated dry run or a held
- * import (it will not be committed, and archives nothing). */
+ * import (it will not be committed, and archives nothing). ret_state is
+ * the state it was in: when that was a running one, batches may still be
+ * writing, and the caller clears its scratch once they are done
+ * (range_store_clear_stopped()). */
 int import_store_cancel(Db *db, int64_t account_id, const char *id, const AuditEvent *audit,
                         ImportState *ret_state) _must_check_;
 
