@@ -79,6 +79,15 @@ def worker(roster):
 
 
 @pytest.fixture
+def sandbox(roster):
+    """A database (and Redis database) of its own, for a test that starts
+    its own roster processes; they are stopped after it."""
+    s = roster.sandbox()
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def account(roster):
     return roster.new_account()
 

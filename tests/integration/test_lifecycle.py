@@ -118,45 +118,41 @@ def test_cancel_queued_and_running_imports(roster):
         sandbox.close()
 
 
-def test_a_cancel_is_seen_at_once_by_new_batches_and_waits_for_those_in_flight(roster):
-    sandbox = roster.sandbox()
-    try:
-        api = sandbox.start_api()
-        account = sandbox.new_account()
-        iid = upload(api, account, data=FILE.encode(), role="la_user").json()["id"]
-        state = "SELECT state FROM imports WHERE id = %s FOR KEY SHARE"
-        in_flight, later = sandbox.db(), sandbox.db()
-        in_flight.autocommit = later.autocommit = False
-        with in_flight.cursor() as cur:
-            # As a worker's claim and a batch under way leave it.
-            cur.execute("UPDATE imports SET state = 'processing' WHERE id = %s", (iid,))
-            in_flight.commit()
-            cur.execute(state, (iid,))
-            assert cur.fetchone() == ("processing",)
-
-        got = {}
-        cancel = threading.Thread(target=lambda: got.setdefault("r", post(api, account, iid, "cancel")))
-        cancel.start()
-        with sandbox.db() as watch, watch.cursor() as cur:
-            def waits():
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid))",
-                            (in_flight.get_backend_pid(),))
-                return cur.fetchone()[0] == 1
-            wait_until(waits, timeout=10, what="the cancel to wait for the batch in flight")
-        # A batch that starts now reads the cancel, though the one in
-        # flight has not committed: the cancel does not wait behind batches.
-        with later.cursor() as cur:
-            cur.execute(state, (iid,))
-            assert cur.fetchone() == ("cancelled",)
-        later.rollback()
-        assert "r" not in got, "the cancel's clearing waits for the batch in flight"
+def test_a_cancel_is_seen_at_once_by_new_batches_and_waits_for_those_in_flight(sandbox):
+    api = sandbox.start_api()
+    account = sandbox.new_account()
+    iid = upload(api, account, data=FILE.encode(), role="la_user").json()["id"]
+    state = "SELECT state FROM imports WHERE id = %s FOR KEY SHARE"
+    in_flight, later = sandbox.db(), sandbox.db()
+    in_flight.autocommit = later.autocommit = False
+    with in_flight.cursor() as cur:
+        # As a worker's claim and a batch under way leave it.
+        cur.execute("UPDATE imports SET state = 'processing' WHERE id = %s", (iid,))
         in_flight.commit()
-        cancel.join(timeout=20)
-        assert got["r"].status_code == 200 and got["r"].json()["state"] == "cancelled", got["r"].text
-        in_flight.close()
-        later.close()
-    finally:
-        sandbox.close()
+        cur.execute(state, (iid,))
+        assert cur.fetchone() == ("processing",)
+
+    got = {}
+    cancel = threading.Thread(target=lambda: got.setdefault("r", post(api, account, iid, "cancel")))
+    cancel.start()
+    with sandbox.db() as watch, watch.cursor() as cur:
+        def waits():
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid))",
+                        (in_flight.get_backend_pid(),))
+            return cur.fetchone()[0] == 1
+        wait_until(waits, timeout=10, what="the cancel to wait for the batch in flight")
+    # A batch that starts now reads the cancel, though the one in
+    # flight has not committed: the cancel does not wait behind batches.
+    with later.cursor() as cur:
+        cur.execute(state, (iid,))
+        assert cur.fetchone() == ("cancelled",)
+    later.rollback()
+    assert "r" not in got, "the cancel's clearing waits for the batch in flight"
+    in_flight.commit()
+    cancel.join(timeout=20)
+    assert got["r"].status_code == 200 and got["r"].json()["state"] == "cancelled", got["r"].text
+    in_flight.close()
+    later.close()
 
 
 def test_create_only_update_only_and_no_invites(roster, api, worker, account):

@@ -244,37 +244,34 @@ def test_over_a_hundred_thousand_waiting_links_are_resolved_in_chunks(api, worke
         assert cur.fetchone()[0] == 0
 
 
-def test_a_cancelled_import_keeps_the_links_between_the_users_it_wrote(roster):
+def test_a_cancelled_import_keeps_the_links_between_the_users_it_wrote(sandbox):
     # Each line names the user 150 lines on, in a later batch: its link
     # waits. A cancel stops the import part way; the lines written keep
     # their links to each other, no link names a user never written, and
     # nothing is left waiting.
-    s = roster.sandbox()
-    try:
-        api = s.start_api()
-        account = s.new_account()
-        s.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="1")
-        n, ahead = 20000, 150
-        rows = [f"c{i:05d}@example.org,C,{i},c{(i + ahead) % n:05d}@example.org" for i in range(n)]
-        iid = upload(api, account, data=csv_of(rows), role="la_user").json()["id"]
-        wait_until(lambda: requests.get(f"{api.base}/v1/imports/{iid}", headers=account.headers,
-                                        timeout=10).json()["counts"]["rows_processed"] >= 1000,
-                   timeout=60, interval=0.01, what="the first batches")
-        r = requests.post(f"{api.base}/v1/imports/{iid}/cancel", headers=account.headers, timeout=10)
-        assert r.status_code == 200, r.text
-        done = wait_final(api, account, iid)
-        assert done["state"] == "cancelled" and 1000 <= done["counts"]["created"] < n, done
+    api = sandbox.start_api()
+    account = sandbox.new_account()
+    sandbox.start_worker(ROSTER_BATCH_ROWS="100", ROSTER_WORKER_CONCURRENCY="1")
+    n, ahead = 20000, 150
+    rows = [f"c{i:05d}@example.org,C,{i},c{(i + ahead) % n:05d}@example.org" for i in range(n)]
+    iid = upload(api, account, data=csv_of(rows), role="la_user").json()["id"]
+    wait_until(lambda: requests.get(f"{api.base}/v1/imports/{iid}", headers=account.headers,
+                                    timeout=10).json()["counts"]["rows_processed"] >= 1000,
+               timeout=60, interval=0.01, what="the first batches")
+    r = requests.post(f"{api.base}/v1/imports/{iid}/cancel", headers=account.headers, timeout=10)
+    assert r.status_code == 200, r.text
+    done = wait_final(api, account, iid)
+    assert done["state"] == "cancelled" and 1000 <= done["counts"]["created"] < n, done
 
-        with s.db() as conn, conn.cursor() as cur:
-            wait_until(lambda: cur.execute("SELECT count(*) FROM import_links") or cur.fetchone()[0] == 0,
-                       timeout=30, what="no link left waiting")
-            cur.execute("SELECT email FROM users")
-            written = {e for (e,) in cur.fetchall()}
-            cur.execute("SELECT u.email, t.email FROM user_links l JOIN users u ON u.id = l.user_id "
-                        "JOIN users t ON t.id = l.target_id WHERE l.kind = 'manager'")
-            links = set(cur.fetchall())
-        assert len(written) == done["counts"]["created"]
-        expected = {(f"c{i:05d}@example.org", f"c{(i + ahead) % n:05d}@example.org") for i in range(n)}
-        assert links == {(a, b) for a, b in expected if a in written and b in written}
-    finally:
-        s.drop()
+    with sandbox.db() as conn, conn.cursor() as cur:
+        wait_until(lambda: cur.execute("SELECT count(*) FROM import_links") or cur.fetchone()[0] == 0,
+                   timeout=30, what="no link left waiting")
+        cur.execute("SELECT email FROM users")
+        written = {e for (e,) in cur.fetchall()}
+        cur.execute("SELECT u.email, t.email FROM user_links l JOIN users u ON u.id = l.user_id "
+                    "JOIN users t ON t.id = l.target_id WHERE l.kind = 'manager'")
+        links = set(cur.fetchall())
+    assert len(written) == done["counts"]["created"]
+    expected = {(f"c{i:05d}@example.org", f"c{(i + ahead) % n:05d}@example.org") for i in range(n)}
+    assert links == {(a, b) for a, b in expected if a in written and b in written}
+    sandbox.drop()

@@ -13,13 +13,6 @@ from harness import big_file, check_exactly_once, errors_of, upload, wait_final,
 from harness import import_status as status
 
 
-@pytest.fixture
-def sandbox(roster):
-    s = roster.sandbox()
-    yield s
-    s.close()
-
-
 def committed_ranges(worker, import_id):
     """The ranges of the import whose rows this worker committed."""
     return {int(m) for m in re.findall(rf"{import_id}.*?range (\d+) committed", worker.output())}

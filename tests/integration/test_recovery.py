@@ -15,13 +15,6 @@ from harness import import_status as status
 ROWS = 20000
 
 
-@pytest.fixture
-def sandbox(roster):
-    s = roster.sandbox()
-    yield s
-    s.close()
-
-
 def test_killed_worker_is_replaced_and_resumes_after_its_last_batch(sandbox):
     api = sandbox.start_api()
     account = sandbox.new_account()

@@ -10,13 +10,6 @@ import requests
 from harness import upload, wait_final
 
 
-@pytest.fixture
-def sandbox(roster):
-    s = roster.sandbox()
-    yield s
-    s.close()
-
-
 def all_results(api, account, iid, limit=None):
     items, cursor = [], None
     while True:
