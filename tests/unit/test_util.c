@@ -1,5 +1,5 @@
-/* Unit tests for common/util/buf.h, common/util/arena.h, common/core/csv_writer.h and
- * common/util/config.h. */
+/* Unit tests for common/util/buf.h, common/util/arena.h, common/core/csv_writer.h,
+ * common/util/config.h and common/util/pg_text.h. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "csv_reader.h"
 #include "csv_writer.h"
 #include "import_types.h"
+#include "pg_text.h"
 #include "tap.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -518,8 +519,44 @@ static void test_import_types(void) {
         is_str(invite_mode_to_string(INVITE_NONE), "none", "invite none's word");
 }
 
+static void test_pg_text(void) {
+        Buf b = BUF_INIT;
+        is_int(pg_text_copy(&b, "plain"), 0, "COPY text: plain");
+        is_str(buf_str(&b), "plain", "... unchanged");
+        buf_clear(&b);
+        is_int(pg_text_copy(&b, "a\\b\tc\nd\re"), 0, "COPY text: the four escapes");
+        is_str(buf_str(&b), "a\\\\b\\tc\\nd\\re", "... backslash, tab, newline, carriage return escaped");
+        buf_clear(&b);
+        is_int(pg_text_copy(&b, ""), 0, "COPY text: empty");
+        is_int(b.len, 0, "... writes nothing");
+
+        buf_clear(&b);
+        is_int(buf_append_char(&b, '{'), 0, "array: open");
+        is_int(pg_text_array_text(&b, "x"), 0, "array: first element");
+        is_int(pg_text_array_text(&b, "say \"hi\" \\ bye"), 0, "array: quotes and backslash");
+        is_int(pg_text_array_text(&b, NULL), 0, "array: NULL");
+        is_int(pg_text_array_text(&b, ""), 0, "array: empty string");
+        is_int(buf_append_char(&b, '}'), 0, "array: close");
+        is_str(buf_str(&b), "{\"x\",\"say \\\"hi\\\" \\\\ bye\",NULL,\"\"}",
+               "text array literal: commas between, quoted, escaped, NULL bare");
+
+        int64_t ids[] = { 1, -2, INT64_MAX };
+        buf_clear(&b);
+        is_int(pg_text_array_i64(&b, ids, 3), 0, "bigint array");
+        is_str(buf_str(&b), "{1,-2,9223372036854775807}", "... its literal");
+        buf_clear(&b);
+        is_int(pg_text_array_i64(&b, ids, 0), 0, "empty bigint array");
+        is_str(buf_str(&b), "{}", "... is {}");
+        int urns[] = { 100000, 999999 };
+        buf_clear(&b);
+        is_int(pg_text_array_int(&b, urns, 2), 0, "int array");
+        is_str(buf_str(&b), "{100000,999999}", "... its literal");
+        buf_done(&b);
+}
+
 int main(void) {
         test_import_types();
+        test_pg_text();
         test_buf();
         test_arena();
         test_csv_writer();
